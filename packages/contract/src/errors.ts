@@ -1,0 +1,35 @@
+/** The one table of Berth's error codes and their HTTP statuses (SPEC §7). */
+export const ERROR_STATUS = {
+  validation_failed: 400,
+  unauthorized: 401,
+  forbidden: 403,
+  bot_not_found: 404,
+  container_not_found: 404,
+  snapshot_not_found: 404,
+  task_not_found: 404,
+  operation_not_found: 404,
+  bot_name_taken: 409,
+  snapshot_name_taken: 409,
+  container_exists: 409,
+  container_not_running: 409,
+  operation_in_progress: 409,
+  archive_invalid: 400,
+  archive_too_large: 413,
+  path_outside_root: 400,
+  file_not_found: 404,
+  edit_no_match: 409,
+  image_pull_failed: 502,
+  image_not_found: 404,
+  cdi_unresolvable: 400,
+  cdi_unsupported: 501,
+  runtime_unavailable: 503,
+  not_found: 404,
+  internal: 500,
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_STATUS;
+export const ERROR_CODES = Object.keys(ERROR_STATUS) as [ErrorCode, ...ErrorCode[]];
+
+export interface ErrorBody {
+  error: { code: ErrorCode; message: string; details?: unknown; requestId: string };
+}

@@ -1,0 +1,158 @@
+import { z } from 'zod';
+
+/** CDI device name: `vendor.tld/class=name` (CDI spec "fully-qualified device name"). */
+export const CDI_NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9.-]*\.[a-zA-Z]+\/[a-zA-Z0-9][a-zA-Z0-9_.-]*=[a-zA-Z0-9_.:-]+$/;
+
+/**
+ * Turns the accepted input forms (an array, or one string separated by newlines or commas) into a
+ * trimmed, de-duplicated list in the order given.
+ */
+export function parseCdiDeviceList(input: string | readonly string[]): string[] {
+  const parts = typeof input === 'string' ? input.split(/[\n,]/) : input.flatMap((s) => s.split(/[\n,]/));
+  const seen = new Set<string>();
+  for (const raw of parts) {
+    const name = raw.trim();
+    if (name) seen.add(name);
+  }
+  return [...seen];
+}
+
+export const CdiDevicesInput = z
+  .union([z.string(), z.array(z.string())])
+  .transform((v) => parseCdiDeviceList(v))
+  .pipe(
+    z.array(z.string().regex(CDI_NAME_RE, 'CDI device names look like vendor.com/class=name')).max(64),
+  );
+
+export const BotName = z
+  .string()
+  .min(1)
+  .max(63)
+  .regex(/^[a-z0-9-]+$/, 'names are 1-63 characters of a-z, 0-9 and -');
+
+export const Resources = z.object({
+  cpus: z.number().positive().max(1024).nullable(),
+  memoryMb: z.number().int().min(6).max(4_194_304).nullable(),
+  pidsLimit: z.number().int().min(16).max(1_000_000),
+});
+export type Resources = z.infer<typeof Resources>;
+
+export const ResourcesInput = z
+  .object({
+    cpus: z.number().positive().max(1024).nullable().optional(),
+    memoryMb: z.number().int().min(6).max(4_194_304).nullable().optional(),
+    pidsLimit: z.number().int().min(16).max(1_000_000).optional(),
+  })
+  .strict();
+
+export const Network = z.enum(['bridge', 'none']);
+export type Network = z.infer<typeof Network>;
+
+const EnvName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'environment variable names are letters, digits and _');
+export const Env = z.record(EnvName, z.string().max(65_536));
+
+export const CreateBotBody = z
+  .object({
+    name: BotName,
+    image: z.string().min(1).max(512).optional(),
+    cdiDevices: CdiDevicesInput.optional(),
+    resources: ResourcesInput.optional(),
+    network: Network.optional(),
+    env: Env.optional(),
+  })
+  .strict();
+export type CreateBotBody = z.input<typeof CreateBotBody>;
+
+export const PatchBotBody = CreateBotBody.partial().strict();
+export type PatchBotBody = z.input<typeof PatchBotBody>;
+
+export const Bot = z.object({
+  id: z.string(),
+  name: z.string(),
+  image: z.string(),
+  cdiDevices: z.array(z.string()),
+  resources: Resources,
+  network: Network,
+  env: z.record(z.string(), z.string()),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+  /** Observed container status, or null when the bot has no container. */
+  status: z.enum(['creating', 'running', 'stopped', 'exited', 'error']).nullable(),
+  version: z.number().int(),
+});
+export type Bot = z.infer<typeof Bot>;
+
+export const BotList = z.object({ bots: z.array(Bot) });
+
+export const ContainerStatus = z.enum(['creating', 'running', 'stopped', 'exited', 'error']);
+export type ContainerStatus = z.infer<typeof ContainerStatus>;
+
+export const DeviceMapping = z.object({ hostPath: z.string(), containerPath: z.string() });
+
+export const Container = z.object({
+  id: z.string(),
+  name: z.string(),
+  botId: z.string(),
+  status: ContainerStatus,
+  image: z.string(),
+  imageId: z.string(),
+  createdAt: z.string(),
+  startedAt: z.string().nullable(),
+  exitCode: z.number().int().nullable(),
+  paths: z.object({ host: z.string(), container: z.string() }),
+  tasks: z.number().int(),
+  processes: z.number().int(),
+  cdiDevices: z.array(z.string()),
+  devices: z.array(DeviceMapping),
+  version: z.number().int(),
+  pendingRecreate: z.boolean(),
+  resources: Resources,
+  network: Network,
+  runtime: z.string(),
+});
+export type Container = z.infer<typeof Container>;
+
+export const CreateContainerBody = z.object({ recreate: z.boolean().optional() }).strict();
+export const StopContainerBody = z.object({ timeoutSeconds: z.number().int().min(0).max(3600).optional() }).strict();
+
+export const OperationKind = z.enum(['create', 'recreate', 'start', 'stop', 'delete', 'snapshot', 'restore', 'import', 'reset']);
+export type OperationKind = z.infer<typeof OperationKind>;
+
+export const ApiErrorPayload = z.object({ code: z.string(), message: z.string(), details: z.unknown().optional() });
+
+export const Operation = z.object({
+  id: z.string(),
+  botId: z.string(),
+  kind: OperationKind,
+  status: z.enum(['running', 'succeeded', 'failed']),
+  phase: z.string().nullable(),
+  error: ApiErrorPayload.nullable(),
+  startedAt: z.string(),
+  finishedAt: z.string().nullable(),
+});
+export type Operation = z.infer<typeof Operation>;
+
+export const OperationAccepted = z.object({ operation: Operation });
+
+export const CdiDevice = z.object({ name: z.string(), specFile: z.string() });
+export const CdiDeviceList = z.object({ devices: z.array(CdiDevice) });
+
+export const Capabilities = z.object({
+  cdi: z.boolean(),
+  pullProgress: z.boolean(),
+  resources: z.boolean(),
+  networkNone: z.boolean(),
+});
+export type Capabilities = z.infer<typeof Capabilities>;
+
+export const Info = z.object({
+  name: z.literal('berth'),
+  version: z.string(),
+  runtime: z.object({ name: z.string(), version: z.string(), capabilities: Capabilities }),
+  unmanagedContainers: z.array(z.object({ id: z.string(), name: z.string(), botId: z.string().nullable() })),
+});
+export type Info = z.infer<typeof Info>;
+
+export const ErrorEnvelope = z.object({
+  error: z.object({ code: z.string(), message: z.string(), details: z.unknown().optional(), requestId: z.string() }),
+});

@@ -1,0 +1,109 @@
+/**
+ * The one interface every container engine driver implements, in Berth's own types. Library and
+ * engine types never leave a driver's folder; engine errors are turned into `AppError`s with Berth
+ * codes (`image_not_found`, `image_pull_failed`, `cdi_unresolvable`, `cdi_unsupported`,
+ * `runtime_unavailable`, `container_not_found`, ...) inside the driver, keeping the original as `cause`.
+ */
+
+export type NetworkMode = 'bridge' | 'none';
+
+export interface ContainerSpec {
+  /** Engine-side name, `berth-<botId>`. */
+  name: string;
+  image: string;
+  /** Berth's ownership labels (`berth.managed`, `berth.bot`, `berth.version`, `berth.cdi`). */
+  labels: Record<string, string>;
+  env: Record<string, string>;
+  /** The bot's data dir, bind-mounted read-write; also the working directory. */
+  dataMount: { hostPath: string; containerPath: string };
+  /** Fully-qualified CDI names, already resolved against the host's specs. */
+  cdiDevices: string[];
+  resources: { cpus: number | null; memoryMb: number | null; pidsLimit: number };
+  network: NetworkMode;
+}
+
+/** What the engine says about a container's state, unmapped. */
+export type EngineState = 'created' | 'running' | 'paused' | 'exited' | 'dead' | 'unknown';
+
+export interface ContainerState {
+  id: string;
+  name: string;
+  state: EngineState;
+  image: string;
+  imageId: string;
+  labels: Record<string, string>;
+  createdAt: string;
+  startedAt: string | null;
+  finishedAt: string | null;
+  exitCode: number | null;
+  /** Device nodes the engine reports as attached. */
+  devices: { hostPath: string; containerPath: string }[];
+}
+
+export interface PullLayerProgress {
+  id: string;
+  status: string;
+  current: number;
+  total: number;
+}
+
+/** A snapshot of a pull's progress; every one carries all layers seen so far. */
+export interface PullProgress {
+  image: string;
+  layers: PullLayerProgress[];
+  current: number;
+  total: number;
+}
+
+export interface ImageInfo {
+  id: string;
+  /** The image's default command; empty when it has none. */
+  cmd: string[];
+  entrypoint: string[];
+}
+
+export interface ExecResult {
+  exitCode: number;
+  stdout: Buffer;
+  stderr: Buffer;
+}
+
+export interface RuntimeCapabilities {
+  cdi: boolean;
+  pullProgress: boolean;
+  resources: boolean;
+  networkNone: boolean;
+}
+
+export interface RuntimeDriver {
+  readonly name: string;
+  /** Fails with `runtime_unavailable` when the engine does not answer. */
+  ping(options?: { signal?: AbortSignal }): Promise<{ version: string }>;
+  capabilities(): Promise<RuntimeCapabilities>;
+
+  /** The image when present locally, else null. */
+  inspectImage(ref: string): Promise<ImageInfo | null>;
+  /**
+   * Pulls an image, yielding progress; the byte totals never go backwards. Fails with
+   * `image_not_found` (no such image/repository) or `image_pull_failed` (anything else).
+   */
+  pullImage(ref: string, options?: { signal?: AbortSignal }): AsyncIterable<PullProgress>;
+
+  /** Creates (does not start) a container; returns its engine id. */
+  createContainer(spec: ContainerSpec, options?: { signal?: AbortSignal }): Promise<{ id: string }>;
+  startContainer(id: string): Promise<void>;
+  /** Graceful: SIGTERM to the init process, SIGKILL after `timeoutSeconds`. Stopping a stopped one is fine. */
+  stopContainer(id: string, options: { timeoutSeconds: number }): Promise<void>;
+  /** Removes a container (forcibly if running). Removing a missing one is fine. */
+  removeContainer(id: string): Promise<void>;
+  /** The container's state, or null when it does not exist. Accepts an id or a name. */
+  inspectContainer(idOrName: string): Promise<ContainerState | null>;
+  /** All containers (running or not) that carry every given label (`key=value` or just `key`). */
+  listContainers(filter: { labels: string[] }): Promise<ContainerState[]>;
+  /** Number of processes in a running container; 0 when it is not running. */
+  countProcesses(id: string): Promise<number>;
+  /** Runs a command to completion in a running container (`container_not_running` otherwise). */
+  exec(id: string, command: string[], options?: { env?: Record<string, string>; cwd?: string }): Promise<ExecResult>;
+
+  close(): Promise<void>;
+}
