@@ -1,7 +1,15 @@
 import { z } from 'zod';
 
-/** CDI device name: `vendor.tld/class=name` (CDI spec "fully-qualified device name"). */
-export const CDI_NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9.-]*\.[a-zA-Z]+\/[a-zA-Z0-9][a-zA-Z0-9_.-]*=[a-zA-Z0-9_.:-]+$/;
+/**
+ * CDI device name: `vendor.tld/class=name` (CDI "fully-qualified device name"), following the CDI
+ * parser's rules so that nothing passes here that the engine would refuse:
+ * - vendor: a DNS-style domain with at least one dot (Berth asks for `vendor.tld`); labels of
+ *   letters, digits and inner `-`; it must start with a letter (CDI's parser requires that);
+ * - class: starts with a letter, ends with a letter or digit, `_` `-` `.` in between;
+ * - device: starts and ends with a letter or digit, `_` `-` `.` `:` in between.
+ */
+export const CDI_NAME_RE =
+  /^[a-zA-Z](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)+\/[a-zA-Z](?:[a-zA-Z0-9_.-]*[a-zA-Z0-9])?=[a-zA-Z0-9](?:[a-zA-Z0-9_.:-]*[a-zA-Z0-9])?$/;
 
 /**
  * Turns the accepted input forms (an array, or one string separated by newlines or commas) into a
