@@ -1,1 +1,208 @@
-export {};
+import type { z } from 'zod';
+import type { ErrorCode } from './errors.js';
+import type { OperationEvent, OperationEventName } from './events.js';
+import type { Bot, CdiDeviceList, Container, CreateBotBody, Info, Operation, PatchBotBody } from './schemas.js';
+
+/** An error answered by the Berth API, with its stable code. */
+export class BerthApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: ErrorCode | string,
+    message: string,
+    readonly details?: unknown,
+    readonly requestId?: string,
+  ) {
+    super(message);
+    this.name = 'BerthApiError';
+  }
+}
+
+export interface BerthClientOptions {
+  /** Base URL of the server, e.g. `http://127.0.0.1:7070`. */
+  baseUrl: string;
+  /** Admin or bot token. Omit in a browser that holds a session cookie. */
+  token?: string;
+  fetch?: typeof fetch;
+}
+
+export interface SseFrame {
+  event: string;
+  id?: string;
+  data: string;
+}
+
+/** The typed client (SDK) for Berth's REST API and its SSE streams. Used by the CLI and the web UI. */
+export class BerthClient {
+  private readonly base: string;
+  private readonly fetchImpl: typeof fetch;
+
+  constructor(private readonly options: BerthClientOptions) {
+    this.base = options.baseUrl.replace(/\/+$/, '');
+    this.fetchImpl = options.fetch ?? globalThis.fetch.bind(globalThis);
+  }
+
+  // --- bots -----------------------------------------------------------------------------------
+
+  createBot(body: CreateBotBody): Promise<Bot> {
+    return this.json('POST', '/bots', body);
+  }
+
+  async listBots(): Promise<Bot[]> {
+    return (await this.json<{ bots: Bot[] }>('GET', '/bots')).bots;
+  }
+
+  getBot(bot: string): Promise<Bot> {
+    return this.json('GET', `/bots/${enc(bot)}`);
+  }
+
+  updateBot(bot: string, patch: PatchBotBody): Promise<Bot> {
+    return this.json('PATCH', `/bots/${enc(bot)}`, patch);
+  }
+
+  async deleteBot(bot: string): Promise<void> {
+    await this.json('DELETE', `/bots/${enc(bot)}`);
+  }
+
+  // --- container --------------------------------------------------------------------------------
+
+  /** Starts a create (or recreate) and answers at once with the running operation. */
+  async createContainer(bot: string, options: { recreate?: boolean } = {}): Promise<Operation> {
+    return (await this.json<{ operation: Operation }>('POST', `/bots/${enc(bot)}/container`, options)).operation;
+  }
+
+  /** Starts a create (or recreate) and yields its events until `done` or `error`. */
+  async *createContainerStream(bot: string, options: { recreate?: boolean; signal?: AbortSignal } = {}): AsyncGenerator<OperationEvent> {
+    const res = await this.request('POST', `/bots/${enc(bot)}/container`, { recreate: options.recreate ?? false }, { accept: 'text/event-stream', signal: options.signal });
+    yield* operationEvents(res);
+  }
+
+  getContainer(bot: string): Promise<Container> {
+    return this.json('GET', `/bots/${enc(bot)}/container`);
+  }
+
+  startContainer(bot: string): Promise<Container> {
+    return this.json('POST', `/bots/${enc(bot)}/container/start`, {});
+  }
+
+  stopContainer(bot: string, options: { timeoutSeconds?: number } = {}): Promise<Container> {
+    return this.json('POST', `/bots/${enc(bot)}/container/stop`, options);
+  }
+
+  async deleteContainer(bot: string, options: { purgeData?: boolean } = {}): Promise<void> {
+    await this.json('DELETE', `/bots/${enc(bot)}/container${options.purgeData ? '?purgeData=true' : ''}`);
+  }
+
+  // --- operations, events, system -----------------------------------------------------------------
+
+  getOperation(id: string): Promise<Operation> {
+    return this.json('GET', `/operations/${enc(id)}`);
+  }
+
+  /** An operation's events after `lastEventId`, until it ends. */
+  async *operationEvents(id: string, options: { lastEventId?: number; signal?: AbortSignal } = {}): AsyncGenerator<OperationEvent> {
+    const headers: Record<string, string> = {};
+    if (options.lastEventId) headers['last-event-id'] = String(options.lastEventId);
+    const res = await this.request('GET', `/operations/${enc(id)}/events`, undefined, { accept: 'text/event-stream', signal: options.signal, headers });
+    yield* operationEvents(res);
+  }
+
+  /** Every bot and container change, as it happens. */
+  async *changes(options: { signal?: AbortSignal } = {}): AsyncGenerator<SseFrame> {
+    const res = await this.request('GET', '/events', undefined, { accept: 'text/event-stream', signal: options.signal });
+    if (!res.body) return;
+    yield* parseSse(res.body);
+  }
+
+  info(): Promise<Info> {
+    return this.json('GET', '/info');
+  }
+
+  async cdiDevices(): Promise<z.infer<typeof CdiDeviceList>['devices']> {
+    return (await this.json<z.infer<typeof CdiDeviceList>>('GET', '/cdi/devices')).devices;
+  }
+
+  // --- plumbing -----------------------------------------------------------------------------------
+
+  async request(
+    method: string,
+    path: string,
+    body?: unknown,
+    options: { accept?: string; signal?: AbortSignal | undefined; headers?: Record<string, string> } = {},
+  ): Promise<Response> {
+    const headers: Record<string, string> = { accept: options.accept ?? 'application/json', ...options.headers };
+    if (this.options.token) headers.authorization = `Bearer ${this.options.token}`;
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    const res = await this.fetchImpl(`${this.base}/api/v1${path}`, {
+      method,
+      headers,
+      ...(body !== undefined && { body: JSON.stringify(body) }),
+      ...(options.signal && { signal: options.signal }),
+      credentials: 'same-origin',
+    });
+    if (!res.ok) throw await toApiError(res);
+    return res;
+  }
+
+  async json<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const res = await this.request(method, path, body);
+    if (res.status === 204) return undefined as T;
+    return (await res.json()) as T;
+  }
+}
+
+function enc(s: string): string {
+  return encodeURIComponent(s);
+}
+
+async function toApiError(res: Response): Promise<BerthApiError> {
+  const text = await res.text();
+  try {
+    const { error } = JSON.parse(text) as { error: { code: string; message: string; details?: unknown; requestId?: string } };
+    return new BerthApiError(res.status, error.code, error.message, error.details, error.requestId);
+  } catch {
+    return new BerthApiError(res.status, res.status >= 500 ? 'internal' : 'validation_failed', text || res.statusText);
+  }
+}
+
+async function* operationEvents(res: Response): AsyncGenerator<OperationEvent> {
+  if (!res.body) return;
+  for await (const frame of parseSse(res.body)) {
+    const ev = { seq: Number(frame.id ?? 0), event: frame.event as OperationEventName, data: JSON.parse(frame.data) as never };
+    yield ev;
+    if (ev.event === 'done' || ev.event === 'error') return;
+  }
+}
+
+/** Parses a text/event-stream body into frames; comments (heartbeats) are skipped. */
+export async function* parseSse(body: ReadableStream<Uint8Array>): AsyncGenerator<SseFrame> {
+  const reader = body.pipeThrough(new TextDecoderStream()).getReader();
+  let buffer = '';
+  try {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      buffer += value.replace(/\r\n?/g, '\n');
+      let end: number;
+      while ((end = buffer.indexOf('\n\n')) >= 0) {
+        const block = buffer.slice(0, end);
+        buffer = buffer.slice(end + 2);
+        const frame: SseFrame = { event: 'message', data: '' };
+        const data: string[] = [];
+        for (const line of block.split('\n')) {
+          if (!line || line.startsWith(':')) continue;
+          const colon = line.indexOf(':');
+          const field = colon < 0 ? line : line.slice(0, colon);
+          const val = colon < 0 ? '' : line.slice(colon + 1).replace(/^ /, '');
+          if (field === 'event') frame.event = val;
+          else if (field === 'id') frame.id = val;
+          else if (field === 'data') data.push(val);
+        }
+        if (data.length === 0) continue;
+        frame.data = data.join('\n');
+        yield frame;
+      }
+    }
+  } finally {
+    await reader.cancel().catch(() => undefined);
+  }
+}

@@ -1,0 +1,5 @@
+export interface GlobalOptions {
+  url?: string;
+  token?: string;
+  json: boolean;
+}

@@ -1,0 +1,61 @@
+import path from 'node:path';
+import { z } from 'zod';
+
+/** Everything Berth reads from the environment, parsed once, validated and frozen (SPEC §2). */
+export interface Config {
+  home: string;
+  host: string;
+  port: number;
+  runtime: 'podman' | 'docker' | 'kubernetes';
+  runtimeSocket: string | null;
+  defaultImage: string;
+  adminToken: string | null;
+  databaseUrl: string | null;
+  cdiSpecDirs: string[];
+  maxImportBytes: number;
+  containerDataPath: string;
+  defaultPidsLimit: number;
+  logLevel: string;
+}
+
+const GiB = 1024 ** 3;
+
+const EnvSchema = z.object({
+  BERTH_HOME: z.string().min(1).default('./.berth'),
+  BERTH_HOST: z.string().min(1).default('127.0.0.1'),
+  BERTH_PORT: z.coerce.number().int().min(0).max(65535).default(7070),
+  BERTH_RUNTIME: z.enum(['podman', 'docker', 'kubernetes']).default('podman'),
+  BERTH_RUNTIME_SOCKET: z.string().min(1).optional(),
+  BERTH_DEFAULT_IMAGE: z.string().min(1).default('localhost/berth/workspace:bookworm'),
+  BERTH_ADMIN_TOKEN: z.string().min(16, 'BERTH_ADMIN_TOKEN must be at least 16 characters').optional(),
+  BERTH_DATABASE_URL: z.string().min(1).optional(),
+  BERTH_CDI_SPEC_DIRS: z.string().default('/etc/cdi:/var/run/cdi'),
+  BERTH_MAX_IMPORT_BYTES: z.coerce.number().int().positive().default(10 * GiB),
+  BERTH_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<Config> = {}): Readonly<Config> {
+  const parsed = EnvSchema.safeParse(env);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+    throw new Error(`invalid configuration:\n  ${lines.join('\n  ')}`);
+  }
+  const e = parsed.data;
+  const config: Config = {
+    home: path.resolve(e.BERTH_HOME),
+    host: e.BERTH_HOST,
+    port: e.BERTH_PORT,
+    runtime: e.BERTH_RUNTIME,
+    runtimeSocket: e.BERTH_RUNTIME_SOCKET ?? null,
+    defaultImage: e.BERTH_DEFAULT_IMAGE,
+    adminToken: e.BERTH_ADMIN_TOKEN ?? null,
+    databaseUrl: e.BERTH_DATABASE_URL ?? null,
+    cdiSpecDirs: e.BERTH_CDI_SPEC_DIRS.split(':').filter(Boolean),
+    maxImportBytes: e.BERTH_MAX_IMPORT_BYTES,
+    containerDataPath: '/data',
+    defaultPidsLimit: 4096,
+    logLevel: e.BERTH_LOG_LEVEL,
+    ...overrides,
+  };
+  return Object.freeze(config);
+}

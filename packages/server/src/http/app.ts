@@ -1,0 +1,64 @@
+import { randomUUID } from 'node:crypto';
+import { OpenAPIHono } from '@hono/zod-openapi';
+import type { BotService } from '../bots/bot-service.js';
+import type { ChangeFeed } from '../bots/change-feed.js';
+import type { ContainerService } from '../bots/container-service.js';
+import type { Operations } from '../bots/operations.js';
+import type { UnmanagedContainer } from '../bots/reconciler.js';
+import type { CdiRegistry } from '../cdi/cdi-registry.js';
+import { AppError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import type { RuntimeDriver } from '../runtime/driver.js';
+import { requireAuth, type Authenticator } from './auth.js';
+import type { AppEnv } from './context.js';
+import { renderError } from './errors.js';
+import { botRoutes } from './routes/bots.js';
+import { containerRoutes } from './routes/container.js';
+import { systemRoutes } from './routes/system.js';
+
+export interface AppDeps {
+  version: string;
+  logger: Logger;
+  auth: Authenticator;
+  driver: RuntimeDriver;
+  bots: BotService;
+  containers: ContainerService;
+  operations: Operations;
+  changes: ChangeFeed;
+  cdi: CdiRegistry;
+  unmanaged: () => UnmanagedContainer[];
+}
+
+/** Builds the HTTP app without listening, so tests drive it in-process with `app.request()`. */
+export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
+  const app = new OpenAPIHono<AppEnv>();
+
+  app.use('*', async (c, next) => {
+    const requestId = randomUUID();
+    c.set('requestId', requestId);
+    c.set('logger', deps.logger.child({ requestId }));
+    c.header('X-Request-Id', requestId);
+    await next();
+  });
+  app.onError((err, c) => renderError(err, c));
+  app.notFound((c) => renderError(new AppError('not_found', `no route ${c.req.method} ${c.req.path}`), c));
+
+  app.get('/healthz', (c) => c.json({ ok: true }));
+
+  const api = new OpenAPIHono<AppEnv>({
+    defaultHook: (result) => {
+      if (!result.success) {
+        const issues = result.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message }));
+        throw new AppError('validation_failed', issues.map((i) => (i.path ? `${i.path}: ${i.message}` : i.message)).join('; '), { details: { issues } });
+      }
+    },
+  });
+  api.use('*', requireAuth(deps.auth));
+  botRoutes(deps, api);
+  containerRoutes(deps, api);
+  systemRoutes(deps, api);
+  api.doc31('/openapi.json', { openapi: '3.1.0', info: { title: 'Berth API', version: deps.version } });
+
+  app.route('/api/v1', api);
+  return app;
+}

@@ -1,0 +1,51 @@
+import { timingSafeEqual, createHash } from 'node:crypto';
+import type { MiddlewareHandler } from 'hono';
+import { getCookie } from 'hono/cookie';
+import { AppError } from '../errors.js';
+import type { AppEnv, Principal } from './context.js';
+
+export const SESSION_COOKIE = 'berth_session';
+
+/** Resolves a bearer token to who holds it; null when it is not a valid token. */
+export interface Authenticator {
+  authenticate(token: string): Promise<Principal | null>;
+}
+
+export class AdminTokenAuthenticator implements Authenticator {
+  private readonly digest: Buffer;
+
+  constructor(adminToken: string) {
+    this.digest = sha256(adminToken);
+  }
+
+  authenticate(token: string): Promise<Principal | null> {
+    // Compare digests so the comparison takes the same time whatever the token's length.
+    return Promise.resolve(timingSafeEqual(sha256(token), this.digest) ? { kind: 'admin' } : null);
+  }
+}
+
+function sha256(s: string): Buffer {
+  return createHash('sha256').update(s).digest();
+}
+
+/** Every API route needs a token: `Authorization: Bearer …`, or the web UI's session cookie. */
+export function requireAuth(auth: Authenticator): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    const header = c.req.header('authorization');
+    const token = header?.startsWith('Bearer ') ? header.slice(7).trim() : getCookie(c, SESSION_COOKIE);
+    if (!token) throw new AppError('unauthorized', 'missing bearer token');
+    const principal = await auth.authenticate(token);
+    if (!principal) throw new AppError('unauthorized', 'invalid token');
+    c.set('principal', principal);
+    c.set('logger', c.get('logger').child({ principal: principal.kind === 'admin' ? 'admin' : `bot:${principal.botId}` }));
+    await next();
+  };
+}
+
+/** Admin-only routes; bot tokens reach only their own bot's tools. */
+export function requireAdmin(): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    if (c.get('principal').kind !== 'admin') throw new AppError('forbidden', 'this route needs the admin token');
+    await next();
+  };
+}

@@ -1,0 +1,24 @@
+import type { Context } from 'hono';
+import { HTTPException } from 'hono/http-exception';
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import type { ErrorBody } from '@berth/contract';
+import { AppError } from '../errors.js';
+import type { AppEnv } from './context.js';
+
+/** The one place that renders errors: Berth's envelope, and `internal` for anything unknown. */
+export function renderError(err: unknown, c: Context<AppEnv>): Response {
+  const requestId = c.get('requestId') ?? 'unknown';
+  let appError: AppError;
+  if (err instanceof AppError) {
+    appError = err;
+  } else if (err instanceof HTTPException && err.status < 500) {
+    appError = new AppError(err.status === 401 ? 'unauthorized' : err.status === 404 ? 'not_found' : 'validation_failed', err.message || 'bad request', { cause: err });
+  } else {
+    c.get('logger')?.error({ err, requestId }, 'unhandled error');
+    appError = new AppError('internal', 'internal error', { cause: err });
+  }
+  if (appError.code === 'internal' && err instanceof AppError) c.get('logger')?.error({ err, requestId }, 'internal error');
+  const body: ErrorBody = { error: { code: appError.code, message: appError.message, requestId } };
+  if (appError.details !== undefined) body.error.details = appError.details;
+  return c.json(body, appError.status as ContentfulStatusCode);
+}

@@ -1,0 +1,79 @@
+import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
+import { CdiDeviceList, Info, Operation } from '@berth/contract';
+import type { ChangeFeed } from '../../bots/change-feed.js';
+import type { Operations } from '../../bots/operations.js';
+import type { UnmanagedContainer } from '../../bots/reconciler.js';
+import type { CdiRegistry } from '../../cdi/cdi-registry.js';
+import type { RuntimeDriver } from '../../runtime/driver.js';
+import type { AppEnv } from '../context.js';
+import { lastEventId, pipeOperationEvents, sseResponse } from '../sse.js';
+import { errorResponse, jsonContent, sseContent } from './openapi.js';
+
+export interface SystemDeps {
+  version: string;
+  driver: RuntimeDriver;
+  operations: Operations;
+  changes: ChangeFeed;
+  cdi: CdiRegistry;
+  unmanaged: () => UnmanagedContainer[];
+}
+
+export function systemRoutes(deps: SystemDeps, app: OpenAPIHono<AppEnv>): void {
+  app.openapi(
+    createRoute({ method: 'get', path: '/info', tags: ['system'], responses: { 200: jsonContent(Info, 'version, runtime and its capabilities') } }),
+    async (c) => {
+      const [ping, capabilities] = await Promise.all([deps.driver.ping(), deps.driver.capabilities()]);
+      return c.json({ name: 'berth' as const, version: deps.version, runtime: { name: deps.driver.name, version: ping.version, capabilities }, unmanagedContainers: deps.unmanaged() }, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({ method: 'get', path: '/cdi/devices', tags: ['cdi'], responses: { 200: jsonContent(CdiDeviceList, 'every device the host’s CDI specs declare') } }),
+    async (c) => c.json({ devices: await deps.cdi.listDevices() }, 200),
+  );
+
+  const OpParam = z.object({ op: z.string().min(1).max(64) });
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/operations/{op}',
+      tags: ['operations'],
+      request: { params: OpParam },
+      responses: { 200: jsonContent(Operation, 'the operation'), 404: errorResponse('no such operation') },
+    }),
+    async (c) => c.json(await deps.operations.get(c.req.valid('param').op), 200),
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/operations/{op}/events',
+      tags: ['operations'],
+      summary: 'The operation’s events as SSE; resumable with Last-Event-ID',
+      request: { params: OpParam },
+      responses: { 200: sseContent('events after Last-Event-ID, then live ones until done or error'), 404: errorResponse('no such operation') },
+    }),
+    async (c) => {
+      const { op } = c.req.valid('param');
+      await deps.operations.get(op);
+      const afterSeq = lastEventId(c);
+      return sseResponse(c, (send, signal) => pipeOperationEvents(deps.operations.events(op, { afterSeq, signal }), send)) as never;
+    },
+  );
+
+  app.openapi(
+    createRoute({ method: 'get', path: '/events', tags: ['system'], summary: 'Every bot and container change, as SSE', responses: { 200: sseContent('change events') } }),
+    (c) =>
+      sseResponse(c, async (send, signal) => {
+        const pending: Promise<void>[] = [];
+        let seq = 0;
+        const unsubscribe = deps.changes.subscribe((change) => {
+          pending.push(send(change.type, change, ++seq).catch(() => undefined));
+        });
+        await send('ready', { at: new Date().toISOString() });
+        await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+        unsubscribe();
+        await Promise.all(pending);
+      }) as never,
+  );
+}

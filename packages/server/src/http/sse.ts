@@ -1,0 +1,41 @@
+import type { Context } from 'hono';
+import { streamSSE, type SSEStreamingApi } from 'hono/streaming';
+import type { OperationEvent } from '@berth/contract';
+
+export const HEARTBEAT_MS = 15_000;
+
+export function wantsEventStream(c: Context): boolean {
+  return (c.req.header('accept') ?? '').includes('text/event-stream');
+}
+
+/** The `Last-Event-ID` a reconnecting client sends (header, or `lastEventId` query for EventSource polyfills). */
+export function lastEventId(c: Context): number {
+  const raw = c.req.header('last-event-id') ?? c.req.query('lastEventId');
+  const n = Number(raw);
+  return Number.isInteger(n) && n > 0 ? n : 0;
+}
+
+/**
+ * Streams SSE frames with a comment heartbeat every 15 s. `produce` gets an AbortSignal that fires
+ * when the client goes away; the work behind the stream is never cancelled by that.
+ */
+export function sseResponse(c: Context, produce: (send: (event: string, data: unknown, id?: number) => Promise<void>, signal: AbortSignal) => Promise<void>): Response {
+  return streamSSE(c, async (stream: SSEStreamingApi) => {
+    const abort = new AbortController();
+    stream.onAbort(() => abort.abort());
+    const heartbeat = setInterval(() => {
+      void stream.write(': heartbeat\n\n').catch(() => abort.abort());
+    }, HEARTBEAT_MS);
+    try {
+      await produce(async (event, data, id) => {
+        await stream.writeSSE({ event, data: JSON.stringify(data), ...(id !== undefined && { id: String(id) }) });
+      }, abort.signal);
+    } finally {
+      clearInterval(heartbeat);
+    }
+  });
+}
+
+export async function pipeOperationEvents(events: AsyncIterable<OperationEvent>, send: (event: string, data: unknown, id?: number) => Promise<void>): Promise<void> {
+  for await (const ev of events) await send(ev.event, ev.data, ev.seq);
+}

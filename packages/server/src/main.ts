@@ -1,0 +1,72 @@
+import path from 'node:path';
+import { serve } from '@hono/node-server';
+import { loadAdminToken } from './admin-token.js';
+import { loadConfig } from './config/config.js';
+import { createLogger } from './logger.js';
+import type { RuntimeDriver } from './runtime/driver.js';
+import { PodmanDriver } from './runtime/podman/podman-driver.js';
+import { ensurePodmanService } from './runtime/podman/podman-service.js';
+import { composeBerth } from './services.js';
+import { openStore } from './store/store.js';
+
+const DEFAULT_PODMAN_SOCKET = '/run/podman/podman.sock';
+
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const logger = createLogger({ level: config.logLevel });
+  const admin = loadAdminToken({ home: config.home, configured: config.adminToken });
+  const store = await openStore({ home: config.home, databaseUrl: config.databaseUrl });
+
+  if (config.runtime !== 'podman') {
+    throw new Error(`BERTH_RUNTIME=${config.runtime} is not available in this build; use podman`);
+  }
+  // Use the engine's socket when one answers; otherwise run our own Podman service under BERTH_HOME.
+  let socketPath = config.runtimeSocket ?? DEFAULT_PODMAN_SOCKET;
+  if (!config.runtimeSocket && !(await answers(socketPath))) socketPath = path.join(config.home, 'podman.sock');
+  const service = await ensurePodmanService({ socketPath, logger });
+  const driver: RuntimeDriver = new PodmanDriver({ socketPath });
+
+  const berth = await composeBerth({ config, logger, store, driver, adminToken: admin.token });
+  const server = serve({ fetch: berth.app.fetch, hostname: config.host, port: config.port }, (info) => {
+    logger.info({ url: `http://${config.host}:${info.port}`, runtime: driver.name, socketPath }, 'Berth is listening');
+    if (admin.generated) {
+      // Printed once, on the start that generated it; it is kept in BERTH_HOME/admin-token.
+      process.stdout.write(`\nAdmin token (saved in ${path.join(config.home, 'admin-token')}):\n  ${admin.token}\n\n`);
+    }
+  });
+
+  let closing = false;
+  const shutdown = (signal: string) => {
+    if (closing) return;
+    closing = true;
+    logger.info({ signal }, 'shutting down');
+    berth.operations.abortAll();
+    server.close();
+    void (async () => {
+      await store.close().catch(() => undefined);
+      await driver.close().catch(() => undefined);
+      await service.stop().catch(() => undefined);
+      process.exit(0);
+    })();
+  };
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+}
+
+async function answers(socketPath: string): Promise<boolean> {
+  const probe = new PodmanDriver({ socketPath });
+  try {
+    await probe.ping();
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await probe.close();
+  }
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`berth: ${err instanceof Error ? err.message : String(err)}\n`);
+  if (err instanceof Error && err.cause) process.stderr.write(`  cause: ${String(err.cause)}\n`);
+  process.exit(1);
+});

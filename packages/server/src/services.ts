@@ -1,0 +1,45 @@
+import { BotPaths } from './bots/bot-paths.js';
+import { BotService } from './bots/bot-service.js';
+import { ChangeFeed } from './bots/change-feed.js';
+import { ContainerService } from './bots/container-service.js';
+import { Operations } from './bots/operations.js';
+import { reconcile, type UnmanagedContainer } from './bots/reconciler.js';
+import { CdiRegistry } from './cdi/cdi-registry.js';
+import type { Config } from './config/config.js';
+import { AdminTokenAuthenticator } from './http/auth.js';
+import { createApp } from './http/app.js';
+import type { Logger } from './logger.js';
+import type { RuntimeDriver } from './runtime/driver.js';
+import type { Store } from './store/store.js';
+import { BERTH_VERSION } from './version.js';
+
+/**
+ * Wires the use cases over a store and a driver, reconciles with the engine, and builds the app.
+ * Shared by `main.ts` and the tests, so both run the same composition.
+ */
+export async function composeBerth(options: { config: Readonly<Config>; logger: Logger; store: Store; driver: RuntimeDriver; adminToken: string }) {
+  const { config, logger, store, driver } = options;
+  const changes = new ChangeFeed();
+  const operations = new Operations({ store, logger, changes });
+  const cdi = new CdiRegistry({ specDirs: config.cdiSpecDirs });
+  const paths = new BotPaths(config.home);
+  const containers = new ContainerService({ store, driver, operations, cdi, paths, changes, logger, containerDataPath: config.containerDataPath });
+  const bots = new BotService({ store, driver, containers, paths, changes, logger, defaultImage: config.defaultImage, defaultPidsLimit: config.defaultPidsLimit });
+
+  let unmanaged: UnmanagedContainer[] = [];
+  ({ unmanaged } = await reconcile({ store, driver, operations, logger }));
+
+  const app = createApp({
+    version: BERTH_VERSION,
+    logger,
+    auth: new AdminTokenAuthenticator(options.adminToken),
+    driver,
+    bots,
+    containers,
+    operations,
+    changes,
+    cdi,
+    unmanaged: () => unmanaged,
+  });
+  return { app, bots, containers, operations, changes, cdi, paths };
+}

@@ -1,0 +1,64 @@
+import { sql, type Kysely, type Migration } from 'kysely';
+
+/** Every schema change, in order. Never edit one that has shipped; add the next. */
+export const migrations: Record<string, Migration> = {
+  '0001_initial': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('bots')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('name', 'text', (c) => c.notNull().unique())
+        .addColumn('image', 'text', (c) => c.notNull())
+        .addColumn('cdi_devices', 'text', (c) => c.notNull())
+        .addColumn('resources', 'text', (c) => c.notNull())
+        .addColumn('network', 'text', (c) => c.notNull())
+        .addColumn('env', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('updated_at', 'text', (c) => c.notNull())
+        .addColumn('desired_running', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('container_id', 'text')
+        .addColumn('current_version', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('head_snapshot_id', 'text')
+        .execute();
+      await db.schema
+        .createTable('versions')
+        .addColumn('bot_id', 'text', (c) => c.notNull().references('bots.id').onDelete('cascade'))
+        .addColumn('version', 'integer', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('reason', 'text', (c) => c.notNull())
+        .addColumn('image', 'text', (c) => c.notNull())
+        .addColumn('image_id', 'text', (c) => c.notNull())
+        .addColumn('config', 'text', (c) => c.notNull())
+        .addColumn('snapshot_id', 'text')
+        .addPrimaryKeyConstraint('versions_pk', ['bot_id', 'version'])
+        .execute();
+      await db.schema
+        .createTable('operations')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('bot_id', 'text', (c) => c.notNull().references('bots.id').onDelete('cascade'))
+        .addColumn('kind', 'text', (c) => c.notNull())
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('phase', 'text')
+        .addColumn('error', 'text')
+        .addColumn('started_at', 'text', (c) => c.notNull())
+        .addColumn('finished_at', 'text')
+        .execute();
+      // One running operation per bot, enforced by the database itself.
+      await sql`create unique index operations_one_running on operations (bot_id) where status = 'running'`.execute(db);
+      await db.schema
+        .createTable('operation_events')
+        .addColumn('operation_id', 'text', (c) => c.notNull().references('operations.id').onDelete('cascade'))
+        .addColumn('seq', 'integer', (c) => c.notNull())
+        .addColumn('event', 'text', (c) => c.notNull())
+        .addColumn('data', 'text', (c) => c.notNull())
+        .addColumn('at', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('operation_events_pk', ['operation_id', 'seq'])
+        .execute();
+      await db.schema
+        .createTable('meta')
+        .addColumn('key', 'text', (c) => c.primaryKey())
+        .addColumn('value', 'text', (c) => c.notNull())
+        .execute();
+    },
+  },
+};

@@ -1,0 +1,65 @@
+import type { ColumnType } from 'kysely';
+
+/** One schema type for every dialect. JSON columns are stored as text. */
+export interface BotsTable {
+  id: string;
+  name: string;
+  image: string;
+  cdi_devices: string; // JSON string[]
+  resources: string; // JSON Resources
+  network: string;
+  env: string; // JSON Record<string,string>
+  created_at: string;
+  updated_at: string;
+  /** Desired state: whether the bot's container should be running. */
+  desired_running: number;
+  /** Engine id of the bot's current container, when Berth made one. */
+  container_id: string | null;
+  current_version: number;
+  head_snapshot_id: string | null;
+}
+
+export interface VersionsTable {
+  bot_id: string;
+  version: number;
+  created_at: string;
+  reason: string;
+  image: string;
+  image_id: string;
+  /** JSON AppliedConfig: what this container instance was built from. */
+  config: string;
+  snapshot_id: string | null;
+}
+
+export interface OperationsTable {
+  id: string;
+  bot_id: string;
+  kind: string;
+  status: string;
+  phase: string | null;
+  error: string | null;
+  started_at: string;
+  finished_at: string | null;
+}
+
+export interface OperationEventsTable {
+  operation_id: string;
+  seq: number;
+  event: string;
+  data: string;
+  at: ColumnType<string, string | undefined, never>;
+}
+
+export interface MetaTable {
+  key: string;
+  value: string;
+}
+
+export interface Database {
+  bots: BotsTable;
+  versions: VersionsTable;
+  operations: OperationsTable;
+  operation_events: OperationEventsTable;
+  meta: MetaTable;
+}
+

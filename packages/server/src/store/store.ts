@@ -1,0 +1,171 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import SqliteDatabase from 'better-sqlite3';
+import { Kysely, Migrator, SqliteDialect, type Insertable, type Selectable, type Updateable } from 'kysely';
+import { AppError } from '../errors.js';
+import { migrations } from './migrations.js';
+import type { BotsTable, Database, OperationEventsTable, OperationsTable, VersionsTable } from './schema.js';
+
+export type BotRow = Selectable<BotsTable>;
+export type VersionRow = Selectable<VersionsTable>;
+export type OperationRow = Selectable<OperationsTable>;
+export type OperationEventRow = Selectable<OperationEventsTable>;
+
+/**
+ * The repository every use case goes through. Unique violations become Berth's `*_taken` /
+ * `operation_in_progress` codes here, so nothing above inspects a database error.
+ */
+export class Store {
+  constructor(readonly db: Kysely<Database>) {}
+
+  // --- bots -------------------------------------------------------------------------------------
+
+  async insertBot(row: Insertable<BotsTable>): Promise<BotRow> {
+    try {
+      await this.db.insertInto('bots').values(row).execute();
+    } catch (err) {
+      if (isUniqueViolation(err)) throw new AppError('bot_name_taken', `a bot named "${row.name}" already exists`, { cause: err });
+      throw err;
+    }
+    return this.mustGetBot(row.id);
+  }
+
+  /** By id or by name. */
+  async findBot(idOrName: string): Promise<BotRow | undefined> {
+    return this.db.selectFrom('bots').selectAll().where((eb) => eb.or([eb('id', '=', idOrName), eb('name', '=', idOrName)])).executeTakeFirst();
+  }
+
+  async mustGetBot(idOrName: string): Promise<BotRow> {
+    const bot = await this.findBot(idOrName);
+    if (!bot) throw new AppError('bot_not_found', `no bot "${idOrName}"`);
+    return bot;
+  }
+
+  async listBots(): Promise<BotRow[]> {
+    return this.db.selectFrom('bots').selectAll().orderBy('created_at').orderBy('name').execute();
+  }
+
+  async updateBot(id: string, patch: Updateable<BotsTable>): Promise<BotRow> {
+    try {
+      await this.db.updateTable('bots').set(patch).where('id', '=', id).execute();
+    } catch (err) {
+      if (isUniqueViolation(err)) throw new AppError('bot_name_taken', `a bot named "${String(patch.name)}" already exists`, { cause: err });
+      throw err;
+    }
+    return this.mustGetBot(id);
+  }
+
+  async deleteBot(id: string): Promise<void> {
+    await this.db.transaction().execute(async (tx) => {
+      const ops = tx.selectFrom('operations').select('id').where('bot_id', '=', id);
+      await tx.deleteFrom('operation_events').where('operation_id', 'in', ops).execute();
+      await tx.deleteFrom('operations').where('bot_id', '=', id).execute();
+      await tx.deleteFrom('versions').where('bot_id', '=', id).execute();
+      await tx.deleteFrom('bots').where('id', '=', id).execute();
+    });
+  }
+
+  // --- versions ---------------------------------------------------------------------------------
+
+  async insertVersion(row: Insertable<VersionsTable>): Promise<void> {
+    await this.db.transaction().execute(async (tx) => {
+      await tx.insertInto('versions').values(row).execute();
+      await tx.updateTable('bots').set({ current_version: row.version }).where('id', '=', row.bot_id).execute();
+    });
+  }
+
+  async listVersions(botId: string): Promise<VersionRow[]> {
+    return this.db.selectFrom('versions').selectAll().where('bot_id', '=', botId).orderBy('version').execute();
+  }
+
+  async getVersion(botId: string, version: number): Promise<VersionRow | undefined> {
+    return this.db.selectFrom('versions').selectAll().where('bot_id', '=', botId).where('version', '=', version).executeTakeFirst();
+  }
+
+  // --- operations -------------------------------------------------------------------------------
+
+  /** Starts an operation; fails with `operation_in_progress` when the bot already has one running. */
+  async insertOperation(row: Insertable<OperationsTable>): Promise<OperationRow> {
+    try {
+      await this.db.insertInto('operations').values(row).execute();
+    } catch (err) {
+      if (!isUniqueViolation(err)) throw err;
+      const running = await this.db.selectFrom('operations').selectAll().where('bot_id', '=', row.bot_id).where('status', '=', 'running').executeTakeFirst();
+      throw new AppError('operation_in_progress', `bot already has a running ${running?.kind ?? ''} operation ${running?.id ?? ''}`.replace(/\s+/g, ' '), {
+        details: { operationId: running?.id, kind: running?.kind },
+        cause: err,
+      });
+    }
+    return this.mustGetOperation(row.id);
+  }
+
+  async findOperation(id: string): Promise<OperationRow | undefined> {
+    return this.db.selectFrom('operations').selectAll().where('id', '=', id).executeTakeFirst();
+  }
+
+  async mustGetOperation(id: string): Promise<OperationRow> {
+    const op = await this.findOperation(id);
+    if (!op) throw new AppError('operation_not_found', `no operation "${id}"`);
+    return op;
+  }
+
+  async updateOperation(id: string, patch: Updateable<OperationsTable>): Promise<void> {
+    await this.db.updateTable('operations').set(patch).where('id', '=', id).execute();
+  }
+
+  async runningOperations(): Promise<OperationRow[]> {
+    return this.db.selectFrom('operations').selectAll().where('status', '=', 'running').execute();
+  }
+
+  async runningOperationFor(botId: string): Promise<OperationRow | undefined> {
+    return this.db.selectFrom('operations').selectAll().where('bot_id', '=', botId).where('status', '=', 'running').executeTakeFirst();
+  }
+
+  async appendEvent(row: Insertable<OperationEventsTable>): Promise<void> {
+    await this.db.insertInto('operation_events').values(row).execute();
+  }
+
+  async listEvents(operationId: string, afterSeq: number): Promise<OperationEventRow[]> {
+    return this.db.selectFrom('operation_events').selectAll().where('operation_id', '=', operationId).where('seq', '>', afterSeq).orderBy('seq').execute();
+  }
+
+  // --- meta -------------------------------------------------------------------------------------
+
+  async getMeta(key: string): Promise<string | undefined> {
+    return (await this.db.selectFrom('meta').select('value').where('key', '=', key).executeTakeFirst())?.value;
+  }
+
+  async setMeta(key: string, value: string): Promise<void> {
+    await this.db.insertInto('meta').values({ key, value }).onConflict((oc) => oc.column('key').doUpdateSet({ value })).execute();
+  }
+
+  async close(): Promise<void> {
+    await this.db.destroy();
+  }
+}
+
+function isUniqueViolation(err: unknown): boolean {
+  const code = (err as { code?: unknown }).code;
+  return code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || code === '23505';
+}
+
+/** Opens the database named by the config (SQLite file under BERTH_HOME by default) and migrates it. */
+export async function openStore(options: { home: string; databaseUrl: string | null }): Promise<Store> {
+  if (options.databaseUrl && !options.databaseUrl.startsWith('sqlite:')) {
+    throw new Error('BERTH_DATABASE_URL: only SQLite (sqlite:<path>) is supported by this build; PostgreSQL support is not implemented yet');
+  }
+  const file = options.databaseUrl ? options.databaseUrl.slice('sqlite:'.length) : path.join(options.home, 'berth.db');
+  if (file !== ':memory:') fs.mkdirSync(path.dirname(file), { recursive: true });
+  const sqlite = new SqliteDatabase(file);
+  sqlite.pragma('journal_mode = WAL');
+  sqlite.pragma('foreign_keys = ON');
+  sqlite.pragma('busy_timeout = 5000');
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+  const migrator = new Migrator({ db, provider: { getMigrations: () => Promise.resolve(migrations) } });
+  const { error } = await migrator.migrateToLatest();
+  if (error) {
+    await db.destroy();
+    throw new Error('database migration failed', { cause: error });
+  }
+  return new Store(db);
+}

@@ -1,0 +1,2 @@
+/** Berth's version, as the API reports it. */
+export const BERTH_VERSION = '0.1.0';
