@@ -1,0 +1,243 @@
+import http from 'node:http';
+import type { IncomingMessage } from 'node:http';
+import { AppError } from '../../errors.js';
+import type { ErrorCode } from '@berth/contract';
+
+/**
+ * A small HTTP client for Podman's REST API over its unix socket: JSON requests, JSON-lines
+ * streams as `AsyncIterable`, and the Docker multiplexed-stream demux used by exec. Engine types
+ * stay inside `runtime/podman/`.
+ */
+
+export interface PodmanRequest {
+  method?: 'GET' | 'POST' | 'DELETE' | 'PUT' | 'HEAD';
+  path: string;
+  query?: Record<string, string | number | boolean | undefined>;
+  /** Serialized as JSON. */
+  body?: unknown;
+  signal?: AbortSignal | undefined;
+  /** Fails with `runtime_unavailable` when the socket is idle this long (no default). */
+  timeoutMs?: number;
+}
+
+/** A non-2xx answer from the engine, with its own message (Podman's `{cause, message, response}`). */
+export class EngineHttpError extends Error {
+  readonly status: number;
+  readonly engineCause: string;
+
+  constructor(status: number, message: string, engineCause: string) {
+    super(message);
+    this.name = 'EngineHttpError';
+    this.status = status;
+    this.engineCause = engineCause;
+  }
+}
+
+/** The engine could not be reached (no socket, refused, reset, idle timeout). */
+export class EngineConnectionError extends Error {
+  readonly code: string | undefined;
+
+  constructor(message: string, options: { code?: string | undefined; cause?: unknown } = {}) {
+    super(message, { cause: options.cause });
+    this.name = 'EngineConnectionError';
+    this.code = options.code;
+  }
+}
+
+const CONNECTION_CODES = new Set(['ENOENT', 'ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'EACCES', 'ENOTSOCK', 'ETIMEDOUT']);
+
+export class PodmanClient {
+  readonly socketPath: string;
+  private readonly agent: http.Agent;
+
+  constructor(options: { socketPath: string }) {
+    this.socketPath = options.socketPath;
+    this.agent = new http.Agent({ keepAlive: true, maxSockets: 16 });
+  }
+
+  /** Sends a request and resolves with the response head; the body is left as a stream. */
+  request(req: PodmanRequest): Promise<IncomingMessage> {
+    const path = withQuery(req.path, req.query);
+    const payload = req.body === undefined ? undefined : Buffer.from(JSON.stringify(req.body));
+    return new Promise<IncomingMessage>((resolve, reject) => {
+      const headers: http.OutgoingHttpHeaders = { Host: 'podman' };
+      if (payload) {
+        headers['Content-Type'] = 'application/json';
+        headers['Content-Length'] = payload.length;
+      }
+      const options: http.RequestOptions = {
+        socketPath: this.socketPath,
+        path,
+        method: req.method ?? 'GET',
+        headers,
+        agent: this.agent,
+      };
+      if (req.signal) options.signal = req.signal;
+      const r = http.request(options, resolve);
+      r.on('error', (err: NodeJS.ErrnoException) => {
+        if (req.signal?.aborted) reject(abortReason(req.signal));
+        else if (err.code && CONNECTION_CODES.has(err.code)) {
+          reject(new EngineConnectionError(`Podman socket ${this.socketPath} does not answer (${err.code})`, { code: err.code, cause: err }));
+        } else reject(err);
+      });
+      if (req.timeoutMs !== undefined) {
+        const ms = req.timeoutMs;
+        r.setTimeout(ms, () => {
+          r.destroy(new EngineConnectionError(`Podman socket ${this.socketPath} did not answer within ${ms} ms`, { code: 'ETIMEDOUT' }));
+        });
+      }
+      r.end(payload);
+    });
+  }
+
+  /**
+   * A request whose answer is small JSON (or empty). Non-2xx answers other than `allow` reject with
+   * `EngineHttpError`; allowed statuses resolve with `body: undefined` when the body is not JSON.
+   */
+  async json<T = unknown>(req: PodmanRequest, allow: number[] = []): Promise<{ status: number; body: T }> {
+    const res = await this.request(req);
+    const text = (await readAll(res, req.signal)).toString('utf8');
+    const status = res.statusCode ?? 0;
+    const ok = status >= 200 && status < 300;
+    if (!ok && !allow.includes(status)) throw engineHttpError(status, text);
+    return { status, body: parseJson(text) as T };
+  }
+
+  /** Forgets pooled connections. */
+  close(): void {
+    this.agent.destroy();
+  }
+}
+
+/** Turns a non-2xx answer's body into an `EngineHttpError` carrying the engine's message. */
+export function engineHttpError(status: number, text: string): EngineHttpError {
+  const parsed = parseJson(text) as { message?: unknown; cause?: unknown } | undefined;
+  const message = typeof parsed?.message === 'string' ? parsed.message : text.trim() || `HTTP ${status}`;
+  const cause = typeof parsed?.cause === 'string' ? parsed.cause : '';
+  return new EngineHttpError(status, message, cause);
+}
+
+/** Parses a response stream of newline-separated JSON values, one at a time (never buffered whole). */
+export async function* jsonLines(stream: AsyncIterable<Buffer | string>): AsyncGenerator<unknown> {
+  let rest = '';
+  for await (const chunk of stream) {
+    rest += typeof chunk === 'string' ? chunk : chunk.toString('utf8');
+    let nl: number;
+    while ((nl = rest.indexOf('\n')) >= 0) {
+      const line = rest.slice(0, nl).trim();
+      rest = rest.slice(nl + 1);
+      if (line) yield JSON.parse(line) as unknown;
+    }
+  }
+  const last = rest.trim();
+  if (last) yield JSON.parse(last) as unknown;
+}
+
+export interface StreamFrame {
+  stream: 'stdin' | 'stdout' | 'stderr';
+  data: Buffer;
+}
+
+/**
+ * Demultiplexes Docker's attach/exec stream: frames of an 8-byte header (stream type, 3 zero bytes,
+ * big-endian payload length) followed by the payload.
+ */
+export async function* demuxDockerStream(stream: AsyncIterable<Buffer>): AsyncGenerator<StreamFrame> {
+  let buf: Buffer = Buffer.alloc(0);
+  for await (const chunk of stream) {
+    buf = buf.length === 0 ? chunk : Buffer.concat([buf, chunk]);
+    while (buf.length >= 8) {
+      const size = buf.readUInt32BE(4);
+      if (buf.length < 8 + size) break;
+      const type = buf[0];
+      const data = buf.subarray(8, 8 + size);
+      buf = buf.subarray(8 + size);
+      yield { stream: type === 2 ? 'stderr' : type === 0 ? 'stdin' : 'stdout', data };
+    }
+  }
+  if (buf.length > 0) throw new Error(`exec stream ended inside a frame (${buf.length} bytes left)`);
+}
+
+export async function readAll(stream: AsyncIterable<Buffer>, signal?: AbortSignal): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  try {
+    for await (const chunk of stream) chunks.push(chunk);
+  } catch (err) {
+    if (signal?.aborted) throw abortReason(signal);
+    throw err;
+  }
+  return Buffer.concat(chunks);
+}
+
+export interface MapContext {
+  /** What the request was about, so a 404 becomes the right Berth code. */
+  resource?: 'container' | 'image';
+  /** The id, name or reference involved, for the message. */
+  ref?: string;
+  /** What we were doing, e.g. "start container". */
+  action?: string;
+}
+
+/**
+ * Maps any failure of a Podman call to an `AppError` with a Berth code, keeping the original as
+ * `cause`. Errors that are already `AppError`s, and aborts, pass through unchanged.
+ */
+export function toAppError(err: unknown, ctx: MapContext = {}): unknown {
+  if (err instanceof AppError) return err;
+  if (isAbortError(err)) return err;
+  const what = ctx.action ? `${ctx.action}${ctx.ref ? ` ${ctx.ref}` : ''}` : 'Podman request';
+  if (err instanceof EngineConnectionError) {
+    return new AppError('runtime_unavailable', `Podman is not answering: ${err.message}`, { cause: err });
+  }
+  if (err instanceof EngineHttpError) {
+    const text = `${err.message} ${err.engineCause}`;
+    const code = classify(err.status, text, ctx);
+    const message = code === 'cdi_unresolvable' ? cdiMessage(err.message) : `${what} failed: ${err.message}`;
+    return new AppError(code, message, { cause: err, details: { engineStatus: err.status, engineMessage: err.message } });
+  }
+  const message = err instanceof Error ? err.message : String(err);
+  return new AppError('internal', `${what} failed: ${message}`, { cause: err });
+}
+
+function classify(status: number, text: string, ctx: MapContext): ErrorCode {
+  if (/unresolvable CDI devices/i.test(text)) return 'cdi_unresolvable';
+  if (/image not known|no such image|manifest unknown|repository does not exist/i.test(text)) return 'image_not_found';
+  if (/no such container|no container with (name|id)/i.test(text)) return 'container_not_found';
+  if (/can only create exec sessions on running containers|container state improper|is not running/i.test(text)) {
+    return 'container_not_running';
+  }
+  if (/name .*already in use/i.test(text)) return 'container_exists';
+  if (status === 404) return ctx.resource === 'image' ? 'image_not_found' : 'container_not_found';
+  return 'internal';
+}
+
+/** Keeps Podman's own wording from "unresolvable CDI devices" on (it names the devices). */
+function cdiMessage(engineMessage: string): string {
+  const at = engineMessage.search(/unresolvable CDI devices/i);
+  return at >= 0 ? engineMessage.slice(at) : `unresolvable CDI devices: ${engineMessage}`;
+}
+
+export function isAbortError(err: unknown): boolean {
+  return err instanceof Error && (err.name === 'AbortError' || (err as NodeJS.ErrnoException).code === 'ABORT_ERR');
+}
+
+export function abortReason(signal: AbortSignal): unknown {
+  return signal.reason ?? new DOMException('The operation was aborted', 'AbortError');
+}
+
+function withQuery(path: string, query: PodmanRequest['query']): string {
+  if (!query) return path;
+  const params = new URLSearchParams();
+  for (const [k, v] of Object.entries(query)) if (v !== undefined) params.set(k, String(v));
+  const qs = params.toString();
+  return qs ? `${path}?${qs}` : path;
+}
+
+function parseJson(text: string): unknown {
+  if (!text.trim()) return undefined;
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,457 @@
+import { AppError } from '../../errors.js';
+import type {
+  ContainerSpec,
+  ContainerState,
+  EngineState,
+  ExecResult,
+  ImageInfo,
+  PullLayerProgress,
+  PullProgress,
+  RuntimeCapabilities,
+  RuntimeDriver,
+} from '../driver.js';
+import {
+  PodmanClient,
+  abortReason,
+  demuxDockerStream,
+  engineHttpError,
+  jsonLines,
+  readAll,
+  toAppError,
+} from './podman-client.js';
+
+/** libpod endpoints are versioned; 4.0.0 is the oldest Podman 4.3 accepts. */
+const LIBPOD = '/v4.0.0/libpod';
+const ZERO_TIME = '0001-01-01T00:00:00Z';
+const CPU_PERIOD_US = 100_000;
+
+// Shapes of the engine answers this driver reads (only the fields it uses).
+interface LibpodContainerInspect {
+  Id: string;
+  Name: string;
+  Created: string;
+  Image: string;
+  ImageName?: string;
+  State: { Status: string; ExitCode?: number; StartedAt?: string; FinishedAt?: string };
+  Config?: { Labels?: Record<string, string> | null };
+  HostConfig?: { Devices?: { PathOnHost: string; PathInContainer: string }[] | null };
+}
+
+interface LibpodImageInspect {
+  Id: string;
+  Config?: { Cmd?: string[] | string | null; Entrypoint?: string[] | string | null };
+}
+
+interface PullLine {
+  id?: string;
+  status?: string;
+  progressDetail?: { current?: number; total?: number };
+  error?: string;
+  errorDetail?: { message?: string };
+}
+
+export interface PodmanDriverOptions {
+  socketPath: string;
+}
+
+/**
+ * Drives Podman through its REST API socket. Creation uses the libpod endpoint (the only one that
+ * resolves CDI names on Podman 4.3); pulls use the Docker-compatible endpoint, which streams
+ * per-layer byte progress; exec uses the Docker-compatible exec endpoints.
+ */
+export class PodmanDriver implements RuntimeDriver {
+  readonly name = 'podman';
+  private readonly client: PodmanClient;
+
+  constructor(options: PodmanDriverOptions) {
+    this.client = new PodmanClient({ socketPath: options.socketPath });
+  }
+
+  async ping(options: { signal?: AbortSignal } = {}): Promise<{ version: string }> {
+    // `_ping` is cheap (`/version` runs conmon and runc to ask theirs); its headers name the version.
+    try {
+      const res = await this.client.request({ path: `${LIBPOD}/_ping`, signal: options.signal, timeoutMs: 5_000 });
+      const body = (await readAll(res, options.signal)).toString('utf8');
+      if (res.statusCode !== 200) throw engineHttpError(res.statusCode ?? 0, body);
+      const header = res.headers['libpod-api-version'];
+      return { version: (Array.isArray(header) ? header[0] : header) ?? 'unknown' };
+    } catch (err) {
+      throw toAppError(err, { action: 'ping Podman' });
+    }
+  }
+
+  capabilities(): Promise<RuntimeCapabilities> {
+    return Promise.resolve({ cdi: true, pullProgress: true, resources: true, networkNone: true });
+  }
+
+  async inspectImage(ref: string): Promise<ImageInfo | null> {
+    try {
+      const { status, body } = await this.client.json<LibpodImageInspect>(
+        { path: `${LIBPOD}/images/${encodeURIComponent(ref)}/json` },
+        [404],
+      );
+      if (status === 404) return null;
+      return { id: withSha256(body.Id), cmd: asArgv(body.Config?.Cmd), entrypoint: asArgv(body.Config?.Entrypoint) };
+    } catch (err) {
+      throw toAppError(err, { resource: 'image', ref, action: 'inspect image' });
+    }
+  }
+
+  async *pullImage(ref: string, options: { signal?: AbortSignal } = {}): AsyncIterable<PullProgress> {
+    const { signal } = options;
+    const { name, tag } = splitReference(ref);
+    const layers = new Map<string, PullLayerProgress>();
+    let res;
+    try {
+      res = await this.client.request({
+        method: 'POST',
+        path: '/images/create',
+        query: { fromImage: name, tag },
+        signal,
+      });
+    } catch (err) {
+      throw toAppError(err, { resource: 'image', ref, action: 'pull image' });
+    }
+    const status = res.statusCode ?? 0;
+    if (status < 200 || status >= 300) {
+      // Refused before streaming (bad reference, ...): the body is one small error document.
+      const text = (await readAll(res, signal)).toString('utf8');
+      const line = (text.trim().split('\n')[0] ?? '').trim();
+      let message = engineHttpError(status, line).message;
+      try {
+        const parsed = JSON.parse(line) as PullLine;
+        message = parsed.errorDetail?.message ?? parsed.error ?? message;
+      } catch {
+        // not JSON: keep the text
+      }
+      throw pullError(ref, message);
+    }
+    let sawError = false;
+    try {
+      for await (const raw of jsonLines(res)) {
+        const line = raw as PullLine;
+        const message = line.errorDetail?.message ?? line.error;
+        if (message) {
+          sawError = true;
+          throw pullError(ref, message);
+        }
+        if (!line.id || !line.status) continue;
+        updateLayer(layers, line.id, line.status, line.progressDetail);
+        yield snapshot(ref, layers);
+      }
+    } catch (err) {
+      if (signal?.aborted) throw abortReason(signal);
+      if (sawError || err instanceof AppError) throw err;
+      throw toAppError(err, { resource: 'image', ref, action: 'pull image' });
+    } finally {
+      res.destroy();
+    }
+  }
+
+  async createContainer(spec: ContainerSpec, options: { signal?: AbortSignal } = {}): Promise<{ id: string }> {
+    const { signal } = options;
+    checkCdiNamesForPodman43(spec.cdiDevices);
+    const image = await this.inspectImage(spec.image);
+    if (!image) throw new AppError('image_not_found', `image ${spec.image} is not present locally`, { details: { image: spec.image } });
+    signal?.throwIfAborted();
+
+    const resourceLimits: Record<string, unknown> = { pids: { limit: spec.resources.pidsLimit } };
+    if (spec.resources.cpus !== null) {
+      resourceLimits.cpu = { quota: Math.round(spec.resources.cpus * CPU_PERIOD_US), period: CPU_PERIOD_US };
+    }
+    if (spec.resources.memoryMb !== null) {
+      resourceLimits.memory = { limit: Math.round(spec.resources.memoryMb * 1024 * 1024) };
+    }
+    const body: Record<string, unknown> = {
+      name: spec.name,
+      image: spec.image,
+      labels: spec.labels,
+      env: spec.env,
+      init: true,
+      work_dir: spec.dataMount.containerPath,
+      mounts: [
+        { type: 'bind', source: spec.dataMount.hostPath, destination: spec.dataMount.containerPath, options: ['rbind', 'rw'] },
+      ],
+      no_new_privileges: true,
+      privileged: false,
+      resource_limits: resourceLimits,
+      netns: { nsmode: spec.network === 'none' ? 'none' : 'bridge' },
+      devices: spec.cdiDevices.map((path) => ({ path })),
+    };
+    // An image with nothing to run would exit at once; keep such a workspace alive.
+    if (image.cmd.length === 0 && image.entrypoint.length === 0) body.command = ['sleep', 'infinity'];
+
+    let id: string;
+    try {
+      const { body: created } = await this.client.json<{ Id: string }>({
+        method: 'POST',
+        path: `${LIBPOD}/containers/create`,
+        body,
+        signal,
+      });
+      id = created.Id;
+    } catch (err) {
+      throw toAppError(err, { resource: 'image', ref: spec.name, action: 'create container' });
+    }
+
+    if (spec.cdiDevices.length > 0) {
+      // Podman 4.3 resolves CDI names only when it generates the OCI spec (init/start), not at
+      // create. Initialising now makes an unresolvable name fail the create, as the interface says,
+      // and leaves nothing behind.
+      try {
+        await this.client.json({ method: 'POST', path: `${LIBPOD}/containers/${id}/init` }, [304]);
+      } catch (err) {
+        await this.removeContainer(id).catch(() => undefined);
+        throw toAppError(err, { resource: 'container', ref: spec.name, action: 'create container' });
+      }
+    }
+    return { id };
+  }
+
+  async startContainer(id: string): Promise<void> {
+    try {
+      await this.client.json({ method: 'POST', path: `${LIBPOD}/containers/${encodeURIComponent(id)}/start` }, [304]);
+    } catch (err) {
+      throw toAppError(err, { resource: 'container', ref: id, action: 'start container' });
+    }
+  }
+
+  async stopContainer(id: string, options: { timeoutSeconds: number }): Promise<void> {
+    const timeout = Math.max(0, Math.ceil(options.timeoutSeconds));
+    try {
+      await this.client.json(
+        { method: 'POST', path: `${LIBPOD}/containers/${encodeURIComponent(id)}/stop`, query: { timeout } },
+        [304],
+      );
+    } catch (err) {
+      throw toAppError(err, { resource: 'container', ref: id, action: 'stop container' });
+    }
+  }
+
+  async removeContainer(id: string): Promise<void> {
+    try {
+      await this.client.json(
+        { method: 'DELETE', path: `${LIBPOD}/containers/${encodeURIComponent(id)}`, query: { force: true, v: true } },
+        [404],
+      );
+    } catch (err) {
+      throw toAppError(err, { resource: 'container', ref: id, action: 'remove container' });
+    }
+  }
+
+  async inspectContainer(idOrName: string): Promise<ContainerState | null> {
+    try {
+      const { status, body } = await this.client.json<LibpodContainerInspect>(
+        { path: `${LIBPOD}/containers/${encodeURIComponent(idOrName)}/json` },
+        [404],
+      );
+      return status === 404 ? null : toContainerState(body);
+    } catch (err) {
+      throw toAppError(err, { resource: 'container', ref: idOrName, action: 'inspect container' });
+    }
+  }
+
+  async listContainers(filter: { labels: string[] }): Promise<ContainerState[]> {
+    let ids: string[];
+    try {
+      const { body } = await this.client.json<{ Id: string }[]>({
+        path: `${LIBPOD}/containers/json`,
+        query: { all: true, filters: JSON.stringify({ label: filter.labels }) },
+      });
+      ids = (body ?? []).map((c) => c.Id);
+    } catch (err) {
+      throw toAppError(err, { action: 'list containers' });
+    }
+    // The list lacks devices and finish times; inspect each. One removed meanwhile is skipped.
+    const states = await Promise.all(ids.map((id) => this.inspectContainer(id)));
+    return states.filter((s): s is ContainerState => s !== null);
+  }
+
+  async countProcesses(id: string): Promise<number> {
+    const state = await this.inspectContainer(id);
+    if (!state) throw new AppError('container_not_found', `container ${id} does not exist`, { details: { id } });
+    if (state.state !== 'running' && state.state !== 'paused') return 0;
+    try {
+      // libpod's top reads /proc from the host (psgo), so it works in images without `ps`.
+      const { body } = await this.client.json<{ Processes?: unknown[] | null }>(
+        { path: `${LIBPOD}/containers/${encodeURIComponent(id)}/top` },
+      );
+      return body?.Processes?.length ?? 0;
+    } catch (err) {
+      const mapped = toAppError(err, { resource: 'container', ref: id, action: 'list processes of' });
+      if (mapped instanceof AppError && mapped.code === 'container_not_running') return 0;
+      throw mapped;
+    }
+  }
+
+  async exec(
+    id: string,
+    command: string[],
+    options: { env?: Record<string, string>; cwd?: string } = {},
+  ): Promise<ExecResult> {
+    const ctx = { resource: 'container' as const, ref: id, action: 'exec in container' };
+    let execId: string;
+    try {
+      const create: Record<string, unknown> = { AttachStdout: true, AttachStderr: true, AttachStdin: false, Tty: false, Cmd: command };
+      if (options.env) create.Env = Object.entries(options.env).map(([k, v]) => `${k}=${v}`);
+      if (options.cwd) create.WorkingDir = options.cwd;
+      const { body } = await this.client.json<{ Id: string }>({
+        method: 'POST',
+        path: `/containers/${encodeURIComponent(id)}/exec`,
+        body: create,
+      });
+      execId = body.Id;
+    } catch (err) {
+      throw toAppError(err, ctx);
+    }
+
+    const stdout: Buffer[] = [];
+    const stderr: Buffer[] = [];
+    try {
+      const res = await this.client.request({ method: 'POST', path: `/exec/${execId}/start`, body: { Detach: false, Tty: false } });
+      const status = res.statusCode ?? 0;
+      if (status < 200 || status >= 300) throw engineHttpError(status, (await readAll(res)).toString('utf8'));
+      for await (const frame of demuxDockerStream(res)) {
+        if (frame.stream === 'stderr') stderr.push(frame.data);
+        else if (frame.stream === 'stdout') stdout.push(frame.data);
+      }
+    } catch (err) {
+      throw toAppError(err, ctx);
+    }
+    return { exitCode: await this.execExitCode(execId, ctx), stdout: Buffer.concat(stdout), stderr: Buffer.concat(stderr) };
+  }
+
+  close(): Promise<void> {
+    this.client.close();
+    return Promise.resolve();
+  }
+
+  private async execExitCode(execId: string, ctx: { resource: 'container'; ref: string; action: string }): Promise<number> {
+    // The stream ends when the process does; the session's exit code can trail it briefly.
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const { body } = await this.client.json<{ ExitCode?: number | null; Running?: boolean }>({ path: `/exec/${execId}/json` });
+        if (!body.Running && typeof body.ExitCode === 'number') return body.ExitCode;
+      } catch (err) {
+        throw toAppError(err, ctx);
+      }
+      if (attempt >= 50) throw new AppError('internal', `exec session ${execId} did not report an exit code`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+}
+
+function toContainerState(c: LibpodContainerInspect): ContainerState {
+  const state = mapState(c.State.Status);
+  const hasExited = state === 'exited' || state === 'dead';
+  return {
+    id: c.Id,
+    name: c.Name.replace(/^\//, ''),
+    state,
+    image: c.ImageName ?? c.Image,
+    imageId: withSha256(c.Image),
+    labels: c.Config?.Labels ?? {},
+    createdAt: c.Created,
+    startedAt: realTime(c.State.StartedAt),
+    finishedAt: realTime(c.State.FinishedAt),
+    exitCode: hasExited ? (c.State.ExitCode ?? null) : null,
+    devices: (c.HostConfig?.Devices ?? []).map((d) => ({ hostPath: d.PathOnHost, containerPath: d.PathInContainer })),
+  };
+}
+
+function mapState(status: string): EngineState {
+  switch (status) {
+    case 'configured':
+    case 'created':
+    case 'initialized':
+      return 'created';
+    case 'running':
+    case 'stopping':
+      return 'running';
+    case 'paused':
+      return 'paused';
+    case 'stopped':
+    case 'exited':
+      return 'exited';
+    case 'dead':
+    case 'removing':
+      return 'dead';
+    default:
+      return 'unknown';
+  }
+}
+
+function realTime(t: string | undefined): string | null {
+  return !t || t.startsWith('0001-01-01') || t === ZERO_TIME ? null : t;
+}
+
+function withSha256(id: string): string {
+  return id.includes(':') ? id : `sha256:${id}`;
+}
+
+function asArgv(v: string[] | string | null | undefined): string[] {
+  if (!v) return [];
+  return Array.isArray(v) ? v : v === '' ? [] : [v];
+}
+
+/** `registry/repo:tag` or `repo@sha256:…` → the `fromImage` and `tag` parameters of a pull. */
+export function splitReference(ref: string): { name: string; tag: string } {
+  const at = ref.indexOf('@');
+  if (at >= 0) return { name: ref.slice(0, at), tag: ref.slice(at + 1) };
+  const colon = ref.lastIndexOf(':');
+  if (colon > ref.lastIndexOf('/')) return { name: ref.slice(0, colon), tag: ref.slice(colon + 1) };
+  return { name: ref, tag: 'latest' };
+}
+
+const DONE_STATUSES = /^(download complete|pull complete|already exists)$/i;
+
+/** Folds one progress line into the layer table; a layer's numbers only ever grow. */
+function updateLayer(
+  layers: Map<string, PullLayerProgress>,
+  id: string,
+  status: string,
+  detail: PullLine['progressDetail'],
+): void {
+  const layer = layers.get(id) ?? { id, status, current: 0, total: 0 };
+  layer.status = status;
+  layer.total = Math.max(layer.total, detail?.total ?? 0);
+  layer.current = Math.max(layer.current, detail?.current ?? 0);
+  if (DONE_STATUSES.test(status)) layer.current = layer.total;
+  layers.set(id, layer);
+}
+
+function snapshot(image: string, layers: Map<string, PullLayerProgress>): PullProgress {
+  const list = [...layers.values()].map((l) => ({ ...l }));
+  return {
+    image,
+    layers: list,
+    current: list.reduce((n, l) => n + l.current, 0),
+    total: list.reduce((n, l) => n + l.total, 0),
+  };
+}
+
+function pullError(ref: string, message: string): AppError {
+  const notFound = /not found|manifest unknown|repository does not exist|name unknown|image not known|no such image/i.test(message);
+  return new AppError(
+    notFound ? 'image_not_found' : 'image_pull_failed',
+    notFound ? `image ${ref} was not found: ${message}` : `pulling ${ref} failed: ${message}`,
+    { details: { image: ref, engineMessage: message }, cause: new Error(message) },
+  );
+}
+
+/**
+ * Podman 4.3's CDI parser panics on a one-character vendor or class name ("slice bounds out of
+ * range"), and anything that is not `vendor/class=name` is taken for a device path. Such names can
+ * never be injected by this engine, so they are refused here with the usual CDI error.
+ */
+function checkCdiNamesForPodman43(names: string[]): void {
+  const bad = names.filter((n) => {
+    const m = /^([^/=]+)\/([^/=]+)=(.+)$/.exec(n);
+    return !m || (m[1] ?? '').length < 2 || (m[2] ?? '').length < 2;
+  });
+  if (bad.length > 0) {
+    throw new AppError('cdi_unresolvable', `unresolvable CDI devices ${bad.join(', ')} (Podman 4.3 cannot parse these names)`, {
+      details: { devices: bad },
+    });
+  }
+}
