@@ -1,0 +1,326 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { posix } from 'node:path';
+import { AppError } from '../../errors.js';
+import type {
+  ContainerSpec,
+  ContainerState,
+  ExecResult,
+  ImageInfo,
+  PullProgress,
+  RuntimeCapabilities,
+  RuntimeDriver,
+} from '../driver.js';
+
+type DelayedCall =
+  | 'ping'
+  | 'inspectImage'
+  | 'pullImage'
+  | 'createContainer'
+  | 'startContainer'
+  | 'stopContainer'
+  | 'removeContainer'
+  | 'inspectContainer'
+  | 'listContainers'
+  | 'countProcesses'
+  | 'exec';
+
+export interface FakeDriverOptions {
+  /** Images present from the start. */
+  images?: string[];
+  /** Images a pull can fetch (in a few progress steps); pulling anything else fails with `image_not_found`. */
+  pullable?: string[];
+  /** CDI names that resolve; any other fails the create with `cdi_unresolvable`. */
+  cdiDevices?: string[];
+  /** A delay before every call (a number) or before the named calls, so tests can overlap calls. */
+  delayMs?: number | Partial<Record<DelayedCall, number>>;
+  capabilities?: Partial<RuntimeCapabilities>;
+  version?: string;
+}
+
+interface FakeContainer {
+  state: ContainerState;
+  spec: ContainerSpec;
+}
+
+/**
+ * An in-memory `RuntimeDriver` for fast tests of the layers above the driver. It keeps images and
+ * containers in maps and follows the engine's state transitions; nothing runs.
+ *
+ * `exec` is a tiny interpreter, not a shell. It knows: `echo ARGS…`, `cat FILE` (only files under
+ * the data mount, read from the host data dir the way a bind mount would show them), `pwd`,
+ * `env` (no arguments), `true`, `false`. Anything else exits 127 with "command not found" on stderr.
+ * CDI names are checked against the configured list, but no device nodes are reported or injected.
+ */
+export class FakeDriver implements RuntimeDriver {
+  readonly name = 'fake';
+  private readonly images = new Map<string, ImageInfo>();
+  private readonly pullable: Set<string>;
+  private readonly cdi: Set<string>;
+  private readonly containers = new Map<string, FakeContainer>();
+  private readonly options: FakeDriverOptions;
+  /** Every call made, in order (method name and first argument), for assertions. */
+  readonly calls: { method: DelayedCall; arg: unknown }[] = [];
+
+  constructor(options: FakeDriverOptions = {}) {
+    this.options = options;
+    for (const ref of options.images ?? []) this.images.set(ref, fakeImage(ref));
+    this.pullable = new Set(options.pullable ?? []);
+    this.cdi = new Set(options.cdiDevices ?? []);
+  }
+
+  async ping(): Promise<{ version: string }> {
+    await this.enter('ping', undefined);
+    return { version: this.options.version ?? 'fake-1.0' };
+  }
+
+  capabilities(): Promise<RuntimeCapabilities> {
+    return Promise.resolve({ cdi: true, pullProgress: true, resources: true, networkNone: true, ...this.options.capabilities });
+  }
+
+  async inspectImage(ref: string): Promise<ImageInfo | null> {
+    await this.enter('inspectImage', ref);
+    const image = this.images.get(ref);
+    return image ? { ...image, cmd: [...image.cmd], entrypoint: [...image.entrypoint] } : null;
+  }
+
+  async *pullImage(ref: string, options: { signal?: AbortSignal } = {}): AsyncIterable<PullProgress> {
+    const { signal } = options;
+    await this.enter('pullImage', ref);
+    signal?.throwIfAborted();
+    if (!this.pullable.has(ref)) {
+      throw new AppError('image_not_found', `image ${ref} was not found: manifest unknown (fake)`, { details: { image: ref } });
+    }
+    // Two layers of fixed sizes, fetched in halves.
+    const sizes = [1_000_000, 250_000];
+    const ids = sizes.map((_, i) => hash(`${ref}#${i}`).slice(0, 12));
+    const current = sizes.map(() => 0);
+    const status = sizes.map(() => 'Pulling fs layer');
+    const snap = (): PullProgress => {
+      const layers = ids.map((id, i) => ({ id, status: status[i] ?? '', current: current[i] ?? 0, total: sizes[i] ?? 0 }));
+      return { image: ref, layers, current: sum(current), total: sum(sizes) };
+    };
+    yield snap();
+    for (let i = 0; i < sizes.length; i++) {
+      for (const part of [0.5, 1]) {
+        await tick();
+        signal?.throwIfAborted();
+        current[i] = Math.round((sizes[i] ?? 0) * part);
+        status[i] = part < 1 ? 'Downloading' : 'Download complete';
+        yield snap();
+      }
+    }
+    this.images.set(ref, fakeImage(ref));
+  }
+
+  async createContainer(spec: ContainerSpec, options: { signal?: AbortSignal } = {}): Promise<{ id: string }> {
+    await this.enter('createContainer', spec.name);
+    options.signal?.throwIfAborted();
+    const unknown = spec.cdiDevices.filter((d) => !this.cdi.has(d));
+    if (unknown.length > 0) {
+      throw new AppError('cdi_unresolvable', `unresolvable CDI devices ${unknown.join(', ')}`, { details: { devices: unknown } });
+    }
+    const image = this.images.get(spec.image);
+    if (!image) throw new AppError('image_not_found', `image ${spec.image} is not present locally`, { details: { image: spec.image } });
+    if (this.find(spec.name)) {
+      throw new AppError('container_exists', `the container name "${spec.name}" is already in use`, { details: { name: spec.name } });
+    }
+    const id = randomBytes(32).toString('hex');
+    this.containers.set(id, {
+      spec: structuredClone(spec),
+      state: {
+        id,
+        name: spec.name,
+        state: 'created',
+        image: spec.image,
+        imageId: image.id,
+        labels: { ...spec.labels },
+        createdAt: new Date().toISOString(),
+        startedAt: null,
+        finishedAt: null,
+        exitCode: null,
+        devices: [],
+      },
+    });
+    return { id };
+  }
+
+  async startContainer(id: string): Promise<void> {
+    await this.enter('startContainer', id);
+    const c = this.get(id);
+    if (c.state.state === 'running') return;
+    c.state.state = 'running';
+    c.state.startedAt = new Date().toISOString();
+    c.state.finishedAt = null;
+    c.state.exitCode = null;
+  }
+
+  async stopContainer(id: string, _options: { timeoutSeconds: number }): Promise<void> {
+    await this.enter('stopContainer', id);
+    const c = this.get(id);
+    // Like Podman: stopping a created or stopped container changes nothing.
+    if (c.state.state !== 'running' && c.state.state !== 'paused') return;
+    // The init process forwards SIGTERM and the workload dies of it: 128 + 15.
+    this.exit(c, 143);
+  }
+
+  async removeContainer(id: string): Promise<void> {
+    await this.enter('removeContainer', id);
+    const c = this.find(id);
+    if (c) this.containers.delete(c.state.id);
+  }
+
+  async inspectContainer(idOrName: string): Promise<ContainerState | null> {
+    await this.enter('inspectContainer', idOrName);
+    const c = this.find(idOrName);
+    return c ? cloneState(c.state) : null;
+  }
+
+  async listContainers(filter: { labels: string[] }): Promise<ContainerState[]> {
+    await this.enter('listContainers', filter);
+    return [...this.containers.values()]
+      .filter((c) => filter.labels.every((l) => matchesLabel(c.state.labels, l)))
+      .map((c) => cloneState(c.state));
+  }
+
+  async countProcesses(id: string): Promise<number> {
+    await this.enter('countProcesses', id);
+    const c = this.get(id);
+    // The init process and the workload, as in a real container.
+    return c.state.state === 'running' || c.state.state === 'paused' ? 2 : 0;
+  }
+
+  async exec(id: string, command: string[], options: { env?: Record<string, string>; cwd?: string } = {}): Promise<ExecResult> {
+    await this.enter('exec', id);
+    const c = this.get(id);
+    if (c.state.state !== 'running') {
+      throw new AppError('container_not_running', `container ${c.state.name} is not running`, { details: { id } });
+    }
+    const [cmd, ...args] = command;
+    const out = (stdout: string, exitCode = 0, stderr = ''): ExecResult => ({
+      exitCode,
+      stdout: Buffer.from(stdout),
+      stderr: Buffer.from(stderr),
+    });
+    const cwd = options.cwd ?? c.spec.dataMount.containerPath;
+    switch (cmd) {
+      case 'echo':
+        return out(`${args.join(' ')}\n`);
+      case 'true':
+        return out('');
+      case 'false':
+        return out('', 1);
+      case 'pwd':
+        return out(`${cwd}\n`);
+      case 'env': {
+        const env = { ...c.spec.env, ...options.env };
+        return out(Object.entries(env).map(([k, v]) => `${k}=${v}\n`).join(''));
+      }
+      case 'cat':
+        return this.cat(c, cwd, args);
+      default:
+        return out('', 127, `fake exec: ${cmd ?? ''}: command not found\n`);
+    }
+  }
+
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  // ---- test hooks ----
+
+  /** The container's main process ends by itself with `exitCode` (a crash, an OOM kill, `exit`). */
+  simulateExit(idOrName: string, exitCode: number): void {
+    const c = this.find(idOrName);
+    if (!c) throw new Error(`fake: no container ${idOrName}`);
+    if (c.state.state !== 'running' && c.state.state !== 'paused') throw new Error(`fake: container ${idOrName} is not running`);
+    this.exit(c, exitCode);
+  }
+
+  /** Adds a local image, as if it had been built or loaded. */
+  addImage(ref: string, info: Partial<Omit<ImageInfo, 'id'>> = {}): void {
+    this.images.set(ref, { ...fakeImage(ref), ...info });
+  }
+
+  removeImage(ref: string): void {
+    this.images.delete(ref);
+  }
+
+  /** The spec a container was created with (to assert what the layers above asked for). */
+  specOf(idOrName: string): ContainerSpec | undefined {
+    const c = this.find(idOrName);
+    return c ? structuredClone(c.spec) : undefined;
+  }
+
+  // ---- internals ----
+
+  private async enter(method: DelayedCall, arg: unknown): Promise<void> {
+    this.calls.push({ method, arg });
+    const d = this.options.delayMs;
+    const ms = typeof d === 'number' ? d : (d?.[method] ?? 0);
+    if (ms > 0) await new Promise((r) => setTimeout(r, ms));
+  }
+
+  private find(idOrName: string): FakeContainer | undefined {
+    const byId = this.containers.get(idOrName);
+    if (byId) return byId;
+    for (const c of this.containers.values()) if (c.state.name === idOrName) return c;
+    return undefined;
+  }
+
+  private get(idOrName: string): FakeContainer {
+    const c = this.find(idOrName);
+    if (!c) throw new AppError('container_not_found', `no container with name or ID "${idOrName}"`, { details: { id: idOrName } });
+    return c;
+  }
+
+  private exit(c: FakeContainer, exitCode: number): void {
+    c.state.state = 'exited';
+    c.state.exitCode = exitCode;
+    c.state.finishedAt = new Date().toISOString();
+  }
+
+  private async cat(c: FakeContainer, cwd: string, args: string[]): Promise<ExecResult> {
+    const { hostPath, containerPath } = c.spec.dataMount;
+    const chunks: Buffer[] = [];
+    for (const arg of args) {
+      const path = posix.resolve(cwd, arg);
+      const rel = posix.relative(containerPath, path);
+      if (rel.startsWith('..') || posix.isAbsolute(rel)) {
+        return { exitCode: 1, stdout: Buffer.concat(chunks), stderr: Buffer.from(`fake exec: cat: ${arg}: only files under ${containerPath} exist here\n`) };
+      }
+      try {
+        chunks.push(await readFile(posix.join(hostPath, rel)));
+      } catch {
+        return { exitCode: 1, stdout: Buffer.concat(chunks), stderr: Buffer.from(`cat: can't open '${arg}': No such file or directory\n`) };
+      }
+    }
+    return { exitCode: 0, stdout: Buffer.concat(chunks), stderr: Buffer.alloc(0) };
+  }
+}
+
+function fakeImage(ref: string): ImageInfo {
+  return { id: `sha256:${hash(ref)}`, cmd: ['sleep', 'infinity'], entrypoint: [] };
+}
+
+function hash(s: string): string {
+  return createHash('sha256').update(s).digest('hex');
+}
+
+function sum(xs: number[]): number {
+  return xs.reduce((a, b) => a + b, 0);
+}
+
+function tick(): Promise<void> {
+  return new Promise((r) => setTimeout(r, 1));
+}
+
+function matchesLabel(labels: Record<string, string>, filter: string): boolean {
+  const eq = filter.indexOf('=');
+  if (eq < 0) return Object.hasOwn(labels, filter);
+  return labels[filter.slice(0, eq)] === filter.slice(eq + 1);
+}
+
+function cloneState(s: ContainerState): ContainerState {
+  return { ...s, labels: { ...s.labels }, devices: s.devices.map((d) => ({ ...d })) };
+}
