@@ -1,9 +1,10 @@
 import { defineConfig } from 'vitest/config';
 
-// Unit tests are pure and fast; integration tests drive the real Podman engine and run one file
-// at a time so that they don't fight over the 2 cores.
+// Unit tests are pure and fast; integration tests drive the real Podman engine. Files run one at a
+// time so that integration tests don't fight over the 2 cores and the engine.
 export default defineConfig({
   test: {
+    fileParallelism: false,
     projects: [
       {
         extends: true,
@@ -14,7 +15,6 @@ export default defineConfig({
         test: {
           name: 'integration',
           include: ['packages/*/src/**/*.int.test.ts', 'e2e/**/*.test.ts'],
-          fileParallelism: false,
           testTimeout: 120_000,
           hookTimeout: 180_000,
         },

@@ -1,5 +1,6 @@
 import fs from 'node:fs/promises';
-import { CreateBotBody, PatchBotBody, type Bot } from '@berth/contract';
+import type { CreateBotBody, PatchBotBody} from '@berth/contract';
+import { type Bot } from '@berth/contract';
 import type { z } from 'zod';
 import { AppError } from '../errors.js';
 import type { Logger } from '../logger.js';

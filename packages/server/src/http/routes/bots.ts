@@ -1,4 +1,5 @@
-import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
+import type { OpenAPIHono} from '@hono/zod-openapi';
+import { createRoute, z } from '@hono/zod-openapi';
 import { Bot, BotList, CreateBotBody, PatchBotBody } from '@berth/contract';
 import type { BotService } from '../../bots/bot-service.js';
 import type { AppEnv } from '../context.js';

@@ -1,4 +1,5 @@
-import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
+import type { OpenAPIHono} from '@hono/zod-openapi';
+import { createRoute, z } from '@hono/zod-openapi';
 import { Container, CreateContainerBody, OperationAccepted, StopContainerBody } from '@berth/contract';
 import type { ContainerService } from '../../bots/container-service.js';
 import type { Operations } from '../../bots/operations.js';

@@ -1,4 +1,5 @@
-import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
+import type { OpenAPIHono} from '@hono/zod-openapi';
+import { createRoute, z } from '@hono/zod-openapi';
 import { CdiDeviceList, Info, Operation } from '@berth/contract';
 import type { ChangeFeed } from '../../bots/change-feed.js';
 import type { Operations } from '../../bots/operations.js';
