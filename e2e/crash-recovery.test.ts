@@ -3,10 +3,10 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BerthApiError, BerthClient } from '@berth/contract';
-import { startTestRegistry } from '../packages/server/src/testing/registry.js';
+import { pushFreshRunnableImage, startTestRegistry } from '../packages/server/src/testing/registry.js';
 import { startServer, type ServerProcess } from './server-process.js';
 
-const WORKSPACE_IMAGE = 'localhost/berth/workspace:bookworm';
+const TEST_IMAGE = 'localhost/berth/test:busybox';
 
 /** The built server as a process: authentication, and a kill -9 in the middle of a create. */
 describe('server process', () => {
@@ -39,9 +39,8 @@ describe('server process', () => {
   });
 
   it('recovers from being killed in the middle of a create: the operation is failed and the bot usable', async () => {
-    // A large image from a real registry makes the pull long enough to be cut off mid-way.
-    const ref = await registry.pushImage(WORKSPACE_IMAGE, `berth/crash:${run}`);
-    execFileSync('podman', ['rmi', '--force', ref], { stdio: 'ignore' });
+    // The test registry holds each download for a moment after its first bytes: the pull is cut off there.
+    const ref = await pushFreshRunnableImage(registry, { base: TEST_IMAGE, repoTag: `berth/crash:${run}` });
     let client = new BerthClient({ baseUrl: server.url, token: server.token });
     const bot = await client.createBot({ name: `crash-${run}`, image: ref });
     let operationId = '';

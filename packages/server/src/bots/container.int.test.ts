@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Bot, Container, Operation } from '@berth/contract';
 import { readSse, startTestBerth, type TestBerth } from '../testing/harness.js';
 import { realPodman, TEST_IMAGE } from '../testing/podman.js';
-import { startTestRegistry } from '../testing/registry.js';
+import { pushFreshRunnableImage, startTestRegistry } from '../testing/registry.js';
 
 /** The container life cycle on the real Podman engine, through Berth's API in-process. */
 describe('container lifecycle on Podman', () => {
@@ -88,8 +88,7 @@ describe('container lifecycle on Podman', () => {
   it('pulls an absent image from a real registry with byte progress that never goes backwards', async () => {
     const registry = await startTestRegistry();
     try {
-      const ref = await registry.pushImage(TEST_IMAGE, `berth/pulltest:${run}`);
-      execFileSync('podman', ['rmi', '--force', ref], { stdio: 'ignore' });
+      const ref = await pushFreshRunnableImage(registry, { base: TEST_IMAGE, repoTag: `berth/pulltest:${run}` });
       const bot = await newBot('pull', { image: ref });
       const frames = await readSse(await t.api('POST', `/bots/${bot.id}/container`, { body: {}, headers: { accept: 'text/event-stream' } }));
       expect(frames.filter((f) => f.event === 'phase').map((f) => (f.data as { phase: string }).phase)).toEqual(['image', 'pull', 'create', 'start', 'ready']);

@@ -210,3 +210,23 @@ function answers(target: { host: string; port: number } | { socketPath: string }
     req.on('error', () => resolve(false));
   });
 }
+
+/**
+ * Builds a runnable image — `base` plus a fresh layer of random bytes no engine has seen — pushes it
+ * to the registry and removes it locally, so that creating a container from it must pull real bytes.
+ */
+export async function pushFreshRunnableImage(registry: TestRegistry, options: { base: string; repoTag: string; randomBytes?: number }): Promise<string> {
+  const dir = mkdtempSync(join(tmpdir(), 'berth-fresh-image-'));
+  const local = `localhost/berth/fresh-${randomBytes(4).toString('hex')}:latest`;
+  try {
+    writeFileSync(join(dir, 'random.bin'), randomBytes(options.randomBytes ?? 3 * 1024 * 1024));
+    writeFileSync(join(dir, 'Containerfile'), `FROM ${options.base}\nCOPY random.bin /random.bin\n`);
+    await run('podman', ['build', '--quiet', '--pull=never', '--label', 'berth.test=true', '-t', local, dir]);
+    const ref = await registry.pushImage(local, options.repoTag);
+    await run('podman', ['rmi', '--force', ref]).catch(() => undefined);
+    return ref;
+  } finally {
+    await run('podman', ['rmi', '--force', local]).catch(() => undefined);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
