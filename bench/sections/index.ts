@@ -1,0 +1,6 @@
+import { idleRss } from './idle-rss.js';
+import { lifecycle } from './lifecycle.js';
+import type { Section } from './section.js';
+
+/** Every section, in the order a full run takes them. Add new ones (snapshots, export/import, exec) here. */
+export const SECTIONS: readonly Section[] = [lifecycle, idleRss];
