@@ -220,6 +220,34 @@ describe('Berth API over the fake driver', () => {
     });
   });
 
+  it('keeps an operation running when the client that started it goes away', async () => {
+    await createBot({ image: 'registry.test/pulled:1' });
+    const res = await t.api('POST', '/bots/alpha/container', { body: {}, headers: { accept: 'text/event-stream' } });
+    const reader = res.body!.getReader();
+    const first = new TextDecoder().decode((await reader.read()).value);
+    expect(first).toContain('event: operation');
+    const opId = (JSON.parse(/data: (.*)/.exec(first)![1]!) as { id: string }).id;
+    await reader.cancel();
+    await t.berth.operations.settled(opId);
+    expect((await t.berth.operations.get(opId)).status).toBe('succeeded');
+    expect((await json<Container>(t.api('GET', '/bots/alpha/container'), 200)).status).toBe('running');
+  });
+
+  it('streams bot and container changes on /events', async () => {
+    const res = await t.api('GET', '/events');
+    expect(res.headers.get('content-type')).toContain('text/event-stream');
+    const reader = res.body!.getReader();
+    const decoder = new TextDecoder();
+    let text = decoder.decode((await reader.read()).value);
+    expect(text).toContain('event: ready');
+    const bot = await createBot();
+    while (!text.includes('event: bot.created')) text += decoder.decode((await reader.read()).value);
+    await createContainer('alpha');
+    while (!text.includes('event: container.changed')) text += decoder.decode((await reader.read()).value);
+    await reader.cancel();
+    expect(text).toContain(`"botId":"${bot.id}"`);
+  });
+
   it('deletes a bot with its container and data', async () => {
     const bot = await createBot();
     await createContainer('alpha');
