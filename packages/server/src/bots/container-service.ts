@@ -46,10 +46,11 @@ export class ContainerService {
       });
     }
     const kind = existing ? 'recreate' : 'create';
-    return this.deps.operations.start(bot.id, kind, async (ctx) => ({ container: await this.build(bot.id, kind, ctx) }));
+    return this.deps.operations.start(bot.id, kind, async (ctx) => ({ container: await this.build(bot.id, kind, existing, ctx) }));
   }
 
-  private async build(botId: string, reason: 'create' | 'recreate', ctx: OperationContext): Promise<Container> {
+  /** `old` is the container being replaced, as found when the operation was accepted. */
+  private async build(botId: string, reason: 'create' | 'recreate', old: ContainerState | null, ctx: OperationContext): Promise<Container> {
     const { driver, store } = this.deps;
     const bot = await store.mustGetBot(botId);
     const config = configOf(bot);
@@ -72,7 +73,6 @@ export class ContainerService {
     }
 
     await ctx.phase('create', reason === 'recreate' ? 'replacing the container; the data dir is kept' : 'creating the container');
-    const old = await this.engineContainer(bot);
     if (old) {
       await driver.stopContainer(old.id, { timeoutSeconds: 10 });
       await driver.removeContainer(old.id);

@@ -158,6 +158,9 @@ export async function openStore(options: { home: string; databaseUrl: string | n
   if (file !== ':memory:') fs.mkdirSync(path.dirname(file), { recursive: true });
   const sqlite = new SqliteDatabase(file);
   sqlite.pragma('journal_mode = WAL');
+  // With WAL, NORMAL is durable across process crashes (only an OS crash can lose the last commits)
+  // and avoids an fsync per write, which blocks the event loop.
+  sqlite.pragma('synchronous = NORMAL');
   sqlite.pragma('foreign_keys = ON');
   sqlite.pragma('busy_timeout = 5000');
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });

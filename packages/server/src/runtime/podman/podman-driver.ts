@@ -268,9 +268,7 @@ export class PodmanDriver implements RuntimeDriver {
   }
 
   async countProcesses(id: string): Promise<number> {
-    const state = await this.inspectContainer(id);
-    if (!state) throw new AppError('container_not_found', `container ${id} does not exist`, { details: { id } });
-    if (state.state !== 'running' && state.state !== 'paused') return 0;
+    // No inspect first: top answers "not running" itself, and info calls this on every read.
     try {
       // libpod's top reads /proc from the host (psgo), so it works in images without `ps`.
       const { body } = await this.client.json<{ Processes?: unknown[] | null }>(
