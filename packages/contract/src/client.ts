@@ -2,6 +2,7 @@ import type { z } from 'zod';
 import type { ErrorCode } from './errors.js';
 import type { OperationEvent, OperationEventName } from './events.js';
 import type { Bot, CdiDeviceList, Container, CreateBotBody, Info, Operation, PatchBotBody } from './schemas.js';
+import type { BotToken, BotTokenList, CreateTokenBody, IssuedBotToken } from './tokens.js';
 
 /** An error answered by the Berth API, with its stable code. */
 export class BerthApiError extends Error {
@@ -90,6 +91,21 @@ export class BerthClient {
 
   async deleteContainer(bot: string, options: { purgeData?: boolean } = {}): Promise<void> {
     await this.json('DELETE', `/bots/${enc(bot)}/container${options.purgeData ? '?purgeData=true' : ''}`);
+  }
+
+  // --- bot tokens (admin only) -------------------------------------------------------------------
+
+  /** Issues a token that reaches only this bot's container info, exec, tasks, files, terminal and MCP. The secret is in this answer only. */
+  createToken(bot: string, body: CreateTokenBody): Promise<IssuedBotToken> {
+    return this.json('POST', `/bots/${enc(bot)}/tokens`, body);
+  }
+
+  async listTokens(bot: string): Promise<BotToken[]> {
+    return (await this.json<BotTokenList>('GET', `/bots/${enc(bot)}/tokens`)).tokens;
+  }
+
+  async revokeToken(bot: string, tokenId: string): Promise<void> {
+    await this.json('DELETE', `/bots/${enc(bot)}/tokens/${enc(tokenId)}`);
   }
 
   // --- operations, events, system -----------------------------------------------------------------

@@ -4,9 +4,10 @@ import { ChangeFeed } from './bots/change-feed.js';
 import { ContainerService } from './bots/container-service.js';
 import { Operations } from './bots/operations.js';
 import { reconcile, type UnmanagedContainer } from './bots/reconciler.js';
+import { TokenService } from './bots/token-service.js';
 import { CdiRegistry } from './cdi/cdi-registry.js';
 import type { Config } from './config/config.js';
-import { AdminTokenAuthenticator } from './http/auth.js';
+import { AdminOrBotTokenAuthenticator, AdminTokenAuthenticator } from './http/auth.js';
 import { createApp } from './http/app.js';
 import type { Logger } from './logger.js';
 import type { RuntimeDriver } from './runtime/driver.js';
@@ -24,6 +25,7 @@ export async function composeBerth(options: { config: Readonly<Config>; logger: 
   const cdi = new CdiRegistry({ specDirs: config.cdiSpecDirs });
   const paths = new BotPaths(config.home);
   const containers = new ContainerService({ store, driver, operations, cdi, paths, changes, logger, containerDataPath: config.containerDataPath });
+  const tokens = new TokenService({ store, logger });
   const bots = new BotService({ store, driver, containers, paths, changes, logger, defaultImage: config.defaultImage, defaultPidsLimit: config.defaultPidsLimit });
 
   let unmanaged: UnmanagedContainer[] = [];
@@ -32,7 +34,7 @@ export async function composeBerth(options: { config: Readonly<Config>; logger: 
   const app = createApp({
     version: BERTH_VERSION,
     logger,
-    auth: new AdminTokenAuthenticator(options.adminToken),
+    auth: new AdminOrBotTokenAuthenticator(new AdminTokenAuthenticator(options.adminToken), tokens),
     driver,
     bots,
     containers,
@@ -40,6 +42,7 @@ export async function composeBerth(options: { config: Readonly<Config>; logger: 
     changes,
     cdi,
     unmanaged: () => unmanaged,
+    tokens,
   });
-  return { app, bots, containers, operations, changes, cdi, paths };
+  return { app, bots, containers, operations, changes, cdi, paths, tokens };
 }

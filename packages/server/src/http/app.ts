@@ -5,16 +5,19 @@ import type { ChangeFeed } from '../bots/change-feed.js';
 import type { ContainerService } from '../bots/container-service.js';
 import type { Operations } from '../bots/operations.js';
 import type { UnmanagedContainer } from '../bots/reconciler.js';
+import type { TokenService } from '../bots/token-service.js';
 import type { CdiRegistry } from '../cdi/cdi-registry.js';
 import { AppError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { RuntimeDriver } from '../runtime/driver.js';
 import { requireAuth, type Authenticator } from './auth.js';
+import { authorize } from './authorize.js';
 import type { AppEnv } from './context.js';
 import { renderError } from './errors.js';
 import { botRoutes } from './routes/bots.js';
 import { containerRoutes } from './routes/container.js';
 import { systemRoutes } from './routes/system.js';
+import { tokenRoutes } from './routes/tokens.js';
 
 export interface AppDeps {
   version: string;
@@ -27,7 +30,10 @@ export interface AppDeps {
   changes: ChangeFeed;
   cdi: CdiRegistry;
   unmanaged: () => UnmanagedContainer[];
+  tokens: TokenService;
 }
+
+const API_BASE = '/api/v1';
 
 /** Builds the HTTP app without listening, so tests drive it in-process with `app.request()`. */
 export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
@@ -54,11 +60,14 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
     },
   });
   api.use('*', requireAuth(deps.auth));
+  // Deny by default: bot tokens reach only the routes authorize.ts opens to them.
+  api.use('*', authorize({ basePath: API_BASE, botNames: (botId) => deps.tokens.botNames(botId) }));
   botRoutes(deps, api);
   containerRoutes(deps, api);
   systemRoutes(deps, api);
+  tokenRoutes(deps, api);
   api.doc31('/openapi.json', { openapi: '3.1.0', info: { title: 'Berth API', version: deps.version } });
 
-  app.route('/api/v1', api);
+  app.route(API_BASE, api);
   return app;
 }

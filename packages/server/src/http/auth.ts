@@ -24,6 +24,21 @@ export class AdminTokenAuthenticator implements Authenticator {
   }
 }
 
+/** The admin token, or a bot token (looked up by its hash); what a bot may reach is http/authorize.ts's job. */
+export class AdminOrBotTokenAuthenticator implements Authenticator {
+  constructor(
+    private readonly admin: Authenticator,
+    private readonly botTokens: { verify(token: string): Promise<{ botId: string; tokenId: string } | null> },
+  ) {}
+
+  async authenticate(token: string): Promise<Principal | null> {
+    const admin = await this.admin.authenticate(token);
+    if (admin) return admin;
+    const holder = await this.botTokens.verify(token);
+    return holder ? { kind: 'bot', botId: holder.botId, tokenId: holder.tokenId } : null;
+  }
+}
+
 function sha256(s: string): Buffer {
   return createHash('sha256').update(s).digest();
 }

@@ -61,4 +61,19 @@ export const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0004_tokens': {
+    async up(db: Kysely<unknown>) {
+      // Only the SHA-256 of a token is kept; the token itself is shown once, when issued.
+      await db.schema
+        .createTable('tokens')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('bot_id', 'text', (c) => c.notNull().references('bots.id').onDelete('cascade'))
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('hash', 'text', (c) => c.notNull().unique())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('last_used_at', 'text')
+        .execute();
+      await db.schema.createIndex('tokens_bot').on('tokens').column('bot_id').execute();
+    },
+  },
 };

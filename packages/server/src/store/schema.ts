@@ -55,11 +55,22 @@ export interface MetaTable {
   value: string;
 }
 
+export interface TokensTable {
+  id: string;
+  bot_id: string;
+  name: string;
+  /** Hex SHA-256 of the bearer token; the token itself is never stored. */
+  hash: string;
+  created_at: string;
+  last_used_at: string | null;
+}
+
 export interface Database {
   bots: BotsTable;
   versions: VersionsTable;
   operations: OperationsTable;
   operation_events: OperationEventsTable;
   meta: MetaTable;
+  tokens: TokensTable;
 }
 

@@ -61,6 +61,7 @@ export class Store {
       await tx.deleteFrom('operation_events').where('operation_id', 'in', ops).execute();
       await tx.deleteFrom('operations').where('bot_id', '=', id).execute();
       await tx.deleteFrom('versions').where('bot_id', '=', id).execute();
+      await tx.deleteFrom('tokens').where('bot_id', '=', id).execute();
       await tx.deleteFrom('bots').where('id', '=', id).execute();
     });
   }
