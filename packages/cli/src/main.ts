@@ -4,6 +4,7 @@ import { BerthApiError } from '@berth/contract';
 import { registerBots } from './commands/bots.js';
 import { registerContainer } from './commands/container.js';
 import { registerSystem } from './commands/system.js';
+import { registerTokens } from './commands/tokens.js';
 import type { GlobalOptions } from './global-options.js';
 
 const program = new Command('berth')
@@ -16,6 +17,7 @@ const global = () => program.opts<GlobalOptions>();
 registerBots(program, global);
 registerContainer(program, global);
 registerSystem(program, global);
+registerTokens(program, global);
 
 program.parseAsync().catch((err: unknown) => {
   if (err instanceof BerthApiError) process.stderr.write(`berth: ${err.message} (${err.code})\n`);
