@@ -3,6 +3,7 @@ import type { ErrorCode } from './errors.js';
 import type { OperationEvent, OperationEventName } from './events.js';
 import type { Bot, CdiDeviceList, Container, CreateBotBody, Info, Operation, PatchBotBody } from './schemas.js';
 import type { BotToken, BotTokenList, CreateTokenBody, IssuedBotToken } from './tokens.js';
+import type { OperationList, Session } from './session.js';
 
 /** An error answered by the Berth API, with its stable code. */
 export class BerthApiError extends Error {
@@ -106,6 +107,24 @@ export class BerthClient {
 
   async revokeToken(bot: string, tokenId: string): Promise<void> {
     await this.json('DELETE', `/bots/${enc(bot)}/tokens/${enc(tokenId)}`);
+  }
+
+  // --- web session and a bot's operations (used by the web UI) ------------------------------------
+
+  /** Trades the admin token for an HttpOnly session cookie (browsers); later calls need no token. */
+  login(token: string): Promise<Session> {
+    return this.json('POST', '/session', { token });
+  }
+
+  /** Ends the browser session: the cookie is cleared. */
+  async logout(): Promise<void> {
+    await this.json('DELETE', '/session');
+  }
+
+  /** The bot's latest operations, newest first; a running one can be reattached to with `operationEvents`. */
+  async listOperations(bot: string, options: { limit?: number } = {}): Promise<Operation[]> {
+    const query = options.limit ? `?limit=${options.limit}` : '';
+    return (await this.json<OperationList>('GET', `/bots/${enc(bot)}/operations${query}`)).operations;
   }
 
   // --- operations, events, system -----------------------------------------------------------------

@@ -2,4 +2,5 @@ export * from './errors.js';
 export * from './schemas.js';
 export * from './events.js';
 export * from './tokens.js';
+export * from './session.js';
 export * from './client.js';

@@ -43,6 +43,7 @@ export async function composeBerth(options: { config: Readonly<Config>; logger: 
     cdi,
     unmanaged: () => unmanaged,
     tokens,
+    webDist: config.webDist,
   });
   return { app, bots, containers, operations, changes, cdi, paths, tokens };
 }

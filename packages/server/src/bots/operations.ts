@@ -129,6 +129,11 @@ export class Operations {
     return toOperation(await this.deps.store.mustGetOperation(id));
   }
 
+  /** A bot's latest operations, newest first; a running one is among them. */
+  async recentFor(botId: string, limit: number): Promise<Operation[]> {
+    return (await this.deps.store.recentOperationsFor(botId, limit)).map(toOperation);
+  }
+
   /** Resolves when the operation is no longer running (immediately for finished ones). */
   async settled(id: string): Promise<void> {
     await this.finished.get(id);

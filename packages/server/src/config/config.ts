@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 
 /** Everything Berth reads from the environment, parsed once, validated and frozen (SPEC §2). */
@@ -16,9 +17,14 @@ export interface Config {
   containerDataPath: string;
   defaultPidsLimit: number;
   logLevel: string;
+  /** The built web UI served at `/` (packages/web/dist). */
+  webDist: string;
 }
 
 const GiB = 1024 ** 3;
+
+// Both src/config and dist/config sit two levels below packages/server, so this holds for either.
+const DEFAULT_WEB_DIST = fileURLToPath(new URL('../../../web/dist', import.meta.url));
 
 const EnvSchema = z.object({
   BERTH_HOME: z.string().min(1).default('./.berth'),
@@ -55,6 +61,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     containerDataPath: '/data',
     defaultPidsLimit: 4096,
     logLevel: e.BERTH_LOG_LEVEL,
+    webDist: DEFAULT_WEB_DIST,
     ...overrides,
   };
   return Object.freeze(config);

@@ -18,6 +18,9 @@ import { botRoutes } from './routes/bots.js';
 import { containerRoutes } from './routes/container.js';
 import { systemRoutes } from './routes/system.js';
 import { tokenRoutes } from './routes/tokens.js';
+import { botOperationRoutes } from './routes/bot-operations.js';
+import { LOGIN_ROUTE, sessionRoutes } from './routes/session.js';
+import { serveWebUi } from './static.js';
 
 export interface AppDeps {
   version: string;
@@ -31,6 +34,8 @@ export interface AppDeps {
   cdi: CdiRegistry;
   unmanaged: () => UnmanagedContainer[];
   tokens: TokenService;
+  /** The built web UI, served at `/`; none when absent (API only). */
+  webDist?: string;
 }
 
 const API_BASE = '/api/v1';
@@ -59,15 +64,18 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
       }
     },
   });
-  api.use('*', requireAuth(deps.auth));
+  api.use('*', requireAuth(deps.auth, { publicRoutes: [{ method: LOGIN_ROUTE.method, path: `${API_BASE}${LOGIN_ROUTE.path}` }] }));
   // Deny by default: bot tokens reach only the routes authorize.ts opens to them.
   api.use('*', authorize({ basePath: API_BASE, botNames: (botId) => deps.tokens.botNames(botId) }));
   botRoutes(deps, api);
   containerRoutes(deps, api);
   systemRoutes(deps, api);
   tokenRoutes(deps, api);
+  sessionRoutes(deps, api);
+  botOperationRoutes(deps, api);
   api.doc31('/openapi.json', { openapi: '3.1.0', info: { title: 'Berth API', version: deps.version } });
 
   app.route(API_BASE, api);
+  if (deps.webDist) app.use('*', serveWebUi({ root: deps.webDist }));
   return app;
 }

@@ -3,6 +3,7 @@ import type { MiddlewareHandler } from 'hono';
 import { getCookie } from 'hono/cookie';
 import { AppError } from '../errors.js';
 import type { AppEnv, Principal } from './context.js';
+import { assertCookieRequestAllowed } from './csrf.js';
 
 export const SESSION_COOKIE = 'berth_session';
 
@@ -43,12 +44,18 @@ function sha256(s: string): Buffer {
   return createHash('sha256').update(s).digest();
 }
 
-/** Every API route needs a token: `Authorization: Bearer …`, or the web UI's session cookie. */
-export function requireAuth(auth: Authenticator): MiddlewareHandler<AppEnv> {
+/**
+ * Every API route needs a token: `Authorization: Bearer …`, or the web UI's session cookie (with the
+ * CSRF guard of csrf.ts). `publicRoutes` (exact method and path) go through without one: the login.
+ */
+export function requireAuth(auth: Authenticator, options: { publicRoutes?: readonly { method: string; path: string }[] } = {}): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
+    if (options.publicRoutes?.some((r) => r.method === c.req.method.toUpperCase() && r.path === c.req.path)) return next();
     const header = c.req.header('authorization');
-    const token = header?.startsWith('Bearer ') ? header.slice(7).trim() : getCookie(c, SESSION_COOKIE);
+    const bearer = header?.startsWith('Bearer ') ? header.slice(7).trim() : undefined;
+    const token = bearer ?? getCookie(c, SESSION_COOKIE);
     if (!token) throw new AppError('unauthorized', 'missing bearer token');
+    if (bearer === undefined) assertCookieRequestAllowed(c);
     const principal = await auth.authenticate(token);
     if (!principal) throw new AppError('unauthorized', 'invalid token');
     c.set('principal', principal);

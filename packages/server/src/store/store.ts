@@ -122,6 +122,11 @@ export class Store {
     return this.db.selectFrom('operations').selectAll().where('bot_id', '=', botId).where('status', '=', 'running').executeTakeFirst();
   }
 
+  /** A bot's latest operations, newest first (the web UI finds a running one to reattach to). */
+  async recentOperationsFor(botId: string, limit: number): Promise<OperationRow[]> {
+    return this.db.selectFrom('operations').selectAll().where('bot_id', '=', botId).orderBy('started_at', 'desc').orderBy('id', 'desc').limit(limit).execute();
+  }
+
   async appendEvent(row: Insertable<OperationEventsTable>): Promise<void> {
     await this.db.insertInto('operation_events').values(row).execute();
   }

@@ -1,0 +1,40 @@
+import type { Context } from 'hono';
+import { CSRF_HEADER } from '@berth/contract';
+import { AppError } from '../errors.js';
+
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/**
+ * Guards requests authenticated by the web UI's session cookie against cross-site request forgery.
+ * The cookie is `SameSite=Strict`, but "site" ignores the port, so a page served by another program on
+ * the same host would still send it. Hence, for cookie-authenticated requests:
+ * - the browser's own provenance headers must not name another origin (`Sec-Fetch-Site`, `Origin`),
+ *   which also covers WebSocket upgrades, whose headers a page cannot set;
+ * - a state-changing request must carry `X-Berth` or a JSON content type: both need a CORS preflight
+ *   from another origin, and Berth answers no preflight.
+ * Bearer-token requests are not affected: a browser never adds that header by itself.
+ */
+export function assertCookieRequestAllowed(c: Context): void {
+  const site = c.req.header('sec-fetch-site');
+  if (site && site !== 'same-origin' && site !== 'none') {
+    throw new AppError('forbidden', `cross-site request refused (Sec-Fetch-Site: ${site}); the session cookie is for Berth's own pages`);
+  }
+  const origin = c.req.header('origin');
+  if (origin !== undefined && !sameOrigin(origin, c)) {
+    throw new AppError('forbidden', `cross-origin request refused (Origin: ${origin}); the session cookie is for Berth's own pages`);
+  }
+  if (SAFE_METHODS.has(c.req.method.toUpperCase())) return;
+  const type = (c.req.header('content-type') ?? '').split(';')[0]?.trim().toLowerCase();
+  if (c.req.header(CSRF_HEADER) === undefined && type !== 'application/json') {
+    throw new AppError('forbidden', `a request authenticated by the session cookie that changes state needs the ${CSRF_HEADER} header or a JSON body`);
+  }
+}
+
+function sameOrigin(origin: string, c: Context): boolean {
+  try {
+    return new URL(origin).host === (c.req.header('host') ?? new URL(c.req.url).host);
+  } catch {
+    // "null" (sandboxed frames, some redirects) and anything unparsable.
+    return false;
+  }
+}

@@ -1,0 +1,104 @@
+import { CREATE_PHASES } from '@berth/contract';
+import { formatBytes } from '../api.js';
+import { ErrorMessage } from '../components/error-message.js';
+import type { OperationView } from './use-operation.js';
+
+const PHASE_LABELS: Record<string, string> = {
+  image: 'Check image',
+  pull: 'Pull image',
+  create: 'Create container',
+  start: 'Start',
+  ready: 'Ready',
+};
+
+const KIND_LABELS: Record<string, string> = {
+  create: 'Creating the container',
+  recreate: 'Recreating the container',
+  start: 'Starting the container',
+  stop: 'Stopping the container',
+  delete: 'Deleting the container',
+  snapshot: 'Taking a snapshot',
+  restore: 'Restoring a snapshot',
+  import: 'Importing data',
+  reset: 'Resetting the data',
+};
+
+/** Live progress of an operation: its phases, per-layer pull bars with bytes, and its log. */
+export function OperationProgress({ view }: { view: OperationView }) {
+  const isCreate = view.kind === 'create' || view.kind === 'recreate';
+  const seen = view.phases.map((p) => p.phase);
+  const currentPhase = seen.at(-1);
+  const title = KIND_LABELS[view.kind] ?? `Operation ${view.kind}`;
+  const heading = view.status === 'running' ? `${title}…` : view.status === 'succeeded' ? `${title}: done` : `${title}: failed`;
+
+  return (
+    <section className={`progress-panel progress-${view.status}`} aria-labelledby={`op-${view.id}`} data-operation={view.id} data-status={view.status}>
+      <h3 id={`op-${view.id}`} aria-live="polite">
+        {heading}
+      </h3>
+      {view.reconnecting && <p className="muted">The connection dropped; resuming where it left off…</p>}
+      {isCreate ? (
+        <ol className="phases">
+          {CREATE_PHASES.map((phase) => {
+            const reached = seen.includes(phase);
+            const state =
+              !reached ? (phase === 'pull' && seen.some((p) => p !== 'image' && p !== 'pull') ? 'skipped' : 'pending')
+              : phase === currentPhase && view.status === 'running' ? 'current'
+              : phase === currentPhase && view.status === 'failed' ? 'failed'
+              : 'done';
+            const message = view.phases.find((p) => p.phase === phase)?.message;
+            return (
+              <li key={phase} className={`phase phase-${state}`} data-phase={phase} data-state={state}>
+                <span className="phase-mark" aria-hidden="true" />
+                <span className="phase-name">{PHASE_LABELS[phase]}</span>
+                <span className="visually-hidden">: {state === 'skipped' ? 'not needed' : state}</span>
+                {message && <span className="phase-message muted"> — {message}</span>}
+              </li>
+            );
+          })}
+        </ol>
+      ) : (
+        <ol className="phases">
+          {view.phases.map((p, i) => (
+            <li key={i} className={`phase phase-${i === view.phases.length - 1 && view.status === 'running' ? 'current' : 'done'}`}>
+              <span className="phase-mark" aria-hidden="true" />
+              <span className="phase-name">{p.message}</span>
+            </li>
+          ))}
+        </ol>
+      )}
+
+      {view.pull && (
+        <div className="pull" aria-label={`Pulling ${view.pull.image}`}>
+          <div className="pull-total">
+            <label htmlFor={`pull-${view.id}`}>
+              {view.pull.image}: {formatBytes(view.pull.current)} of {formatBytes(view.pull.total)}
+            </label>
+            <progress id={`pull-${view.id}`} value={view.pull.current} max={Math.max(view.pull.total, 1)} />
+          </div>
+          <ul className="layers plain">
+            {view.pull.layers.map((l) => (
+              <li key={l.id} className="layer" data-layer={l.id}>
+                <span className="layer-id mono">{l.id.replace(/^sha256:/, '').slice(0, 12)}</span>
+                <progress value={l.current} max={Math.max(l.total, 1)} aria-label={`Layer ${l.id.slice(0, 12)}`} />
+                <span className="layer-bytes">
+                  {formatBytes(l.current)} / {formatBytes(l.total)}
+                </span>
+                <span className="layer-status muted">{l.status}</span>
+              </li>
+            ))}
+          </ul>
+        </div>
+      )}
+
+      {view.logs.length > 0 && (
+        <ul className="op-log plain mono">
+          {view.logs.map((m, i) => (
+            <li key={i}>{m}</li>
+          ))}
+        </ul>
+      )}
+      {view.error && <ErrorMessage error={view.error} />}
+    </section>
+  );
+}
