@@ -1,0 +1,355 @@
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { createGzip } from 'node:zlib';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { AppError } from '../errors.js';
+import { buildTar, listTree, type TarEntry } from '../testing/tree.js';
+import { emptyContents, mergeContents, replaceContents } from './apply-staging.js';
+import { exportArchive } from './export-archive.js';
+import { DEFAULT_IMPORT_LIMITS, extractArchive, type ImportLimits } from './import-archive.js';
+
+const LIMITS: ImportLimits = { ...DEFAULT_IMPORT_LIMITS, maxBytes: 256 * 1024 * 1024 };
+
+let tmp: string;
+beforeEach(() => {
+  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-archive-test-'));
+});
+afterEach(() => {
+  fs.rmSync(tmp, { recursive: true, force: true });
+});
+
+function dir(name: string): string {
+  const d = path.join(tmp, name);
+  fs.mkdirSync(d, { recursive: true });
+  return d;
+}
+
+/** A tree with what a bot's data dir holds: odd modes, symlinks of every kind, hard links, long and non-ASCII names. */
+function sampleTree(root: string): void {
+  const w = (rel: string, data: string | Buffer, mode?: number) => {
+    fs.mkdirSync(path.dirname(path.join(root, rel)), { recursive: true });
+    fs.writeFileSync(path.join(root, rel), data);
+    if (mode !== undefined) fs.chmodSync(path.join(root, rel), mode);
+  };
+  w('hello.txt', 'hello\n');
+  w('empty', '');
+  w('bin/run.sh', '#!/bin/sh\necho hi\n', 0o755);
+  w('secret', 'no one may read me', 0o000);
+  w('big.bin', randomBytes(3 * 1024 * 1024 + 17));
+  w(`deep/${'d'.repeat(120)}/${'n'.repeat(200)}.txt`, 'long path');
+  w('ünïcödé/日本語.txt', 'utf-8 names');
+  fs.mkdirSync(path.join(root, 'empty-dir'));
+  fs.mkdirSync(path.join(root, 'shared'), { mode: 0o777 });
+  fs.chmodSync(path.join(root, 'shared'), 0o1777);
+  w('readonly/inside.txt', 'in a read-only dir');
+  fs.chmodSync(path.join(root, 'readonly'), 0o555);
+  fs.symlinkSync('hello.txt', path.join(root, 'rel-link'));
+  fs.symlinkSync('/etc/hostname', path.join(root, 'abs-link'));
+  fs.symlinkSync('does/not/exist', path.join(root, 'dangling'));
+  fs.symlinkSync('bin', path.join(root, 'dir-link'));
+  fs.linkSync(path.join(root, 'hello.txt'), path.join(root, 'bin/hello-hard'));
+  w('owned', 'by someone else');
+  fs.chownSync(path.join(root, 'owned'), 1234, 5678);
+}
+
+async function exportTo(src: string, file: string): Promise<void> {
+  await pipeline(exportArchive(src), fs.createWriteStream(file));
+}
+
+async function extractTo(source: AsyncIterable<Uint8Array>, into: string, limits: ImportLimits = LIMITS) {
+  return extractArchive(source, into, { limits, keepOwners: true });
+}
+
+async function* chunks(buf: Buffer, size = 64 * 1024): AsyncGenerator<Buffer> {
+  for (let i = 0; i < buf.length; i += size) yield buf.subarray(i, i + size);
+}
+
+async function rejection(p: Promise<unknown>): Promise<AppError> {
+  const err = await p.then(
+    () => null,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(AppError);
+  return err as AppError;
+}
+
+describe('export and extract', () => {
+  it('round-trips files, modes, owners, symlinks and hard links byte for byte', async () => {
+    const src = dir('src');
+    sampleTree(src);
+    const file = path.join(tmp, 'data.tar.gz');
+    await exportTo(src, file);
+
+    const out = dir('out');
+    const result = await extractTo(fs.createReadStream(file), out);
+    expect(listTree(out)).toEqual(listTree(src));
+    const bytes = (['hello.txt', 'bin/run.sh', 'secret', 'big.bin', `deep/${'d'.repeat(120)}/${'n'.repeat(200)}.txt`, 'ünïcödé/日本語.txt', 'readonly/inside.txt', 'owned'] as const).reduce(
+      (n, f) => n + fs.statSync(path.join(src, f)).size,
+      0,
+    );
+    // Regular files, symlinks and the hard link; the file content bytes.
+    expect(result).toMatchObject({ files: 14, bytes });
+    // Times are kept to the second, as tar stores them.
+    expect(Math.floor(fs.statSync(path.join(out, 'big.bin')).mtimeMs / 1000)).toBe(Math.floor(fs.statSync(path.join(src, 'big.bin')).mtimeMs / 1000));
+    expect(fs.lstatSync(path.join(out, 'bin/hello-hard')).ino).toBe(fs.lstatSync(path.join(out, 'hello.txt')).ino);
+  });
+
+  it('writes archives GNU tar reads, and reads what GNU tar writes, gzipped or not', async () => {
+    const src = dir('src');
+    sampleTree(src);
+    const ours = path.join(tmp, 'ours.tar.gz');
+    await exportTo(src, ours);
+    const byTar = dir('by-tar');
+    execFileSync('tar', ['-xzf', ours, '-C', byTar]);
+    expect(listTree(byTar)).toEqual(listTree(src));
+
+    for (const flags of ['-czf', '-cf']) {
+      const theirs = path.join(tmp, `theirs${flags}`);
+      execFileSync('tar', [flags, theirs, '-C', src, '.']);
+      const out = dir(`from-tar${flags}`);
+      await extractTo(fs.createReadStream(theirs), out);
+      expect(listTree(out)).toEqual(listTree(src));
+    }
+  });
+
+  it('gives an empty archive for a missing directory', async () => {
+    const file = path.join(tmp, 'none.tar.gz');
+    await exportTo(path.join(tmp, 'missing'), file);
+    expect(execFileSync('tar', ['-tzf', file], { encoding: 'utf8' })).toBe('');
+  });
+
+  it.each(['shrinks', 'grows'] as const)('stays a valid archive while a file %s as it is read, and skips entries that vanish', async (change) => {
+    const src = dir('src');
+    // Incompressible, and far larger than what backpressure lets the exporter read ahead.
+    const size = 32 * 1024 * 1024;
+    const original = randomBytes(size);
+    fs.writeFileSync(path.join(src, 'a-changes'), original);
+    fs.writeFileSync(path.join(src, 'c-vanishes'), 'gone soon');
+    fs.writeFileSync(path.join(src, 'd-stays'), 'still here');
+    const file = path.join(tmp, 'moving.tar.gz');
+
+    const stream = exportArchive(src, { readChunkBytes: 64 * 1024 });
+    let changed = false;
+    stream.on('data', () => {
+      if (changed) return;
+      changed = true;
+      if (change === 'shrinks') fs.truncateSync(path.join(src, 'a-changes'), 1000);
+      else fs.appendFileSync(path.join(src, 'a-changes'), Buffer.alloc(1024 * 1024, 0xff));
+      fs.rmSync(path.join(src, 'c-vanishes'));
+    });
+    await pipeline(stream, fs.createWriteStream(file));
+    expect(changed).toBe(true);
+
+    const listing = execFileSync('tar', ['-tvzf', file], { encoding: 'utf8' });
+    expect(listing).toContain('d-stays');
+    expect(listing).not.toContain('c-vanishes');
+    const into = dir('out');
+    await extractTo(fs.createReadStream(file), into);
+    // The header promised the size at open time: no more is read, and a file that shrank is padded.
+    const read = fs.readFileSync(path.join(into, 'a-changes'));
+    expect(read.length).toBe(size);
+    if (change === 'grows') expect(read.equals(original)).toBe(true);
+    else expect(read.subarray(-4096).every((b) => b === 0)).toBe(true);
+    expect(fs.readFileSync(path.join(into, 'd-stays'), 'utf8')).toBe('still here');
+  });
+});
+
+describe('extract: the archive rules of SPEC §5', () => {
+  async function expectRejected(entries: TarEntry[], code: 'archive_invalid' | 'archive_too_large', message: RegExp, limits: ImportLimits = LIMITS) {
+    const err = await rejection(extractTo(chunks(await buildTar(entries)), dir(`staging-${randomBytes(3).toString('hex')}`), limits));
+    expect(err.code).toBe(code);
+    expect(err.message).toMatch(message);
+  }
+
+  it('rejects escapes: absolute paths, "..", writes through symlinks, foreign hard links', async () => {
+    await expectRejected([{ name: '/etc/evil', body: 'x' }], 'archive_invalid', /entry "\/etc\/evil" has an absolute path/);
+    await expectRejected([{ name: 'a/../../evil', body: 'x' }], 'archive_invalid', /entry "a\/..\/..\/evil" has a "\.\." component/);
+    await expectRejected(
+      [
+        { name: 'link', type: 'symlink', linkname: '/tmp' },
+        { name: 'link/evil', body: 'x' },
+      ],
+      'archive_invalid',
+      /entry "link\/evil" would be written through the symlink "link"/,
+    );
+    await expectRejected(
+      [
+        { name: 'link', type: 'symlink', linkname: '/etc/passwd' },
+        { name: 'link', body: 'x' },
+      ],
+      'archive_invalid',
+      /entry "link" would be written through the symlink/,
+    );
+    await expectRejected([{ name: 'hard', type: 'link', linkname: '/etc/passwd' }], 'archive_invalid', /hard link to "\/etc\/passwd", which is not a file earlier in the same archive/);
+    await expectRejected(
+      [
+        { name: 'hard', type: 'link', linkname: 'later' },
+        { name: 'later', body: 'x' },
+      ],
+      'archive_invalid',
+      /hard link to "later"/,
+    );
+    await expectRejected(
+      [
+        { name: 'd', type: 'directory' },
+        { name: 'hard', type: 'link', linkname: 'd' },
+      ],
+      'archive_invalid',
+      /hard link to "d"/,
+    );
+  });
+
+  it('rejects devices and FIFOs', async () => {
+    await expectRejected([{ name: 'null', type: 'character-device', devmajor: 1, devminor: 3 }], 'archive_invalid', /entry "null" is a device node/);
+    await expectRejected([{ name: 'disk', type: 'block-device', devmajor: 8, devminor: 0 }], 'archive_invalid', /entry "disk" is a device node/);
+    await expectRejected([{ name: 'pipe', type: 'fifo' }], 'archive_invalid', /entry "pipe" is a FIFO/);
+  });
+
+  it('enforces the limits: bytes, entries, path and name length', async () => {
+    const small = { ...LIMITS, maxBytes: 100_000, maxEntries: 5 };
+    await expectRejected([{ name: 'big', body: Buffer.alloc(200_000) }], 'archive_too_large', /entry "big" \(200000 bytes\) takes the archive past the limit of 100000 bytes/, small);
+    await expectRejected(
+      Array.from({ length: 6 }, (_, i) => ({ name: `f${i}`, body: 'x' })),
+      'archive_too_large',
+      /more than 5 entries/,
+      small,
+    );
+    await expectRejected([{ name: `${'a/'.repeat(2100)}f`, body: 'x' }], 'archive_invalid', /path longer than 4096 bytes/);
+    await expectRejected([{ name: `${'n'.repeat(256)}`, body: 'x' }], 'archive_invalid', /name longer than 255 bytes/);
+  });
+
+  it('stops a gzip bomb as soon as it passes the limit, long before inflating it', async () => {
+    // 512 MiB of zeros in about 500 kB: tar reads zero blocks as end-of-archive padding, forever.
+    const bomb = path.join(tmp, 'bomb.gz');
+    await pipeline(
+      (async function* () {
+        const zeros = Buffer.alloc(1024 * 1024);
+        for (let i = 0; i < 512; i++) yield zeros;
+      })(),
+      createGzip({ level: 9 }),
+      fs.createWriteStream(bomb),
+    );
+    const compressed = fs.statSync(bomb).size;
+    let read = 0;
+    async function* counted(): AsyncGenerator<Buffer> {
+      for await (const chunk of fs.createReadStream(bomb, { highWaterMark: 4 * 1024 })) {
+        read += (chunk as Buffer).length;
+        yield chunk as Buffer;
+      }
+    }
+    const err = await rejection(extractTo(counted(), dir('staging'), { ...LIMITS, maxBytes: 8 * 1024 * 1024 }));
+    expect(err.code).toBe('archive_too_large');
+    expect(err.message).toMatch(/larger than the limit of 8388608 bytes uncompressed/);
+    // 8 MiB of 512 MiB inflated: well under a tenth of the compressed bytes were read.
+    expect(read).toBeLessThan(compressed / 10);
+  });
+
+  it('rejects bodies that are empty, not archives, truncated or cut at an entry boundary', async () => {
+    const tarball = await buildTar([
+      { name: 'a', body: Buffer.alloc(5000, 1) },
+      { name: 'b', body: 'bee' },
+    ]);
+    const cases: [Buffer, RegExp][] = [
+      [Buffer.alloc(0), /the body is empty/],
+      [Buffer.from('this is not an archive, just some text that is long enough to look like something'), /not a tar or tar.gz archive/],
+      [randomBytes(4096), /not a tar or tar.gz archive/],
+      [tarball.subarray(0, 3000), /truncated: it ends inside entry "a"/],
+      [(await buildTar([{ name: 'a', body: 'x' }], { gzip: true })).subarray(0, 30), /gzip stream is corrupt or truncated/],
+      [await buildTar([{ name: 'a', body: 'x' }], { endMarker: false }), /truncated: it ends after entry "a" without tar's end-of-archive marker/],
+    ];
+    for (const [body, message] of cases) {
+      const err = await rejection(extractTo(chunks(body), dir(`staging-${randomBytes(3).toString('hex')}`)));
+      expect(err.code).toBe('archive_invalid');
+      expect(err.message).toMatch(message);
+    }
+  });
+
+  it('clears set-uid and set-gid, keeps sticky, fills read-only directories, lets a later file win', async () => {
+    const out = dir('out');
+    await extractTo(
+      chunks(
+        await buildTar([
+          { name: 'ro', type: 'directory', mode: 0o555 },
+          { name: 'ro/file', body: 'in ro', mode: 0o644 },
+          { name: 'suid', body: '#!/bin/sh\n', mode: 0o4755 },
+          { name: 'sgid-dir', type: 'directory', mode: 0o2775 },
+          { name: 'tmp', type: 'directory', mode: 0o1777 },
+          { name: 'dup', body: 'first' },
+          { name: 'dup', body: 'second' },
+          { name: './', type: 'directory', mode: 0o700 },
+        ], { gzip: true }),
+      ),
+      out,
+    );
+    const modeOf = (p: string) => (fs.lstatSync(path.join(out, p)).mode & 0o7777).toString(8);
+    expect(modeOf('ro')).toBe('555');
+    expect(fs.readFileSync(path.join(out, 'ro/file'), 'utf8')).toBe('in ro');
+    expect(modeOf('suid')).toBe('755');
+    expect(modeOf('sgid-dir')).toBe('775');
+    expect(modeOf('tmp')).toBe('1777');
+    expect(fs.readFileSync(path.join(out, 'dup'), 'utf8')).toBe('second');
+  });
+});
+
+describe('applying a staging dir', () => {
+  function setUp() {
+    const target = dir('target');
+    const staging = dir('staging');
+    fs.writeFileSync(path.join(target, 'keep'), 'kept');
+    fs.writeFileSync(path.join(target, 'same'), 'old');
+    fs.mkdirSync(path.join(target, 'd'));
+    fs.writeFileSync(path.join(target, 'd/old-inner'), 'old inner');
+    fs.symlinkSync('/etc', path.join(target, 'was-link'));
+    fs.writeFileSync(path.join(staging, 'same'), 'new');
+    fs.mkdirSync(path.join(staging, 'd'));
+    fs.writeFileSync(path.join(staging, 'd/new-inner'), 'new inner');
+    fs.mkdirSync(path.join(staging, 'was-link'));
+    fs.writeFileSync(path.join(staging, 'was-link/file'), 'not in /etc');
+    return { target, staging, trash: path.join(tmp, 'trash'), inode: fs.statSync(target).ino };
+  }
+
+  it('replace leaves exactly the staged entries, in the same directory', async () => {
+    const s = setUp();
+    const expected = listTree(s.staging);
+    await replaceContents(s);
+    expect(listTree(s.target)).toEqual(expected);
+    expect(fs.statSync(s.target).ino).toBe(s.inode);
+    expect(fs.existsSync(s.trash)).toBe(false);
+  });
+
+  it('merge replaces same-named entries, merges directories, keeps the rest, never follows a symlink', async () => {
+    const s = setUp();
+    await mergeContents(s);
+    expect(listTree(s.target).map((l) => l.split(' ').slice(0, 2).join(' '))).toEqual(['d dir', 'd/new-inner file', 'd/old-inner file', 'keep file', 'same file', 'was-link dir', 'was-link/file file']);
+    expect(fs.readFileSync(path.join(s.target, 'same'), 'utf8')).toBe('new');
+    expect(fs.existsSync('/etc/file')).toBe(false);
+    expect(fs.statSync(s.target).ino).toBe(s.inode);
+  });
+
+  it.each(['replace', 'merge'] as const)('%s moves everything back when a step fails half-way', async (mode) => {
+    const s = setUp();
+    // An immutable entry cannot be renamed, even by root: the apply fails after its first moves.
+    fs.writeFileSync(path.join(s.target, 'zz-immutable'), 'stuck');
+    fs.writeFileSync(path.join(s.staging, 'zz-immutable'), 'never');
+    const before = listTree(s.target);
+    execFileSync('chattr', ['+i', path.join(s.target, 'zz-immutable')]);
+    try {
+      await expect(mode === 'replace' ? replaceContents(s) : mergeContents(s)).rejects.toMatchObject({ code: 'EPERM' });
+      expect(listTree(s.target)).toEqual(before);
+      expect(fs.readFileSync(path.join(s.target, 'same'), 'utf8')).toBe('old');
+    } finally {
+      execFileSync('chattr', ['-i', path.join(s.target, 'zz-immutable')]);
+    }
+  });
+
+  it('empties a directory in place', async () => {
+    const s = setUp();
+    expect(await emptyContents(s)).toBe(4);
+    expect(fs.readdirSync(s.target)).toEqual([]);
+    expect(fs.statSync(s.target).ino).toBe(s.inode);
+  });
+});

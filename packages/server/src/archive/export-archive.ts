@@ -1,0 +1,187 @@
+import { once } from 'node:events';
+import { constants as fsConstants, type Stats } from 'node:fs';
+import fs, { type FileHandle } from 'node:fs/promises';
+import path from 'node:path';
+import { pipeline, Readable } from 'node:stream';
+import { createGzip } from 'node:zlib';
+import tar from 'tar-stream';
+import type { Pack } from 'tar-stream';
+
+type EntryHeader = Parameters<Pack['entry']>[0];
+
+export interface ExportArchiveOptions {
+  signal?: AbortSignal;
+  /** zlib level; 6 is what `gzip` and `tar -z` use. */
+  gzipLevel?: number;
+  /** Largest read from a file at once. */
+  readChunkBytes?: number;
+}
+
+const DEFAULT_READ_CHUNK = 512 * 1024;
+/** zlib hands each write to the thread pool: feeding it 512-byte tar headers one by one is slow. */
+const GZIP_INPUT_BYTES = 256 * 1024;
+const GZIP_OUTPUT_CHUNK = 64 * 1024;
+const ZEROS = Buffer.alloc(64 * 1024);
+
+/**
+ * A tar.gz of everything inside `dir` (the directory itself is not an entry), streamed with
+ * backpressure. Entries are relative paths in sorted order: directories, regular files, symlinks
+ * (never followed) and hard links between files of the tree. Sockets, FIFOs and devices are left out
+ * because no import would accept them.
+ *
+ * The tree may change while it is read (a running container writes to it): a file's header records
+ * its size when it is opened, at most that many bytes are read, and a file that shrank is padded with
+ * zeros, so the archive is always valid; entries that vanish before they are opened are skipped. A
+ * missing `dir` gives an empty archive.
+ */
+export function exportArchive(dir: string, options: ExportArchiveOptions = {}): Readable {
+  const pack = tar.pack();
+  void packTree(pack, dir, options).then(
+    () => {
+      if (!pack.destroyed) pack.finalize();
+    },
+    (err: unknown) => pack.destroy(err instanceof Error ? err : new Error(String(err))),
+  );
+  const gzip = createGzip({ level: options.gzipLevel ?? 6, chunkSize: GZIP_OUTPUT_CHUNK });
+  // Errors of any stage end up on `gzip`, the stream the caller reads; destroying it (the client went
+  // away) tears down the pack, which stops the tree walk.
+  return pipeline(Readable.from(coalesce(pack as AsyncIterable<Buffer>, GZIP_INPUT_BYTES)), gzip, () => undefined);
+}
+
+async function* coalesce(source: AsyncIterable<Buffer>, minBytes: number): AsyncGenerator<Buffer> {
+  let parts: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of source) {
+    parts.push(chunk);
+    size += chunk.length;
+    if (size >= minBytes) {
+      yield parts.length === 1 ? chunk : Buffer.concat(parts, size);
+      parts = [];
+      size = 0;
+    }
+  }
+  if (size > 0) yield Buffer.concat(parts, size);
+}
+
+async function packTree(pack: Pack, root: string, options: ExportArchiveOptions): Promise<void> {
+  const chunk = options.readChunkBytes ?? DEFAULT_READ_CHUNK;
+  // First name of each multiply-linked file, so later names become hard-link entries.
+  const linked = new Map<string, string>();
+
+  const walk = async (relDir: string): Promise<void> => {
+    let names: string[];
+    try {
+      names = await fs.readdir(path.join(root, relDir));
+    } catch (err) {
+      if (vanished(err)) return;
+      throw err;
+    }
+    names.sort();
+    for (const name of names) {
+      options.signal?.throwIfAborted();
+      if (pack.destroyed) return;
+      const rel = relDir ? `${relDir}/${name}` : name;
+      const abs = path.join(root, rel);
+      let st: Stats;
+      try {
+        st = await fs.lstat(abs);
+      } catch (err) {
+        if (vanished(err)) continue;
+        throw err;
+      }
+      if (st.isDirectory()) {
+        await addEntry(pack, { ...common(rel, st), type: 'directory' });
+        await walk(rel);
+      } else if (st.isSymbolicLink()) {
+        let target: string;
+        try {
+          target = await fs.readlink(abs);
+        } catch (err) {
+          if (vanished(err)) continue;
+          throw err;
+        }
+        await addEntry(pack, { ...common(rel, st), type: 'symlink', linkname: target });
+      } else if (st.isFile()) {
+        const key = `${st.dev}:${st.ino}`;
+        const first = st.nlink > 1 ? linked.get(key) : undefined;
+        if (first !== undefined) {
+          await addEntry(pack, { ...common(rel, st), type: 'link', linkname: first });
+          continue;
+        }
+        if (await addFile(pack, rel, abs, chunk, options.signal) && st.nlink > 1) linked.set(key, rel);
+      }
+      // Sockets, FIFOs and device nodes: nothing an import would take back.
+    }
+  };
+  await walk('');
+}
+
+function common(name: string, st: Stats): EntryHeader {
+  // The full st_mode, file type bits included: tar-stream replaces a mode of 0 with its default.
+  return { name, mode: st.mode, uid: st.uid, gid: st.gid, mtime: st.mtime };
+}
+
+/** Adds one regular file; false when it vanished or stopped being a regular file before it was opened. */
+async function addFile(pack: Pack, rel: string, abs: string, chunk: number, signal: AbortSignal | undefined): Promise<boolean> {
+  let fh: FileHandle;
+  try {
+    fh = await fs.open(abs, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW);
+  } catch (err) {
+    if (vanished(err)) return false;
+    throw err;
+  }
+  try {
+    const st = await fh.stat();
+    if (!st.isFile()) return false;
+    const size = st.size;
+    await new Promise<void>((resolve, reject) => {
+      const sink = pack.entry({ ...common(rel, st), type: 'file', size }, (err) => (err ? reject(err) : resolve()));
+      const write = async (buf: Buffer) => {
+        if (!sink.write(buf)) await drained(sink);
+      };
+      void (async () => {
+        let left = size;
+        while (left > 0) {
+          signal?.throwIfAborted();
+          if (sink.destroyed) return;
+          const buf = Buffer.allocUnsafe(Math.min(left, chunk));
+          const { bytesRead } = await fh.read(buf, 0, buf.length, null);
+          if (bytesRead === 0) break;
+          left -= bytesRead;
+          await write(bytesRead === buf.length ? buf : buf.subarray(0, bytesRead));
+        }
+        // The file shrank while it was read: the header already promised `size` bytes.
+        while (left > 0) {
+          const n = Math.min(left, ZEROS.length);
+          left -= n;
+          await write(ZEROS.subarray(0, n));
+        }
+        sink.end(null);
+      })().catch((err: unknown) => {
+        sink.destroy(err instanceof Error ? err : new Error(String(err)));
+        reject(err instanceof Error ? err : new Error(String(err)));
+      });
+    });
+    return true;
+  } finally {
+    await fh.close();
+  }
+}
+
+function addEntry(pack: Pack, header: EntryHeader): Promise<void> {
+  return new Promise((resolve, reject) => {
+    pack.entry(header, (err) => (err ? reject(err) : resolve()));
+  });
+}
+
+/** Resolves when a tar-stream entry can take more, or when it was torn down. */
+function drained(sink: NodeJS.EventEmitter): Promise<unknown> {
+  const ac = new AbortController();
+  return Promise.race([once(sink, 'drain', { signal: ac.signal }), once(sink, 'close', { signal: ac.signal })]).finally(() => ac.abort());
+}
+
+function vanished(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException | null)?.code;
+  // ELOOP: a file replaced by a symlink between lstat and open (O_NOFOLLOW).
+  return code === 'ENOENT' || code === 'ENOTDIR' || code === 'ELOOP';
+}

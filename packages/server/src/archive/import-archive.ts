@@ -1,0 +1,434 @@
+import { once } from 'node:events';
+import { constants as fsConstants } from 'node:fs';
+import fs, { type FileHandle } from 'node:fs/promises';
+import path from 'node:path';
+import { pipeline, Readable } from 'node:stream';
+import { createGunzip } from 'node:zlib';
+import tar from 'tar-stream';
+import type { Extract, Header } from 'tar-stream';
+import { AppError } from '../errors.js';
+
+/** The limits every archive read by Berth is held to (SPEC §5). */
+export interface ImportLimits {
+  /** Largest uncompressed archive, i.e. the tar stream after gunzip, in bytes (BERTH_MAX_IMPORT_BYTES). */
+  maxBytes: number;
+  /** Most entries of any type. */
+  maxEntries: number;
+  /** Longest entry path and symlink target, in bytes (Linux's PATH_MAX). */
+  maxPathLength: number;
+  /** Longest path component, in bytes (Linux's NAME_MAX). */
+  maxNameLength: number;
+}
+
+export const DEFAULT_IMPORT_LIMITS: Omit<ImportLimits, 'maxBytes'> = { maxEntries: 100_000, maxPathLength: 4096, maxNameLength: 255 };
+
+export interface ExtractArchiveOptions {
+  limits: ImportLimits;
+  signal?: AbortSignal;
+  /** Give entries the owner the archive records (only root may); otherwise they belong to Berth. */
+  keepOwners?: boolean;
+}
+
+export interface ExtractResult {
+  /** Entries of every type, directories included. */
+  entries: number;
+  /** Regular files, symlinks and hard links. */
+  files: number;
+  /** Bytes of regular file content. */
+  bytes: number;
+}
+
+const BLOCK = 512;
+const GUNZIP_CHUNK = 64 * 1024;
+/** File content is written in batches of this size, one batch in flight while the next is parsed. */
+const WRITE_BATCH = 1024 * 1024;
+
+/**
+ * Reads a tar or tar.gz (told apart by the gzip magic bytes, not by a header) from `source` into
+ * `staging`, an empty directory, enforcing every archive rule of SPEC §5: no absolute paths, no `..`,
+ * nothing written through a symlink (symlinks are created as symlinks and never followed), hard links
+ * only to earlier files of the same archive, no devices or FIFOs, set-uid and set-gid bits cleared,
+ * and limits on uncompressed bytes, entries, path and name length.
+ *
+ * The body is streamed, never held whole: the uncompressed byte count is checked chunk by chunk, so a
+ * gzip bomb stops as soon as it passes the limit. Any violation throws `archive_invalid` or
+ * `archive_too_large` naming the entry; whatever was written is left in `staging` for the caller to
+ * discard.
+ */
+export async function extractArchive(source: AsyncIterable<Uint8Array>, staging: string, options: ExtractArchiveOptions): Promise<ExtractResult> {
+  const { limits, signal } = options;
+  const writer = new StagingWriter(staging, limits, options.keepOwners ?? false);
+  const extract = tar.extract();
+  const stream = { bytes: 0 };
+  // An entry being read when the archive fails only reports that it was torn down; the reason is the
+  // error `extract` itself ended with.
+  let streamError: unknown = null;
+  extract.on('error', (err: unknown) => {
+    streamError ??= err;
+  });
+  // The feeding side stops by itself: on its own error it destroys `extract` with it, and when
+  // `extract` is destroyed it stops at the next chunk. It is not awaited on failure, so an error is
+  // answered at once even when the client is slow to send the rest of its body.
+  const feeding = feed(inflate(source), extract, stream, limits, signal).catch((err: unknown) => {
+    extract.destroy(err instanceof Error ? err : new Error(String(err)));
+  });
+  let dataEnd = 0;
+  try {
+    for await (const entry of extract) {
+      signal?.throwIfAborted();
+      await writer.add(entry.header, entry as AsyncIterable<Buffer>);
+      const offset = (entry.header as Header & { byteOffset?: number }).byteOffset;
+      if (typeof offset === 'number') dataEnd = offset + Math.ceil((entry.header.size ?? 0) / BLOCK) * BLOCK;
+    }
+    await feeding;
+    // tar ends with two zero blocks; without them a body cut exactly between two entries would pass.
+    if (stream.bytes < dataEnd + 2 * BLOCK) {
+      throw invalid(writer.entries === 0 ? 'the body is not a tar or tar.gz archive' : `the archive is truncated: it ends after entry "${show(writer.lastName)}" without tar's end-of-archive marker`);
+    }
+    await writer.finish();
+    return { entries: writer.entries, files: writer.files, bytes: writer.bytes };
+  } catch (err) {
+    extract.destroy();
+    throw archiveError(err instanceof AppError || streamError === null ? err : streamError, writer);
+  }
+}
+
+/** The body's bytes, gunzipped when they start with gzip's magic bytes. */
+async function* inflate(source: AsyncIterable<Uint8Array>): AsyncGenerator<Buffer> {
+  const it = bodyChunks(source)[Symbol.asyncIterator]();
+  try {
+    let head: Buffer = Buffer.alloc(0);
+    while (head.length < 2) {
+      const next = await it.next();
+      if (next.done) break;
+      head = head.length === 0 ? next.value : Buffer.concat([head, next.value]);
+    }
+    if (head.length === 0) throw invalid('the body is empty: send a tar or tar.gz archive');
+    async function* rest(): AsyncGenerator<Buffer> {
+      yield head;
+      for (;;) {
+        const next = await it.next();
+        if (next.done) return;
+        yield next.value;
+      }
+    }
+    if (head[0] !== 0x1f || head[1] !== 0x8b) {
+      yield* rest();
+      return;
+    }
+    const gunzip = pipeline(Readable.from(rest()), createGunzip({ chunkSize: GUNZIP_CHUNK }), () => undefined);
+    try {
+      for await (const chunk of gunzip) yield chunk as Buffer;
+    } catch (err) {
+      if (err instanceof AppError) throw err;
+      throw invalid(`the gzip stream is corrupt or truncated (${err instanceof Error ? err.message : String(err)})`, err);
+    } finally {
+      gunzip.destroy();
+    }
+  } finally {
+    await it.return?.(undefined);
+  }
+}
+
+async function* bodyChunks(source: AsyncIterable<Uint8Array>): AsyncGenerator<Buffer> {
+  try {
+    for await (const chunk of source) {
+      if (chunk.byteLength > 0) yield Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    }
+  } catch (err) {
+    if (err instanceof AppError) throw err;
+    throw invalid('the body ended before the archive did (the upload was cut off)', err);
+  }
+}
+
+async function feed(chunks: AsyncIterable<Buffer>, extract: Extract, stream: { bytes: number }, limits: ImportLimits, signal: AbortSignal | undefined): Promise<void> {
+  for await (const chunk of chunks) {
+    signal?.throwIfAborted();
+    stream.bytes += chunk.length;
+    if (stream.bytes > limits.maxBytes) {
+      throw new AppError('archive_too_large', `the archive is larger than the limit of ${limits.maxBytes} bytes uncompressed (BERTH_MAX_IMPORT_BYTES)`, {
+        details: { limitBytes: limits.maxBytes },
+      });
+    }
+    if (extract.destroyed) return;
+    if (!extract.write(chunk)) await drainedOrClosed(extract);
+  }
+  if (!extract.destroyed) extract.end(null);
+}
+
+function drainedOrClosed(emitter: NodeJS.EventEmitter): Promise<unknown> {
+  const ac = new AbortController();
+  return Promise.race([once(emitter, 'drain', { signal: ac.signal }), once(emitter, 'close', { signal: ac.signal })]).finally(() => ac.abort());
+}
+
+type Kind = 'dir' | 'file' | 'symlink';
+
+/** Creates entries in the staging dir, keeping what it made so far to judge the next entry. */
+class StagingWriter {
+  entries = 0;
+  files = 0;
+  bytes = 0;
+  lastName = '';
+  /** The entry being read, until its content is written. */
+  current: string | null = null;
+  private readonly kinds = new Map<string, Kind>();
+  /** Final mode and time of each directory, applied at the end so that a read-only one can be filled. */
+  private readonly dirs = new Map<string, { mode: number; mtime: Date | null }>();
+
+  constructor(
+    private readonly root: string,
+    private readonly limits: ImportLimits,
+    private readonly keepOwners: boolean,
+  ) {}
+
+  async add(header: Header, body: AsyncIterable<Buffer>): Promise<void> {
+    this.entries += 1;
+    if (this.entries > this.limits.maxEntries) {
+      throw new AppError('archive_too_large', `the archive has more than ${this.limits.maxEntries} entries`, { details: { limitEntries: this.limits.maxEntries } });
+    }
+    this.current = header.name;
+    const name = this.checkPath(header.name);
+    const type = header.type ?? 'file';
+    if (name === null) {
+      // `./` itself: the data dir keeps its own mode and owner.
+      if (type !== 'directory') throw invalid(`entry "${show(header.name)}" names the archive's root but is not a directory`);
+      await drain(body);
+      this.done(header.name);
+      return;
+    }
+    switch (type) {
+      case 'file':
+      case 'contiguous-file':
+        await this.prepare(name, 'file');
+        await this.writeFile(name, header, body);
+        break;
+      case 'directory':
+        await this.prepare(name, 'dir');
+        await drain(body);
+        await this.makeDir(name, header);
+        break;
+      case 'symlink':
+        await this.prepare(name, 'symlink');
+        await drain(body);
+        await this.makeSymlink(name, header);
+        break;
+      case 'link':
+        await this.prepare(name, 'file');
+        await drain(body);
+        await this.makeHardLink(name, header);
+        break;
+      case 'character-device':
+      case 'block-device':
+        throw invalid(`entry "${show(name)}" is a device node; devices are never imported`);
+      case 'fifo':
+        throw invalid(`entry "${show(name)}" is a FIFO; FIFOs are never imported`);
+      default:
+        throw invalid(`entry "${show(name)}" has an unsupported type (${String(type)})`);
+    }
+    this.done(name);
+  }
+
+  /** Applies directory modes and times, deepest first. */
+  async finish(): Promise<void> {
+    const dirs = [...this.dirs.entries()].sort((a, b) => depth(b[0]) - depth(a[0]));
+    for (const [name, { mode, mtime }] of dirs) {
+      const abs = this.abs(name);
+      await fs.chmod(abs, mode);
+      if (mtime) await fs.utimes(abs, mtime, mtime);
+    }
+  }
+
+  private done(name: string): void {
+    this.lastName = name;
+    this.current = null;
+  }
+
+  /** The entry's path relative to the root, or null for the root itself. */
+  private checkPath(raw: string): string | null {
+    if (raw.includes('\0')) throw invalid(`entry "${show(raw)}" has a NUL byte in its path`);
+    if (raw.startsWith('/')) throw invalid(`entry "${show(raw)}" has an absolute path`);
+    if (Buffer.byteLength(raw) > this.limits.maxPathLength) throw invalid(`entry "${show(raw)}" has a path longer than ${this.limits.maxPathLength} bytes`);
+    const parts = raw.split('/').filter((p) => p !== '' && p !== '.');
+    if (parts.includes('..')) throw invalid(`entry "${show(raw)}" has a ".." component`);
+    for (const part of parts) {
+      if (Buffer.byteLength(part) > this.limits.maxNameLength) throw invalid(`entry "${show(raw)}" has a name longer than ${this.limits.maxNameLength} bytes`);
+    }
+    return parts.length > 0 ? parts.join('/') : null;
+  }
+
+  /**
+   * Makes the entry's parent directories and clears its place. Only what this archive created is
+   * consulted, so a symlink in a parent or in the entry's own place can only come from the archive.
+   */
+  private async prepare(name: string, kind: Kind): Promise<void> {
+    const parts = name.split('/');
+    let prefix = '';
+    for (const part of parts.slice(0, -1)) {
+      prefix = prefix ? `${prefix}/${part}` : part;
+      const existing = this.kinds.get(prefix);
+      if (existing === 'symlink') throw invalid(`entry "${show(name)}" would be written through the symlink "${show(prefix)}"`);
+      if (existing === 'file') throw invalid(`entry "${show(name)}" is inside "${show(prefix)}", which is a file`);
+      if (existing === undefined) {
+        await fs.mkdir(this.abs(prefix), { mode: 0o700 });
+        this.kinds.set(prefix, 'dir');
+        this.dirs.set(prefix, { mode: 0o755, mtime: null });
+      }
+    }
+    const existing = this.kinds.get(name);
+    if (existing === undefined) return;
+    if (existing === 'symlink') throw invalid(`entry "${show(name)}" would be written through the symlink of the same name earlier in the archive`);
+    if (existing === 'dir' && kind !== 'dir') throw invalid(`entry "${show(name)}" would replace the directory of the same name`);
+    if (existing === 'file' && kind === 'dir') throw invalid(`entry "${show(name)}" would replace the file of the same name with a directory`);
+    // A later file of the same name replaces the earlier one, as with tar.
+    if (existing === 'file') {
+      await fs.unlink(this.abs(name));
+      this.kinds.delete(name);
+    }
+  }
+
+  private async writeFile(name: string, header: Header, body: AsyncIterable<Buffer>): Promise<void> {
+    const size = header.size ?? 0;
+    if (this.bytes + size > this.limits.maxBytes) {
+      throw new AppError('archive_too_large', `entry "${show(name)}" (${size} bytes) takes the archive past the limit of ${this.limits.maxBytes} bytes (BERTH_MAX_IMPORT_BYTES)`, {
+        details: { entry: name, limitBytes: this.limits.maxBytes },
+      });
+    }
+    const fh = await fs.open(this.abs(name), fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL | fsConstants.O_NOFOLLOW, 0o600);
+    this.kinds.set(name, 'file');
+    try {
+      let batch: Buffer[] = [];
+      let batchBytes = 0;
+      let failed: unknown = null;
+      let inFlight: Promise<void> = Promise.resolve();
+      const flush = async () => {
+        await inFlight;
+        if (failed) throw failed;
+        const parts = batch;
+        batch = [];
+        batchBytes = 0;
+        inFlight = writeAll(fh, parts).catch((err: unknown) => {
+          failed = err;
+        });
+      };
+      for await (const chunk of body) {
+        batch.push(chunk);
+        batchBytes += chunk.length;
+        if (batchBytes >= WRITE_BATCH) await flush();
+      }
+      if (batchBytes > 0) await flush();
+      await inFlight;
+      if (failed) throw failed;
+      if (this.keepOwners) await fh.chown(header.uid ?? 0, header.gid ?? 0);
+      await fh.chmod(safeMode(header.mode, 0o644));
+      if (header.mtime) await fh.utimes(header.mtime, header.mtime);
+    } finally {
+      await fh.close();
+    }
+    this.files += 1;
+    this.bytes += size;
+  }
+
+  private async makeDir(name: string, header: Header): Promise<void> {
+    if (this.kinds.get(name) !== 'dir') {
+      await fs.mkdir(this.abs(name), { mode: 0o700 });
+      this.kinds.set(name, 'dir');
+      if (this.keepOwners) await fs.chown(this.abs(name), header.uid ?? 0, header.gid ?? 0);
+    }
+    this.dirs.set(name, { mode: safeMode(header.mode, 0o755), mtime: header.mtime ?? null });
+  }
+
+  private async makeSymlink(name: string, header: Header): Promise<void> {
+    const target = header.linkname ?? '';
+    if (!target) throw invalid(`entry "${show(name)}" is a symlink with an empty target`);
+    if (target.includes('\0') || Buffer.byteLength(target) > this.limits.maxPathLength) throw invalid(`entry "${show(name)}" is a symlink whose target is not a valid path`);
+    const abs = this.abs(name);
+    // Stored as given, absolute or not: it is never followed here, and inside the container it
+    // resolves against the container's own root.
+    await fs.symlink(target, abs);
+    this.kinds.set(name, 'symlink');
+    if (this.keepOwners) await fs.lchown(abs, header.uid ?? 0, header.gid ?? 0);
+    if (header.mtime) await fs.lutimes(abs, header.mtime, header.mtime);
+    this.files += 1;
+  }
+
+  private async makeHardLink(name: string, header: Header): Promise<void> {
+    const raw = header.linkname ?? '';
+    let target: string | null = null;
+    try {
+      target = raw ? this.checkPath(raw) : null;
+    } catch {
+      target = null;
+    }
+    if (target === null || target === name || this.kinds.get(target) !== 'file') {
+      throw invalid(`entry "${show(name)}" is a hard link to "${show(raw)}", which is not a file earlier in the same archive`);
+    }
+    await fs.link(this.abs(target), this.abs(name));
+    this.kinds.set(name, 'file');
+    this.files += 1;
+  }
+
+  private abs(name: string): string {
+    return path.join(this.root, name);
+  }
+}
+
+async function drain(body: AsyncIterable<Buffer>): Promise<void> {
+  for await (const chunk of body) void chunk;
+}
+
+async function writeAll(fh: FileHandle, parts: Buffer[]): Promise<void> {
+  let { bytesWritten } = await fh.writev(parts);
+  // A short write (a signal, a nearly full disk): write what is left, which then fails properly.
+  for (const part of parts) {
+    if (bytesWritten >= part.length) {
+      bytesWritten -= part.length;
+      continue;
+    }
+    let rest = part.subarray(bytesWritten);
+    bytesWritten = 0;
+    while (rest.length > 0) {
+      const r = await fh.write(rest);
+      rest = rest.subarray(r.bytesWritten);
+    }
+  }
+}
+
+/** Permission bits and the sticky bit; set-uid and set-gid are always cleared (SPEC §5). */
+function safeMode(mode: number | undefined, fallback: number): number {
+  return (mode ?? fallback) & 0o1777;
+}
+
+function depth(name: string): number {
+  let n = 0;
+  for (const ch of name) if (ch === '/') n += 1;
+  return n;
+}
+
+function invalid(message: string, cause?: unknown): AppError {
+  return new AppError('archive_invalid', message, cause === undefined ? {} : { cause });
+}
+
+/** An entry name fit for a message: control characters escaped, long names shortened. */
+function show(name: string): string {
+  const safe = JSON.stringify(name).slice(1, -1);
+  return safe.length > 160 ? `${safe.slice(0, 100)}…${safe.slice(-40)}` : safe;
+}
+
+/** Turns what the tar and gzip libraries and the file system throw into Berth's archive errors. */
+function archiveError(err: unknown, writer: StagingWriter): unknown {
+  if (err instanceof AppError) return err;
+  const code = (err as NodeJS.ErrnoException | null)?.code;
+  if (code === 'ENOSPC' || code === 'EDQUOT') {
+    return new AppError('archive_too_large', 'the archive does not fit: the disk holding BERTH_HOME is full', { cause: err });
+  }
+  const message = err instanceof Error ? err.message : String(err);
+  if (message === 'Unexpected end of data') {
+    const where = writer.current !== null ? `inside entry "${show(writer.current)}"` : writer.lastName ? `after entry "${show(writer.lastName)}"` : 'in its first header';
+    return invalid(writer.entries === 0 && writer.current === null ? 'the body is not a tar or tar.gz archive (it is shorter than a tar header)' : `the archive is truncated: it ends ${where}`, err);
+  }
+  if (message.startsWith('Invalid tar header')) {
+    return invalid(writer.entries === 0 ? 'the body is not a tar or tar.gz archive' : `the archive is corrupt: the header after entry "${show(writer.lastName)}" is not a valid tar header`, err);
+  }
+  if (message === 'Header exceeds max size') return invalid('the archive has a pax or long-name header larger than 4 MiB', err);
+  return err;
+}
