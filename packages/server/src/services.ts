@@ -2,6 +2,7 @@ import { BotPaths } from './bots/bot-paths.js';
 import { BotService } from './bots/bot-service.js';
 import { ChangeFeed } from './bots/change-feed.js';
 import { ContainerService } from './bots/container-service.js';
+import { DataService } from './bots/data-service.js';
 import { Operations } from './bots/operations.js';
 import { reconcile, type UnmanagedContainer } from './bots/reconciler.js';
 import { TokenService } from './bots/token-service.js';
@@ -26,6 +27,7 @@ export async function composeBerth(options: { config: Readonly<Config>; logger: 
   const paths = new BotPaths(config.home);
   const containers = new ContainerService({ store, driver, operations, cdi, paths, changes, logger, containerDataPath: config.containerDataPath });
   const tokens = new TokenService({ store, logger });
+  const data = new DataService({ store, operations, paths, logger, maxImportBytes: config.maxImportBytes });
   const bots = new BotService({ store, driver, containers, paths, changes, logger, defaultImage: config.defaultImage, defaultPidsLimit: config.defaultPidsLimit });
 
   let unmanaged: UnmanagedContainer[] = [];
@@ -43,7 +45,8 @@ export async function composeBerth(options: { config: Readonly<Config>; logger: 
     cdi,
     unmanaged: () => unmanaged,
     tokens,
+    data,
     webDist: config.webDist,
   });
-  return { app, bots, containers, operations, changes, cdi, paths, tokens };
+  return { app, bots, containers, operations, changes, cdi, paths, tokens, data };
 }

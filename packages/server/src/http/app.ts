@@ -18,6 +18,8 @@ import { botRoutes } from './routes/bots.js';
 import { containerRoutes } from './routes/container.js';
 import { systemRoutes } from './routes/system.js';
 import { tokenRoutes } from './routes/tokens.js';
+import { dataRoutes } from './routes/data.js';
+import type { DataService } from '../bots/data-service.js';
 import { botOperationRoutes } from './routes/bot-operations.js';
 import { LOGIN_ROUTE, sessionRoutes } from './routes/session.js';
 import { serveWebUi } from './static.js';
@@ -34,6 +36,7 @@ export interface AppDeps {
   cdi: CdiRegistry;
   unmanaged: () => UnmanagedContainer[];
   tokens: TokenService;
+  data: DataService;
   /** The built web UI, served at `/`; none when absent (API only). */
   webDist?: string;
 }
@@ -71,6 +74,7 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   containerRoutes(deps, api);
   systemRoutes(deps, api);
   tokenRoutes(deps, api);
+  dataRoutes(deps, api);
   sessionRoutes(deps, api);
   botOperationRoutes(deps, api);
   api.doc31('/openapi.json', { openapi: '3.1.0', info: { title: 'Berth API', version: deps.version } });
