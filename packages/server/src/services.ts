@@ -27,7 +27,7 @@ export async function composeBerth(options: { config: Readonly<Config>; logger: 
   const paths = new BotPaths(config.home);
   const containers = new ContainerService({ store, driver, operations, cdi, paths, changes, logger, containerDataPath: config.containerDataPath });
   const tokens = new TokenService({ store, logger });
-  const data = new DataService({ store, operations, paths, logger, maxImportBytes: config.maxImportBytes });
+  const data = new DataService({ store, operations, paths, logger, maxImportBytes: config.maxImportBytes, importLimits: { maxEntries: config.maxImportEntries } });
   const bots = new BotService({ store, driver, containers, paths, changes, logger, defaultImage: config.defaultImage, defaultPidsLimit: config.defaultPidsLimit });
 
   let unmanaged: UnmanagedContainer[] = [];

@@ -90,7 +90,8 @@ async function packTree(pack: Pack, root: string, options: ExportArchiveOptions)
         throw err;
       }
       if (st.isDirectory()) {
-        await addEntry(pack, { ...common(rel, st), type: 'directory' });
+        // A trailing slash, as tar writes directory names.
+        await addEntry(pack, { ...common(`${rel}/`, st), type: 'directory' });
         await walk(rel);
       } else if (st.isSymbolicLink()) {
         let target: string;

@@ -14,6 +14,8 @@ export interface Config {
   databaseUrl: string | null;
   cdiSpecDirs: string[];
   maxImportBytes: number;
+  /** Most entries an imported archive may have (SPEC §5); set in code, not by the environment. */
+  maxImportEntries: number;
   containerDataPath: string;
   defaultPidsLimit: number;
   logLevel: string;
@@ -58,6 +60,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     databaseUrl: e.BERTH_DATABASE_URL ?? null,
     cdiSpecDirs: e.BERTH_CDI_SPEC_DIRS.split(':').filter(Boolean),
     maxImportBytes: e.BERTH_MAX_IMPORT_BYTES,
+    maxImportEntries: 100_000,
     containerDataPath: '/data',
     defaultPidsLimit: 4096,
     logLevel: e.BERTH_LOG_LEVEL,

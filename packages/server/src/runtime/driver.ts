@@ -68,6 +68,27 @@ export interface ExecResult {
   stderr: Buffer;
 }
 
+/** A local image as the engine lists it (snapshot images are found by their labels). */
+export interface ImageSummary {
+  id: string;
+  /** Its tags (`repo:tag`); empty once untagged. */
+  names: string[];
+  labels: Record<string, string>;
+  createdAt: string;
+  /** Containers that use it. */
+  containers: number;
+}
+
+export interface CommitOptions {
+  /** The new image's reference, `repo:tag`. */
+  ref: string;
+  /** Set on the image (added to what it inherits from the container). */
+  labels: Record<string, string>;
+  /** Let the engine pause the container during the commit; false when the caller paused it already. */
+  pause: boolean;
+  signal?: AbortSignal;
+}
+
 export interface RuntimeCapabilities {
   cdi: boolean;
   pullProgress: boolean;
@@ -104,6 +125,26 @@ export interface RuntimeDriver {
   countProcesses(id: string): Promise<number>;
   /** Runs a command to completion in a running container (`container_not_running` otherwise). */
   exec(id: string, command: string[], options?: { env?: Record<string, string>; cwd?: string }): Promise<ExecResult>;
+
+  // --- snapshots: root filesystem changes as images ---------------------------------------------
+
+  /**
+   * Commits the container's root filesystem changes (bind mounts excluded) to a new image tagged
+   * `ref`, on top of the container's own image, so only the diff is stored. `size` is the bytes of
+   * the new layer alone.
+   */
+  commitContainer(id: string, options: CommitOptions): Promise<{ imageId: string; size: number }>;
+  /** Freezes every process of a running container (they keep their pids and memory). */
+  pauseContainer(id: string): Promise<void>;
+  unpauseContainer(id: string): Promise<void>;
+  /**
+   * Removes an image reference. The image is deleted when nothing else needs it; while a container
+   * uses it, it is only untagged (`removed: false`) and stays until that container is gone. Layers
+   * other images share are never removed. A missing image is fine (`removed: true`).
+   */
+  removeImage(ref: string): Promise<{ removed: boolean }>;
+  /** Local images (tagged or not) that carry every given label (`key=value` or just `key`). */
+  listImages(filter: { labels: string[] }): Promise<ImageSummary[]>;
 
   close(): Promise<void>;
 }

@@ -4,7 +4,9 @@ import type {
   ContainerState,
   EngineState,
   ExecResult,
+  CommitOptions,
   ImageInfo,
+  ImageSummary,
   PullLayerProgress,
   PullProgress,
   RuntimeCapabilities,
@@ -40,6 +42,20 @@ interface LibpodContainerInspect {
 interface LibpodImageInspect {
   Id: string;
   Config?: { Cmd?: string[] | string | null; Entrypoint?: string[] | string | null };
+}
+
+interface LibpodImageSummary {
+  Id: string;
+  RepoTags?: string[] | null;
+  Names?: string[] | null;
+  Labels?: Record<string, string> | null;
+  Created?: number;
+  Containers?: number;
+}
+
+interface LibpodHistoryEntry {
+  Id: string;
+  Size?: number;
 }
 
 interface PullLine {
@@ -319,6 +335,97 @@ export class PodmanDriver implements RuntimeDriver {
     return { exitCode: await this.execExitCode(execId, ctx), stdout: Buffer.concat(stdout), stderr: Buffer.concat(stderr) };
   }
 
+  // --- snapshots ------------------------------------------------------------------------------
+
+  async commitContainer(id: string, options: CommitOptions): Promise<{ imageId: string; size: number }> {
+    const { name, tag } = splitReference(options.ref);
+    // `changes` repeats, which the client's query builder cannot say; values are checked so the
+    // Dockerfile-style LABEL instruction needs no quoting.
+    const params = new URLSearchParams({ container: id, repo: name, tag, pause: String(options.pause), format: 'oci' });
+    for (const [k, v] of Object.entries(options.labels)) {
+      if (!SAFE_LABEL.test(k) || !SAFE_LABEL.test(v)) throw new AppError('internal', `label ${k}=${v} cannot be set on a commit`);
+      params.append('changes', `LABEL ${k}=${v}`);
+    }
+    let imageId: string;
+    try {
+      const { body } = await this.client.json<{ Id: string }>({ method: 'POST', path: `${LIBPOD}/commit?${params.toString()}`, signal: options.signal });
+      imageId = withSha256(body.Id);
+    } catch (err) {
+      throw toAppError(err, { resource: 'container', ref: id, action: 'commit container' });
+    }
+    try {
+      // The newest history entry is the layer this commit added; older ones belong to the parent.
+      const { body } = await this.client.json<LibpodHistoryEntry[]>({ path: `${LIBPOD}/images/${encodeURIComponent(imageId)}/history` });
+      return { imageId, size: Math.max(0, body[0]?.Size ?? 0) };
+    } catch (err) {
+      throw toAppError(err, { resource: 'image', ref: options.ref, action: 'inspect the history of image' });
+    }
+  }
+
+  async pauseContainer(id: string): Promise<void> {
+    await this.pauseOrUnpause(id, 'pause');
+  }
+
+  async unpauseContainer(id: string): Promise<void> {
+    await this.pauseOrUnpause(id, 'unpause');
+  }
+
+  async removeImage(ref: string): Promise<{ removed: boolean }> {
+    try {
+      // Never forced: force would also remove the containers that use the image.
+      const { status } = await this.client.json({ method: 'DELETE', path: `${LIBPOD}/images/${encodeURIComponent(ref)}` }, [404, 409]);
+      if (status !== 409) return { removed: true };
+    } catch (err) {
+      throw toAppError(err, { resource: 'image', ref, action: 'remove image' });
+    }
+    // Still used by a container: drop the name only, so the reference is free and the image goes
+    // with its last user.
+    if (ref.includes('@') || !/:[^/]+$/.test(ref)) return { removed: false };
+    const { name, tag } = splitReference(ref);
+    try {
+      await this.client.json({ method: 'POST', path: `${LIBPOD}/images/${encodeURIComponent(ref)}/untag`, query: { repo: name, tag } }, [404]);
+    } catch (err) {
+      throw toAppError(err, { resource: 'image', ref, action: 'untag image' });
+    }
+    return { removed: false };
+  }
+
+  async listImages(filter: { labels: string[] }): Promise<ImageSummary[]> {
+    try {
+      // Podman 4.3 answers nothing when the image label filter has more than one entry: the engine
+      // filters by the first, the rest are checked here.
+      const [first, ...rest] = filter.labels;
+      const { body } = await this.client.json<LibpodImageSummary[] | null>({
+        path: `${LIBPOD}/images/json`,
+        query: { all: true, ...(first !== undefined && { filters: JSON.stringify({ label: [first] }) }) },
+      });
+      const matching = (body ?? []).filter((i) => rest.every((l) => hasLabel(i.Labels ?? {}, l)));
+      return matching.map((i) => ({
+        id: withSha256(i.Id),
+        names: (i.RepoTags ?? i.Names ?? []).filter((n) => !n.startsWith('<none>')),
+        labels: i.Labels ?? {},
+        createdAt: new Date((i.Created ?? 0) * 1000).toISOString(),
+        containers: i.Containers ?? 0,
+      }));
+    } catch (err) {
+      throw toAppError(err, { action: 'list images' });
+    }
+  }
+
+  private async pauseOrUnpause(id: string, action: 'pause' | 'unpause'): Promise<void> {
+    try {
+      await this.client.json({ method: 'POST', path: `${LIBPOD}/containers/${encodeURIComponent(id)}/${action}` });
+    } catch (err) {
+      const mapped = toAppError(err, { resource: 'container', ref: id, action: `${action} container` });
+      // Already in the asked-for state is fine; the engine calls that an improper state.
+      if (mapped instanceof AppError && mapped.code === 'container_not_running') {
+        const state = (await this.inspectContainer(id))?.state;
+        if ((action === 'pause' && state === 'paused') || (action === 'unpause' && state === 'running')) return;
+      }
+      throw mapped;
+    }
+  }
+
   close(): Promise<void> {
     this.client.close();
     return Promise.resolve();
@@ -400,6 +507,14 @@ export function splitReference(ref: string): { name: string; tag: string } {
   if (colon > ref.lastIndexOf('/')) return { name: ref.slice(0, colon), tag: ref.slice(colon + 1) };
   return { name: ref, tag: 'latest' };
 }
+
+function hasLabel(labels: Record<string, string>, filter: string): boolean {
+  const eq = filter.indexOf('=');
+  return eq < 0 ? Object.hasOwn(labels, filter) : labels[filter.slice(0, eq)] === filter.slice(eq + 1);
+}
+
+/** Label keys and values a commit may set without quoting. */
+const SAFE_LABEL = /^[A-Za-z0-9._/-]{1,128}$/;
 
 const DONE_STATUSES = /^(download complete|pull complete|already exists)$/i;
 
