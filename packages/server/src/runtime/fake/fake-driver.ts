@@ -3,10 +3,12 @@ import { readFile } from 'node:fs/promises';
 import { posix } from 'node:path';
 import { AppError } from '../../errors.js';
 import type {
+  CommitOptions,
   ContainerSpec,
   ContainerState,
   ExecResult,
   ImageInfo,
+  ImageSummary,
   PullProgress,
   RuntimeCapabilities,
   RuntimeDriver,
@@ -23,7 +25,12 @@ type DelayedCall =
   | 'inspectContainer'
   | 'listContainers'
   | 'countProcesses'
-  | 'exec';
+  | 'exec'
+  | 'commitContainer'
+  | 'pauseContainer'
+  | 'unpauseContainer'
+  | 'removeImage'
+  | 'listImages';
 
 export interface FakeDriverOptions {
   /** Images present from the start. */
@@ -36,6 +43,8 @@ export interface FakeDriverOptions {
   delayMs?: number | Partial<Record<DelayedCall, number>>;
   capabilities?: Partial<RuntimeCapabilities>;
   version?: string;
+  /** Bytes a commit reports for its new layer (default 4096). */
+  commitLayerSize?: number;
 }
 
 interface FakeContainer {
@@ -58,6 +67,10 @@ export class FakeDriver implements RuntimeDriver {
   private readonly pullable: Set<string>;
   private readonly cdi: Set<string>;
   private readonly containers = new Map<string, FakeContainer>();
+  /** Labels and creation time of images made by commits, by image id. */
+  private readonly imageMeta = new Map<string, { labels: Record<string, string>; createdAt: string }>();
+  /** Images whose last name was removed while a container still used them, by image id. */
+  private readonly untagged = new Map<string, ImageInfo>();
   private readonly options: FakeDriverOptions;
   /** Every call made, in order (method name and first argument), for assertions. */
   readonly calls: { method: DelayedCall; arg: unknown }[] = [];
@@ -223,6 +236,61 @@ export class FakeDriver implements RuntimeDriver {
     }
   }
 
+  async commitContainer(id: string, options: CommitOptions): Promise<{ imageId: string; size: number }> {
+    await this.enter('commitContainer', id);
+    options.signal?.throwIfAborted();
+    const c = this.get(id);
+    const imageId = `sha256:${randomBytes(32).toString('hex')}`;
+    const base = [...this.images.values(), ...this.untagged.values()].find((i) => i.id === c.state.imageId);
+    this.images.set(options.ref, { id: imageId, cmd: [...(base?.cmd ?? ['sleep', 'infinity'])], entrypoint: [...(base?.entrypoint ?? [])] });
+    this.imageMeta.set(imageId, { labels: { ...c.state.labels, ...options.labels }, createdAt: new Date().toISOString() });
+    return { imageId, size: this.options.commitLayerSize ?? 4096 };
+  }
+
+  async pauseContainer(id: string): Promise<void> {
+    await this.enter('pauseContainer', id);
+    const c = this.get(id);
+    if (c.state.state === 'paused') return;
+    if (c.state.state !== 'running') throw new AppError('container_not_running', `container ${c.state.name} is not running`, { details: { id } });
+    c.state.state = 'paused';
+  }
+
+  async unpauseContainer(id: string): Promise<void> {
+    await this.enter('unpauseContainer', id);
+    const c = this.get(id);
+    if (c.state.state === 'running') return;
+    if (c.state.state !== 'paused') throw new AppError('container_not_running', `container ${c.state.name} is not paused`, { details: { id } });
+    c.state.state = 'running';
+  }
+
+  async removeImage(ref: string): Promise<{ removed: boolean }> {
+    await this.enter('removeImage', ref);
+    const info = this.images.get(ref) ?? this.untagged.get(ref);
+    if (!info) return { removed: true };
+    const inUse = [...this.containers.values()].some((c) => c.state.imageId === info.id);
+    this.images.delete(ref);
+    this.untagged.delete(info.id);
+    const stillNamed = [...this.images.values()].some((i) => i.id === info.id);
+    if (inUse && !stillNamed) this.untagged.set(info.id, info);
+    if (!inUse && !stillNamed) this.imageMeta.delete(info.id);
+    return { removed: !inUse };
+  }
+
+  async listImages(filter: { labels: string[] }): Promise<ImageSummary[]> {
+    await this.enter('listImages', filter);
+    const byId = new Map<string, string[]>();
+    for (const [ref, info] of this.images) byId.set(info.id, [...(byId.get(info.id) ?? []), ref]);
+    for (const id of this.untagged.keys()) byId.set(id, []);
+    const out: ImageSummary[] = [];
+    for (const [id, names] of byId) {
+      const meta = this.imageMeta.get(id) ?? { labels: {}, createdAt: new Date(0).toISOString() };
+      if (!filter.labels.every((l) => matchesLabel(meta.labels, l))) continue;
+      const containers = [...this.containers.values()].filter((c) => c.state.imageId === id).length;
+      out.push({ id, names, labels: { ...meta.labels }, createdAt: meta.createdAt, containers });
+    }
+    return out;
+  }
+
   close(): Promise<void> {
     return Promise.resolve();
   }
@@ -242,7 +310,8 @@ export class FakeDriver implements RuntimeDriver {
     this.images.set(ref, { ...fakeImage(ref), ...info });
   }
 
-  removeImage(ref: string): void {
+  /** Drops an image as if someone outside Berth removed it (no in-use check). */
+  dropImage(ref: string): void {
     this.images.delete(ref);
   }
 
