@@ -1,0 +1,119 @@
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Bot, Container, Operation } from '@berth/contract';
+import { startTestBerth, TEST_ADMIN_TOKEN, type TestBerth } from '../testing/harness.js';
+import { realPodman, TEST_IMAGE } from '../testing/podman.js';
+import { buildTar, listTree } from '../testing/tree.js';
+
+/** A running container sees imports and resets of its data dir at once: the bind-mounted dir is never swapped. */
+describe('data dir import, reset and export on Podman', () => {
+  let podman: Awaited<ReturnType<typeof realPodman>>;
+  let t: TestBerth;
+  const run = randomBytes(3).toString('hex');
+
+  beforeAll(async () => {
+    podman = await realPodman();
+    t = await startTestBerth({ driver: podman.driver });
+  });
+
+  afterAll(async () => {
+    if (t) {
+      for (const bot of await t.berth.bots.list()) await t.berth.bots.remove(bot.id).catch(() => undefined);
+      await t.close();
+    }
+    await podman?.close();
+  });
+
+  async function json<T>(res: Response | Promise<Response>, status: number): Promise<T> {
+    const r = await res;
+    const body = (await r.json()) as T;
+    expect({ status: r.status, body }).toMatchObject({ status });
+    return body;
+  }
+
+  function raw(method: string, p: string, body?: Buffer): Promise<Response> {
+    return Promise.resolve(t.berth.app.request(`/api/v1${p}`, { method, headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}` }, ...(body && { body }) }));
+  }
+
+  async function runningBot(name: string): Promise<{ bot: Bot; container: Container; dataDir: string }> {
+    const bot = await json<Bot>(t.api('POST', '/bots', { body: { name: `${name}-${run}`, image: TEST_IMAGE } }), 201);
+    const { operation } = await json<{ operation: Operation }>(t.api('POST', `/bots/${bot.id}/container`, { body: {} }), 202);
+    await t.berth.operations.settled(operation.id);
+    const container = await json<Container>(t.api('GET', `/bots/${bot.id}/container`), 200);
+    expect(container.status).toBe('running');
+    return { bot, container, dataDir: t.berth.paths.dataDir(bot.id) };
+  }
+
+  async function sh(container: Container, script: string): Promise<string> {
+    const r = await podman.driver.exec(container.id, ['/bin/sh', '-c', script]);
+    expect(r.exitCode, r.stderr.toString('utf8')).toBe(0);
+    return r.stdout.toString('utf8');
+  }
+
+  it('a running container sees imported files at /data at once, and an empty /data after a reset', async () => {
+    const { bot, container, dataDir } = await runningBot('live');
+    const inode = fs.statSync(dataDir).ino;
+    await sh(container, 'echo from-inside > /data/before.txt');
+    // The container's /data is the host dir itself.
+    expect((await sh(container, 'stat -c %i /data')).trim()).toBe(String(inode));
+
+    const archive = await buildTar(
+      [
+        { name: 'docs/', type: 'directory', mode: 0o755 },
+        { name: 'docs/readme.md', body: 'imported\n' },
+        { name: 'tool.sh', body: '#!/bin/sh\necho tool ran\n', mode: 0o755 },
+        { name: 'readme', type: 'symlink', linkname: 'docs/readme.md' },
+      ],
+      { gzip: true },
+    );
+    expect(await json(raw('POST', `/bots/${bot.id}/data/import?mode=merge`, archive), 200)).toEqual({ files: 3, bytes: 9 + 24 });
+    expect((await sh(container, 'ls -A /data')).split('\n').filter(Boolean).sort()).toEqual(['before.txt', 'docs', 'readme', 'tool.sh']);
+    expect(await sh(container, 'cat /data/readme && /data/tool.sh')).toBe('imported\ntool ran\n');
+
+    await json(raw('POST', `/bots/${bot.id}/data/import?mode=replace`, archive), 200);
+    expect((await sh(container, 'ls -A /data')).split('\n').filter(Boolean).sort()).toEqual(['docs', 'readme', 'tool.sh']);
+
+    expect(await json(raw('POST', `/bots/${bot.id}/data/reset`), 200)).toEqual({});
+    expect(await sh(container, 'ls -A /data')).toBe('');
+    expect((await sh(container, 'stat -c %i /data')).trim()).toBe(String(inode));
+    expect(fs.statSync(dataDir).ino).toBe(inode);
+    // Still the same container, never restarted.
+    const after = await json<Container>(t.api('GET', `/bots/${bot.id}/container`), 200);
+    expect(after).toMatchObject({ id: container.id, status: 'running', startedAt: container.startedAt, version: container.version });
+    await sh(container, 'echo still-writable > /data/after-reset.txt');
+    expect(fs.readFileSync(`${dataDir}/after-reset.txt`, 'utf8')).toBe('still-writable\n');
+  });
+
+  it('exports a data dir a container is writing to, and imports it into another bot byte for byte', async () => {
+    const a = await runningBot('source');
+    await sh(
+      a.container,
+      'mkdir -p /data/app/cache && echo config > /data/app/config && chmod 600 /data/app/config && ln -s app/config /data/config-link && ' +
+        'head -c 2000000 /dev/urandom > /data/app/blob && ln /data/app/blob /data/blob-hard && chown 1000:1000 /data/app/cache',
+    );
+    // A writer that keeps appending while the archive is read, until /data/.go is removed.
+    await sh(a.container, 'touch /data/.go');
+    execFileSync('podman', ['exec', '-d', a.container.id, '/bin/sh', '-c', 'while [ -e /data/.go ]; do head -c 4096 /dev/urandom >> /data/busy.log; done; touch /data/.stopped']);
+    while (!fs.existsSync(`${a.dataDir}/busy.log`)) await new Promise((r) => setTimeout(r, 10));
+    const sizeBefore = fs.statSync(`${a.dataDir}/busy.log`).size;
+    const res = await raw('GET', `/bots/${a.bot.id}/data/export`);
+    expect(res.status).toBe(200);
+    const busyArchive = Buffer.from(await res.arrayBuffer());
+    expect(fs.statSync(`${a.dataDir}/busy.log`).size).toBeGreaterThan(sizeBefore);
+    // Valid whatever the writer did meanwhile.
+    expect(execFileSync('tar', ['-tz'], { input: busyArchive, encoding: 'utf8' })).toContain('busy.log');
+
+    // Stop the writer, then a quiet export must reproduce the tree exactly in another bot.
+    fs.rmSync(`${a.dataDir}/.go`);
+    while (!fs.existsSync(`${a.dataDir}/.stopped`)) await new Promise((r) => setTimeout(r, 10));
+    fs.rmSync(`${a.dataDir}/.stopped`);
+    fs.rmSync(`${a.dataDir}/busy.log`);
+    const quiet = Buffer.from(await (await raw('GET', `/bots/${a.bot.id}/data/export`)).arrayBuffer());
+    const b = await runningBot('target');
+    await json(raw('POST', `/bots/${b.bot.id}/data/import?mode=replace`, quiet), 200);
+    expect(listTree(b.dataDir)).toEqual(listTree(a.dataDir));
+    expect(await sh(b.container, 'cat /data/config-link && stat -c "%a %u:%g" /data/app/config /data/app/cache')).toBe('config\n600 0:0\n755 1000:1000\n');
+  });
+});
