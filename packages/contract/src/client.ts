@@ -4,6 +4,7 @@ import type { OperationEvent, OperationEventName } from './events.js';
 import type { Bot, CdiDeviceList, Container, CreateBotBody, Info, Operation, PatchBotBody } from './schemas.js';
 import type { BotToken, BotTokenList, CreateTokenBody, IssuedBotToken } from './tokens.js';
 import type { OperationList, Session } from './session.js';
+import type { CreateSnapshotBody, RestoreSnapshotBody, Snapshot, SnapshotList, VersionList } from './snapshots.js';
 
 /** An error answered by the Berth API, with its stable code. */
 export class BerthApiError extends Error {
@@ -125,6 +126,44 @@ export class BerthClient {
   async listOperations(bot: string, options: { limit?: number } = {}): Promise<Operation[]> {
     const query = options.limit ? `?limit=${options.limit}` : '';
     return (await this.json<OperationList>('GET', `/bots/${enc(bot)}/operations${query}`)).operations;
+  }
+
+  // --- snapshots and versions ---------------------------------------------------------------------
+
+  /** Takes a snapshot of the container (root filesystem changes and data dir); a running one keeps running. */
+  createSnapshot(bot: string, body: CreateSnapshotBody): Promise<Snapshot> {
+    return this.json('POST', `/bots/${enc(bot)}/snapshots`, body);
+  }
+
+  /** The bot's snapshots, oldest first, and its head (the one the current state descends from). */
+  listSnapshots(bot: string): Promise<SnapshotList> {
+    return this.json('GET', `/bots/${enc(bot)}/snapshots`);
+  }
+
+  getSnapshot(bot: string, snapshot: string): Promise<Snapshot> {
+    return this.json('GET', `/bots/${enc(bot)}/snapshots/${enc(snapshot)}`);
+  }
+
+  /** Restores a snapshot (id or name) and answers with the container once it is back. */
+  restoreSnapshot(bot: string, snapshot: string, body: RestoreSnapshotBody = {}): Promise<Container> {
+    return this.json('POST', `/bots/${enc(bot)}/snapshots/${enc(snapshot)}/restore`, body);
+  }
+
+  /** Restores a snapshot and yields the restore operation's events until `done` or `error`. */
+  async *restoreSnapshotStream(bot: string, snapshot: string, options: RestoreSnapshotBody & { signal?: AbortSignal } = {}): AsyncGenerator<OperationEvent> {
+    const body = options.keepCurrent === undefined ? {} : { keepCurrent: options.keepCurrent };
+    const res = await this.request('POST', `/bots/${enc(bot)}/snapshots/${enc(snapshot)}/restore`, body, { accept: 'text/event-stream', signal: options.signal });
+    yield* operationEvents(res);
+  }
+
+  /** Deletes a snapshot; its children take its parent as theirs. */
+  async deleteSnapshot(bot: string, snapshot: string): Promise<void> {
+    await this.json('DELETE', `/bots/${enc(bot)}/snapshots/${enc(snapshot)}`);
+  }
+
+  /** The current container version and the history of every instance built for the bot. */
+  listVersions(bot: string): Promise<VersionList> {
+    return this.json('GET', `/bots/${enc(bot)}/versions`);
   }
 
   // --- operations, events, system -----------------------------------------------------------------

@@ -4,4 +4,5 @@ export * from './events.js';
 export * from './data.js';
 export * from './tokens.js';
 export * from './session.js';
+export * from './snapshots.js';
 export * from './client.js';

@@ -3,6 +3,10 @@ import { BotService } from './bots/bot-service.js';
 import { ChangeFeed } from './bots/change-feed.js';
 import { ContainerService } from './bots/container-service.js';
 import { DataService } from './bots/data-service.js';
+import { HardLinkedDataSnapshots } from './bots/data-snapshots.js';
+import { reconcileSnapshots } from './bots/snapshot-reconciler.js';
+import { SnapshotService, snapshotsDir } from './bots/snapshot-service.js';
+import { SnapshotStore } from './store/snapshot-store.js';
 import { Operations } from './bots/operations.js';
 import { reconcile, type UnmanagedContainer } from './bots/reconciler.js';
 import { TokenService } from './bots/token-service.js';
@@ -28,10 +32,14 @@ export async function composeBerth(options: { config: Readonly<Config>; logger: 
   const containers = new ContainerService({ store, driver, operations, cdi, paths, changes, logger, containerDataPath: config.containerDataPath });
   const tokens = new TokenService({ store, logger });
   const data = new DataService({ store, operations, paths, logger, maxImportBytes: config.maxImportBytes, importLimits: { maxEntries: config.maxImportEntries } });
-  const bots = new BotService({ store, driver, containers, paths, changes, logger, defaultImage: config.defaultImage, defaultPidsLimit: config.defaultPidsLimit });
+  const snapshotStore = new SnapshotStore(store.db);
+  const dataSnapshots = new HardLinkedDataSnapshots({ rootOf: (botId) => snapshotsDir(paths, botId), warn: (msg, details) => logger.warn(details, msg) });
+  const snapshots = new SnapshotService({ store, snapshots: snapshotStore, driver, operations, containers, data: dataSnapshots, paths, changes, logger });
+  const bots = new BotService({ store, driver, containers, paths, changes, logger, defaultImage: config.defaultImage, defaultPidsLimit: config.defaultPidsLimit, snapshots });
 
   let unmanaged: UnmanagedContainer[] = [];
   ({ unmanaged } = await reconcile({ store, driver, operations, logger }));
+  await reconcileSnapshots({ store, snapshots: snapshotStore, driver, data: dataSnapshots, logger });
 
   const app = createApp({
     version: BERTH_VERSION,
@@ -46,7 +54,8 @@ export async function composeBerth(options: { config: Readonly<Config>; logger: 
     unmanaged: () => unmanaged,
     tokens,
     data,
+    snapshots,
     webDist: config.webDist,
   });
-  return { app, bots, containers, operations, changes, cdi, paths, tokens, data };
+  return { app, bots, containers, operations, changes, cdi, paths, tokens, data, snapshots };
 }

@@ -21,6 +21,8 @@ export interface BotServiceDeps {
   logger: Logger;
   defaultImage: string;
   defaultPidsLimit: number;
+  /** Removes the bot's snapshot images once its container is gone. */
+  snapshots?: { removeAllForBot(botId: string): Promise<void> };
 }
 
 /** Bots: the desired config of each bot's container, kept in the database. */
@@ -88,6 +90,7 @@ export class BotService {
     }
     const c = await this.deps.containers.engineContainer(row);
     if (c) await this.deps.driver.removeContainer(c.id);
+    await this.deps.snapshots?.removeAllForBot(row.id);
     await this.deps.store.deleteBot(row.id);
     await fs.rm(this.deps.paths.botDir(row.id), { recursive: true, force: true });
     this.deps.logger.info({ botId: row.id }, 'bot deleted');

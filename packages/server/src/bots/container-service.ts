@@ -18,6 +18,17 @@ export const LABEL = {
   cdi: 'berth.cdi',
 } as const;
 
+/** What a restore builds a container from instead of the bot's desired config and image. */
+export interface SnapshotBuild {
+  /** The snapshot's image (its root filesystem). */
+  image: string;
+  /** The applied config of the version the snapshot was taken from; `image` in it stays the base image. */
+  config: BotConfig;
+  snapshotId: string;
+  /** Start the new container (it was running before the restore). */
+  start: boolean;
+}
+
 export interface ContainerServiceDeps {
   store: Store;
   driver: RuntimeDriver;
@@ -49,30 +60,40 @@ export class ContainerService {
     return this.deps.operations.start(bot.id, kind, async (ctx) => ({ container: await this.build(bot.id, kind, existing, ctx) }));
   }
 
+  /**
+   * Builds the bot's container from a snapshot's image with that snapshot's version config, inside a
+   * running restore operation (which has already removed the old container and restored the data).
+   */
+  async buildFromSnapshot(botId: string, from: SnapshotBuild, ctx: OperationContext): Promise<Container> {
+    return this.build(botId, 'restore', null, ctx, from);
+  }
+
   /** `old` is the container being replaced, as found when the operation was accepted. */
-  private async build(botId: string, reason: 'create' | 'recreate', old: ContainerState | null, ctx: OperationContext): Promise<Container> {
+  private async build(botId: string, reason: 'create' | 'recreate' | 'restore', old: ContainerState | null, ctx: OperationContext, from?: SnapshotBuild): Promise<Container> {
     const { driver, store } = this.deps;
     const bot = await store.mustGetBot(botId);
-    const config = configOf(bot);
+    const config = from?.config ?? configOf(bot);
+    const imageRef = from?.image ?? config.image;
 
-    await ctx.phase('image', `checking image ${config.image}`);
+    await ctx.phase('image', `checking image ${imageRef}`);
     if (config.cdiDevices.length > 0) {
       if (!(await driver.capabilities()).cdi) {
         throw new AppError('cdi_unsupported', `the ${driver.name} runtime cannot inject CDI devices`, { details: { devices: config.cdiDevices } });
       }
       await this.deps.cdi.assertResolvable(config.cdiDevices);
     }
-    let image = await driver.inspectImage(config.image);
+    let image = await driver.inspectImage(imageRef);
+    if (!image && from) throw new AppError('snapshot_not_found', `the snapshot's root filesystem image ${imageRef} is gone from the engine`, { details: { image: imageRef } });
     if (!image) {
       await ctx.phase('pull', `pulling ${config.image}`);
       for await (const progress of driver.pullImage(config.image, { signal: ctx.signal })) await ctx.pull(progress);
       image = await driver.inspectImage(config.image);
       if (!image) throw new AppError('image_not_found', `image ${config.image} is not present after pulling it`);
     } else {
-      await ctx.log(`image ${config.image} is present (${image.id.slice(0, 19)})`);
+      await ctx.log(`image ${imageRef} is present (${image.id.slice(0, 19)})`);
     }
 
-    await ctx.phase('create', reason === 'recreate' ? 'replacing the container; the data dir is kept' : 'creating the container');
+    await ctx.phase('create', reason === 'recreate' ? 'replacing the container; the data dir is kept' : reason === 'restore' ? 'creating the container from the snapshot' : 'creating the container');
     if (old) {
       await driver.stopContainer(old.id, { timeoutSeconds: 10 });
       await driver.removeContainer(old.id);
@@ -83,7 +104,7 @@ export class ContainerService {
     const version = bot.current_version + 1;
     const spec: ContainerSpec = {
       name: containerName(bot.id),
-      image: config.image,
+      image: imageRef,
       labels: {
         [LABEL.managed]: 'true',
         [LABEL.bot]: bot.id,
@@ -97,10 +118,17 @@ export class ContainerService {
       network: config.network,
     };
     const { id } = await driver.createContainer(spec, { signal: ctx.signal });
-    await store.updateBot(bot.id, { container_id: id, desired_running: 1, updated_at: bot.updated_at });
-    await store.insertVersion({ bot_id: bot.id, version, created_at: now(), reason, image: config.image, image_id: image.id, config: JSON.stringify(config), snapshot_id: null });
+    // A container built from the image starts a fresh line of snapshots (head null); a restored one
+    // descends from its snapshot.
+    const start = from?.start ?? true;
+    await store.updateBot(bot.id, { container_id: id, desired_running: start ? 1 : 0, head_snapshot_id: from?.snapshotId ?? null, updated_at: bot.updated_at });
+    await store.insertVersion({ bot_id: bot.id, version, created_at: now(), reason, image: imageRef, image_id: image.id, config: JSON.stringify(config), snapshot_id: from?.snapshotId ?? null });
     this.deps.changes.publish({ type: 'container.changed', botId: bot.id, status: 'creating' });
 
+    if (!start) {
+      await ctx.phase('ready', 'the container is restored and left stopped, as it was');
+      return this.info(bot.id);
+    }
     await ctx.phase('start', 'starting the container');
     await driver.startContainer(id);
     await ctx.phase('ready', 'the container is running');

@@ -19,6 +19,8 @@ import { containerRoutes } from './routes/container.js';
 import { systemRoutes } from './routes/system.js';
 import { tokenRoutes } from './routes/tokens.js';
 import { dataRoutes } from './routes/data.js';
+import { snapshotRoutes } from './routes/snapshots.js';
+import type { SnapshotService } from '../bots/snapshot-service.js';
 import type { DataService } from '../bots/data-service.js';
 import { botOperationRoutes } from './routes/bot-operations.js';
 import { LOGIN_ROUTE, sessionRoutes } from './routes/session.js';
@@ -37,6 +39,7 @@ export interface AppDeps {
   unmanaged: () => UnmanagedContainer[];
   tokens: TokenService;
   data: DataService;
+  snapshots: SnapshotService;
   /** The built web UI, served at `/`; none when absent (API only). */
   webDist?: string;
 }
@@ -75,6 +78,7 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   systemRoutes(deps, api);
   tokenRoutes(deps, api);
   dataRoutes(deps, api);
+  snapshotRoutes(deps, api);
   sessionRoutes(deps, api);
   botOperationRoutes(deps, api);
   api.doc31('/openapi.json', { openapi: '3.1.0', info: { title: 'Berth API', version: deps.version } });

@@ -61,6 +61,28 @@ export const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0002_snapshots': {
+    async up(db: Kysely<unknown>) {
+      // parent_id is kept by the application (children are re-parented on delete), not by a foreign key.
+      await db.schema
+        .createTable('snapshots')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('bot_id', 'text', (c) => c.notNull().references('bots.id').onDelete('cascade'))
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('parent_id', 'text')
+        .addColumn('version', 'integer', (c) => c.notNull())
+        .addColumn('source', 'text', (c) => c.notNull())
+        .addColumn('size_bytes', 'integer', (c) => c.notNull())
+        .addColumn('data_bytes', 'integer', (c) => c.notNull())
+        .addColumn('rootfs_bytes', 'integer', (c) => c.notNull())
+        .addColumn('image_ref', 'text', (c) => c.notNull())
+        .addColumn('image_id', 'text', (c) => c.notNull())
+        .addColumn('missing', 'text')
+        .addUniqueConstraint('snapshots_bot_name', ['bot_id', 'name'])
+        .execute();
+    },
+  },
   '0004_tokens': {
     async up(db: Kysely<unknown>) {
       // Only the SHA-256 of a token is kept; the token itself is shown once, when issued.

@@ -65,7 +65,28 @@ export interface TokensTable {
   last_used_at: string | null;
 }
 
+export interface SnapshotsTable {
+  id: string;
+  bot_id: string;
+  name: string;
+  created_at: string;
+  /** The snapshot this one descends from (the bot's head when it was taken); null from a fresh image. */
+  parent_id: string | null;
+  /** The container version it was taken from. */
+  version: number;
+  source: string; // 'manual' | 'auto'
+  /** Bytes it added: data_bytes + rootfs_bytes. */
+  size_bytes: number;
+  data_bytes: number;
+  rootfs_bytes: number;
+  image_ref: string;
+  image_id: string;
+  /** Comma list of parts found gone at start-up ('rootfs', 'data'); null when whole. */
+  missing: string | null;
+}
+
 export interface Database {
+  snapshots: SnapshotsTable;
   bots: BotsTable;
   versions: VersionsTable;
   operations: OperationsTable;

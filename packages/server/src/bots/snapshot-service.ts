@@ -1,0 +1,317 @@
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import type { Container, Operation, Snapshot, SnapshotList, Version, VersionList } from '@berth/contract';
+import { AppError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import type { ContainerState, RuntimeDriver } from '../runtime/driver.js';
+import type { SnapshotRow, SnapshotStore } from '../store/snapshot-store.js';
+import type { BotRow, Store } from '../store/store.js';
+import { configOf, type BotConfig } from './bot-config.js';
+import type { BotPaths } from './bot-paths.js';
+import type { ChangeFeed } from './change-feed.js';
+import { LABEL, type ContainerService } from './container-service.js';
+import type { HardLinkedDataSnapshots } from './data-snapshots.js';
+import { newId, now } from './ids.js';
+import type { OperationContext, Operations } from './operations.js';
+
+/** Snapshot images: `localhost/berth-snapshot/<botId>:<snapId>`, labelled so nothing prunes them unseen. */
+export const SNAPSHOT_REPO = 'localhost/berth-snapshot';
+export const SNAPSHOT_LABEL = 'berth.snapshot';
+
+export function snapshotImageRef(botId: string, snapId: string): string {
+  return `${SNAPSHOT_REPO}/${botId}:${snapId}`;
+}
+
+export function snapshotsDir(paths: BotPaths, botId: string): string {
+  return path.join(paths.botDir(botId), 'snapshots');
+}
+
+export interface SnapshotServiceDeps {
+  store: Store;
+  snapshots: SnapshotStore;
+  driver: RuntimeDriver;
+  operations: Operations;
+  containers: ContainerService;
+  data: HardLinkedDataSnapshots;
+  paths: BotPaths;
+  changes: ChangeFeed;
+  logger: Logger;
+}
+
+/**
+ * Snapshots of a bot's container: its root filesystem changes (an engine commit, stored as an image
+ * layer on top of its parent image) and its data dir (a hard-linked tree). Taking and restoring are
+ * operations, one at a time per bot; a delete waits for neither and is refused while one runs.
+ */
+export class SnapshotService {
+  /** Per-bot serialisation of snapshot, restore and delete, so a delete never meets a capture. */
+  private readonly locks = new Map<string, Promise<unknown>>();
+
+  constructor(private readonly deps: SnapshotServiceDeps) {}
+
+  /** Takes a snapshot; a running container keeps running (paused briefly), a stopped one stays stopped. */
+  async create(idOrName: string, body: { name: string }): Promise<{ operation: Operation; result: Promise<{ container: Container; snapshot: Snapshot }> }> {
+    const bot = await this.deps.store.mustGetBot(idOrName);
+    if (await this.deps.snapshots.nameTaken(bot.id, body.name)) throw nameTaken(body.name);
+    await this.mustHaveContainer(bot);
+    return this.deps.operations.start(bot.id, 'snapshot', (ctx) =>
+      this.locked(bot.id, async () => {
+        const row = await this.take(bot.id, body.name, 'manual', ctx);
+        return { container: await this.deps.containers.info(bot.id), snapshot: toSnapshot(row) };
+      }),
+    );
+  }
+
+  async list(idOrName: string): Promise<SnapshotList> {
+    const bot = await this.deps.store.mustGetBot(idOrName);
+    const rows = await this.deps.snapshots.list(bot.id);
+    return { snapshots: rows.map(toSnapshot), head: bot.head_snapshot_id };
+  }
+
+  async get(idOrName: string, snap: string): Promise<Snapshot> {
+    const bot = await this.deps.store.mustGetBot(idOrName);
+    return toSnapshot(await this.deps.snapshots.mustGet(bot.id, snap));
+  }
+
+  /**
+   * Restores a snapshot in place. Unless `keepCurrent` is false, the state being left is saved first
+   * as an automatic snapshot. The container is rebuilt from the snapshot's image with the config of
+   * the version it was taken from, the data dir gets the snapshot's files (the directory itself
+   * stays), and the container runs again if it was running (or if there was none).
+   */
+  async restore(idOrName: string, snap: string, options: { keepCurrent?: boolean } = {}): Promise<{ operation: Operation; result: Promise<{ container: Container }> }> {
+    const bot = await this.deps.store.mustGetBot(idOrName);
+    const target = await this.deps.snapshots.mustGet(bot.id, snap);
+    await this.assertRestorable(bot, target);
+    return this.deps.operations.start(bot.id, 'restore', (ctx) => this.locked(bot.id, async () => ({ container: await this.doRestore(bot.id, target.id, options.keepCurrent !== false, ctx) })));
+  }
+
+  /** Deletes a snapshot: its children take its parent, its image and the data only it holds go. */
+  async remove(idOrName: string, snap: string): Promise<void> {
+    const bot = await this.deps.store.mustGetBot(idOrName);
+    const row = await this.deps.snapshots.mustGet(bot.id, snap);
+    const running = await this.deps.store.runningOperationFor(bot.id);
+    if (running) {
+      throw new AppError('operation_in_progress', `bot has a running ${running.kind} operation ${running.id}`, { details: { operationId: running.id, kind: running.kind } });
+    }
+    await this.locked(bot.id, async () => {
+      const { removed } = await this.deps.driver.removeImage(row.image_ref);
+      await this.deps.snapshots.delete(row);
+      await this.deps.data.remove(bot.id, row.id);
+      this.deps.logger.info({ botId: bot.id, snapshotId: row.id, imageRemoved: removed }, removed ? 'snapshot deleted' : 'snapshot deleted; its image stays until the container using it is gone');
+      await this.sweepImages(bot.id);
+    });
+    this.deps.changes.publish({ type: 'bot.updated', botId: bot.id });
+  }
+
+  async versions(idOrName: string): Promise<VersionList> {
+    const bot = await this.deps.store.mustGetBot(idOrName);
+    const rows = await this.deps.store.listVersions(bot.id);
+    const history: Version[] = rows.map((r) => {
+      const config = JSON.parse(r.config) as BotConfig;
+      return {
+        version: r.version,
+        createdAt: r.created_at,
+        reason: r.reason as Version['reason'],
+        image: r.image,
+        imageId: r.image_id,
+        cdiDevices: config.cdiDevices,
+        resources: config.resources,
+        snapshotId: r.snapshot_id,
+      };
+    });
+    return { current: bot.current_version, history };
+  }
+
+  /**
+   * Removes every snapshot image of a bot whose container is already gone (bot delete). Newest first,
+   * so no image is asked to go before the ones built on it.
+   */
+  async removeAllForBot(botId: string): Promise<void> {
+    const images = await this.deps.driver.listImages({ labels: [`${LABEL.bot}=${botId}`, SNAPSHOT_LABEL] });
+    images.sort((a, b) => b.createdAt.localeCompare(a.createdAt));
+    for (const image of images) {
+      for (const ref of image.names.length > 0 ? image.names : [image.id]) {
+        await this.deps.driver.removeImage(ref).catch((err: unknown) => this.deps.logger.warn({ err, botId, image: ref }, 'could not remove a snapshot image of a deleted bot'));
+      }
+    }
+  }
+
+  // --- the work -----------------------------------------------------------------------------------
+
+  /**
+   * Captures the container as a new snapshot whose parent is the bot's head, and makes it the head.
+   * Running container: the data dir is pre-copied while it runs; then it is paused just for the
+   * engine commit and a catch-up pass over what changed meanwhile, and unpaused.
+   */
+  private async take(botId: string, name: string, source: 'manual' | 'auto', ctx: OperationContext): Promise<SnapshotRow> {
+    const { driver, store, snapshots, data } = this.deps;
+    const bot = await store.mustGetBot(botId);
+    const c = await this.mustHaveContainer(bot);
+    const snapId = newId('snap');
+    const ref = snapshotImageRef(bot.id, snapId);
+    const version = Number(c.labels[LABEL.version] ?? bot.current_version);
+    const parent = bot.head_snapshot_id ? await snapshots.find(bot.id, bot.head_snapshot_id) : undefined;
+    const running = c.state === 'running';
+    const log = this.deps.logger.child({ botId: bot.id, snapshotId: snapId, operationId: ctx.operationId });
+
+    await ctx.phase('data', `copying the data dir for snapshot ${name}`);
+    const started = performance.now();
+    const capture = await data.begin(bot.id, snapId, this.deps.paths.dataDir(bot.id));
+    let committed: { imageId: string; size: number } | null = null;
+    let pausedMs = 0;
+    try {
+      await capture.precopy({ signal: ctx.signal });
+      const precopyMs = performance.now() - started;
+      await ctx.phase('commit', running ? 'pausing the container to commit its root filesystem' : 'committing the root filesystem');
+      const labels = { [LABEL.managed]: 'true', [LABEL.bot]: bot.id, [SNAPSHOT_LABEL]: snapId };
+      const createdAt = now();
+      const pausedAt = performance.now();
+      if (running) await driver.pauseContainer(c.id);
+      try {
+        committed = await driver.commitContainer(c.id, { ref, labels, pause: false, signal: ctx.signal });
+        await capture.catchUp({ signal: ctx.signal });
+      } finally {
+        if (running) await driver.unpauseContainer(c.id);
+        pausedMs = performance.now() - pausedAt;
+      }
+      const summary = await capture.commit();
+      log.info({ precopyMs: Math.round(precopyMs), pausedMs: Math.round(pausedMs), ...summary, rootfsBytes: committed.size }, 'snapshot taken');
+      await ctx.log(
+        `${running ? `container paused for ${Math.round(pausedMs)} ms; ` : ''}data: ${summary.files} files (${summary.copiedFiles} copied, ${summary.linkedFiles} unchanged), ${summary.newBytes} new bytes; root filesystem layer: ${committed.size} bytes`,
+      );
+      const row = await snapshots.insert({
+        id: snapId,
+        bot_id: bot.id,
+        name,
+        created_at: createdAt,
+        parent_id: parent?.id ?? null,
+        version,
+        source,
+        size_bytes: summary.newBytes + committed.size,
+        data_bytes: summary.newBytes,
+        rootfs_bytes: committed.size,
+        image_ref: ref,
+        image_id: committed.imageId,
+        missing: null,
+      });
+      await snapshots.setHead(bot.id, snapId);
+      this.deps.changes.publish({ type: 'bot.updated', botId: bot.id });
+      return row;
+    } catch (err) {
+      await capture.abort().catch(() => undefined);
+      await data.remove(bot.id, snapId).catch(() => undefined);
+      if (committed) await driver.removeImage(ref).catch((e: unknown) => log.warn({ err: e }, 'could not remove the image of a failed snapshot'));
+      throw err;
+    }
+  }
+
+  private async doRestore(botId: string, snapId: string, keepCurrent: boolean, ctx: OperationContext): Promise<Container> {
+    const { driver, store, snapshots } = this.deps;
+    let bot = await store.mustGetBot(botId);
+    const target = await snapshots.mustGet(bot.id, snapId);
+    await this.assertRestorable(bot, target);
+    const c = await this.deps.containers.engineContainer(bot);
+
+    if (c && keepCurrent) {
+      const name = await this.autoName(bot.id);
+      await ctx.phase('snapshot', `saving the current state as ${name}`);
+      await this.take(bot.id, name, 'auto', ctx);
+    }
+    // Running again afterwards if it was running; a bot without a container gets a running one, as a create would.
+    const start = !c || c.state === 'running' || c.state === 'paused';
+    if (c) {
+      await ctx.phase('stop', 'stopping and removing the current container');
+      await driver.stopContainer(c.id, { timeoutSeconds: 10 });
+      await driver.removeContainer(c.id);
+      await store.updateBot(bot.id, { container_id: null });
+    }
+
+    await ctx.phase('data', `restoring the data dir from ${target.name}`);
+    const dataDir = this.deps.paths.dataDir(bot.id);
+    await fs.mkdir(dataDir, { recursive: true });
+    const restored = await this.deps.data.restore(bot.id, target.id, dataDir, { signal: ctx.signal });
+    await ctx.log(`data dir restored: ${restored.files} files, ${restored.bytes} bytes`);
+
+    bot = await store.mustGetBot(bot.id);
+    const versionRow = await store.getVersion(bot.id, target.version);
+    const config = versionRow ? (JSON.parse(versionRow.config) as BotConfig) : configOf(bot);
+    const container = await this.deps.containers.buildFromSnapshot(bot.id, { image: target.image_ref, config, snapshotId: target.id, start }, ctx);
+    // The replaced container may have held the last use of a deleted snapshot's image.
+    await this.sweepImages(bot.id).catch((err: unknown) => this.deps.logger.warn({ err, botId: bot.id }, 'could not sweep released snapshot images'));
+    return container;
+  }
+
+  private async assertRestorable(bot: BotRow, target: SnapshotRow): Promise<void> {
+    const missing: string[] = [];
+    if (!(await this.deps.driver.inspectImage(target.image_ref))) missing.push('rootfs');
+    if (!(await this.deps.data.has(bot.id, target.id))) missing.push('data');
+    if (missing.length > 0) {
+      await this.deps.snapshots.setMissing(target.id, missing);
+      throw new AppError('snapshot_not_found', `snapshot "${target.name}" cannot be restored: its ${missing.join(' and ')} ${missing.length > 1 ? 'are' : 'is'} gone`, {
+        details: { snapshotId: target.id, missing },
+      });
+    }
+  }
+
+  /**
+   * Removes this bot's snapshot images that a delete could only untag because a container still used
+   * them, once nothing uses them any more.
+   */
+  private async sweepImages(botId: string): Promise<void> {
+    const known = new Set((await this.deps.snapshots.list(botId)).map((s) => s.id));
+    const images = await this.deps.driver.listImages({ labels: [`${LABEL.bot}=${botId}`, SNAPSHOT_LABEL] });
+    for (const image of images) {
+      const snap = image.labels[SNAPSHOT_LABEL] ?? '';
+      if (image.names.length === 0 && image.containers === 0 && !known.has(snap)) {
+        const { removed } = await this.deps.driver.removeImage(image.id);
+        if (removed) this.deps.logger.info({ botId, image: image.id, snapshotId: snap }, 'removed the image of a deleted snapshot');
+      }
+    }
+  }
+
+  private async autoName(botId: string): Promise<string> {
+    const stamp = new Date().toISOString().replace(/[-:]/g, '').replace('.', '');
+    const base = `auto-before-restore-${stamp}`;
+    for (let i = 1; ; i++) {
+      const name = i === 1 ? base : `${base}-${i}`;
+      if (!(await this.deps.snapshots.nameTaken(botId, name))) return name;
+    }
+  }
+
+  private async mustHaveContainer(bot: BotRow): Promise<ContainerState> {
+    const c = await this.deps.containers.engineContainer(bot);
+    if (!c) throw new AppError('container_not_found', `bot "${bot.name}" has no container to snapshot; create one first`);
+    return c;
+  }
+
+  private locked<T>(botId: string, work: () => Promise<T>): Promise<T> {
+    const prev = this.locks.get(botId) ?? Promise.resolve();
+    const next = prev.then(work, work);
+    const tail = next.catch(() => undefined);
+    this.locks.set(botId, tail);
+    void tail.then(() => {
+      if (this.locks.get(botId) === tail) this.locks.delete(botId);
+    });
+    return next;
+  }
+}
+
+function nameTaken(name: string): AppError {
+  return new AppError('snapshot_name_taken', `the bot already has a snapshot named "${name}"`, { details: { name } });
+}
+
+export function toSnapshot(row: SnapshotRow): Snapshot {
+  return {
+    id: row.id,
+    name: row.name,
+    createdAt: row.created_at,
+    parentId: row.parent_id,
+    version: row.version,
+    source: row.source === 'auto' ? 'auto' : 'manual',
+    sizeBytes: row.size_bytes,
+    image: row.image_ref,
+    missing: (row.missing ?? '').split(',').filter((m): m is 'rootfs' | 'data' => m === 'rootfs' || m === 'data'),
+  };
+}
