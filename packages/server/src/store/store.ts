@@ -170,7 +170,9 @@ export async function openStore(options: { home: string; databaseUrl: string | n
   sqlite.pragma('foreign_keys = ON');
   sqlite.pragma('busy_timeout = 5000');
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
-  const migrator = new Migrator({ db, provider: { getMigrations: () => Promise.resolve(migrations) } });
+  // Migrations are independent tables and columns, numbered ahead of time, so they may land out of
+  // order (0004 before 0002); a database that has run a later one must still take an earlier one.
+  const migrator = new Migrator({ db, provider: { getMigrations: () => Promise.resolve(migrations) }, allowUnorderedMigrations: true });
   const { error } = await migrator.migrateToLatest();
   if (error) {
     await db.destroy();
