@@ -3,6 +3,7 @@ import { Command } from 'commander';
 import { BerthApiError } from '@berth/contract';
 import { registerBots } from './commands/bots.js';
 import { registerContainer } from './commands/container.js';
+import { registerData } from './commands/data.js';
 import { registerSystem } from './commands/system.js';
 import { registerTokens } from './commands/tokens.js';
 import type { GlobalOptions } from './global-options.js';
@@ -16,6 +17,7 @@ const program = new Command('berth')
 const global = () => program.opts<GlobalOptions>();
 registerBots(program, global);
 registerContainer(program, global);
+registerData(program, global);
 registerSystem(program, global);
 registerTokens(program, global);
 

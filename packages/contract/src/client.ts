@@ -2,6 +2,8 @@ import type { z } from 'zod';
 import type { ErrorCode } from './errors.js';
 import type { OperationEvent, OperationEventName } from './events.js';
 import type { Bot, CdiDeviceList, Container, CreateBotBody, Info, Operation, PatchBotBody } from './schemas.js';
+import type { DataImportMode, DataImportResult } from './data.js';
+import { CSRF_HEADER } from './session.js';
 import type { BotToken, BotTokenList, CreateTokenBody, IssuedBotToken } from './tokens.js';
 import type { OperationList, Session } from './session.js';
 import type { CreateSnapshotBody, RestoreSnapshotBody, Snapshot, SnapshotList, VersionList } from './snapshots.js';
@@ -164,6 +166,47 @@ export class BerthClient {
   /** The current container version and the history of every instance built for the bot. */
   listVersions(bot: string): Promise<VersionList> {
     return this.json('GET', `/bots/${enc(bot)}/versions`);
+  }
+
+  // --- data dir: export, import, reset ------------------------------------------------------------
+
+  /**
+   * The data dir as a tar.gz. The Response is handed over unread: stream its `body` to a file or
+   * anywhere else; nothing is buffered. Its Content-Disposition names `<bot>-data.tar.gz`.
+   */
+  exportData(bot: string, options: { signal?: AbortSignal } = {}): Promise<Response> {
+    return this.request('GET', `/bots/${enc(bot)}/data/export`, undefined, { accept: 'application/gzip', signal: options.signal });
+  }
+
+  /**
+   * Imports a tar or tar.gz into the data dir (gzip is recognised by its content), all or nothing.
+   * A ReadableStream is sent as it is read; `merge` (the default) keeps entries the archive does not name.
+   */
+  async importData(
+    bot: string,
+    archive: ReadableStream<Uint8Array> | Blob | Uint8Array,
+    options: { mode?: DataImportMode; signal?: AbortSignal } = {},
+  ): Promise<DataImportResult> {
+    // X-Berth: a browser holding a session cookie must show the request is not a cross-site form post.
+    const headers: Record<string, string> = { accept: 'application/json', 'content-type': 'application/octet-stream', [CSRF_HEADER]: '1' };
+    if (this.options.token) headers.authorization = `Bearer ${this.options.token}`;
+    const streamed = typeof (archive as ReadableStream).getReader === 'function';
+    const res = await this.fetchImpl(`${this.base}/api/v1/bots/${enc(bot)}/data/import?mode=${options.mode ?? 'merge'}`, {
+      method: 'POST',
+      headers,
+      body: archive as NonNullable<RequestInit['body']>,
+      // Fetch sends a stream body only when told it may start before the response (half duplex).
+      ...(streamed && { duplex: 'half' }),
+      ...(options.signal && { signal: options.signal }),
+      credentials: 'same-origin',
+    } as RequestInit);
+    if (!res.ok) throw await toApiError(res);
+    return (await res.json()) as DataImportResult;
+  }
+
+  /** Empties the data dir in place; the container keeps running. */
+  async resetData(bot: string): Promise<void> {
+    await this.json('POST', `/bots/${enc(bot)}/data/reset`, {});
   }
 
   // --- operations, events, system -----------------------------------------------------------------
