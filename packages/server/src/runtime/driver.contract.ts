@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TestContext } from 'vitest';
 import { isAppError } from '../errors.js';
 import type { ContainerSpec, PullProgress, RuntimeDriver } from './driver.js';
+import { execStreamContract } from './exec-stream.contract.js';
 
 /** What a driver's test file hands to the shared suite. */
 export interface ContractTarget {
@@ -348,6 +349,8 @@ export function runtimeDriverContract(name: string, makeDriver: () => Promise<Co
         await driver.removeContainer(id);
       });
     });
+
+    execStreamContract(name, () => t);
 
     describe('pull', () => {
       it('pulls an image with progress whose bytes never go backwards', async (ctx) => {

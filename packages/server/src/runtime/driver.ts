@@ -89,6 +89,46 @@ export interface CommitOptions {
   signal?: AbortSignal;
 }
 
+/** Options of a streaming exec (the bot's exec API and terminal). */
+export interface ExecStreamOptions {
+  command: string[];
+  env?: Record<string, string>;
+  cwd?: string;
+  /** Attach standard input (write/end); otherwise the command reads an empty stdin. */
+  stdin?: boolean;
+  /** Run on a pseudo-terminal: one output stream, resizable. */
+  tty?: boolean;
+  /** The terminal's size at start (tty only). */
+  size?: { cols: number; rows: number };
+  /** Aborting kills the session, as `kill()` does. */
+  signal?: AbortSignal;
+}
+
+export interface ExecOutputChunk {
+  stream: 'stdout' | 'stderr';
+  data: Buffer;
+}
+
+/**
+ * A running exec. Without a tty the command runs as its own session and process group, so `kill()`
+ * reaches everything it started; with a tty `kill()` ends the shell's process group (its foreground
+ * job is hung up by the kernel).
+ */
+export interface ExecSession {
+  /** Output as it comes (with a tty, everything is `stdout`); ends when the command's output ends. Read it to keep it flowing. */
+  output: AsyncIterable<ExecOutputChunk>;
+  /** The exit code, once the command has ended (128+n when a signal ended it). */
+  exitCode: Promise<number>;
+  /** Writes to standard input (with `stdin: true`), waiting while the engine is not reading. */
+  write(data: Buffer | string): Promise<void>;
+  /** Closes standard input: the command reads end-of-file. */
+  end(): void;
+  /** Resizes the terminal (tty only; a no-op otherwise). */
+  resize(cols: number, rows: number): Promise<void>;
+  /** SIGKILLs the command's process group and closes the stream. Safe to call more than once. */
+  kill(): Promise<void>;
+}
+
 export interface RuntimeCapabilities {
   cdi: boolean;
   pullProgress: boolean;
@@ -125,6 +165,11 @@ export interface RuntimeDriver {
   countProcesses(id: string): Promise<number>;
   /** Runs a command to completion in a running container (`container_not_running` otherwise). */
   exec(id: string, command: string[], options?: { env?: Record<string, string>; cwd?: string }): Promise<ExecResult>;
+  /**
+   * Starts a command in a running container (`container_not_running` otherwise) and streams it. The
+   * image needs `/bin/sh` (and `setsid`, to give the command its own process group).
+   */
+  execStream(id: string, options: ExecStreamOptions): Promise<ExecSession>;
 
   // --- snapshots: root filesystem changes as images ---------------------------------------------
 

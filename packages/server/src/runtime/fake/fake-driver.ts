@@ -7,12 +7,15 @@ import type {
   ContainerSpec,
   ContainerState,
   ExecResult,
+  ExecSession,
+  ExecStreamOptions,
   ImageInfo,
   ImageSummary,
   PullProgress,
   RuntimeCapabilities,
   RuntimeDriver,
 } from '../driver.js';
+import { fakeExecSession } from './fake-exec.js';
 
 type DelayedCall =
   | 'ping'
@@ -26,6 +29,7 @@ type DelayedCall =
   | 'listContainers'
   | 'countProcesses'
   | 'exec'
+  | 'execStream'
   | 'commitContainer'
   | 'pauseContainer'
   | 'unpauseContainer'
@@ -289,6 +293,16 @@ export class FakeDriver implements RuntimeDriver {
       out.push({ id, names, labels: { ...meta.labels }, createdAt: meta.createdAt, containers });
     }
     return out;
+  }
+
+  /** Streams what `exec` would answer; also `cat` (stdin to stdout) and `sleep N` (see fake-exec.ts). */
+  async execStream(id: string, options: ExecStreamOptions): Promise<ExecSession> {
+    await this.enter('execStream', id);
+    const c = this.get(id);
+    if (c.state.state !== 'running') {
+      throw new AppError('container_not_running', `container ${c.state.name} is not running`, { details: { id } });
+    }
+    return fakeExecSession(options, () => this.exec(id, options.command, { ...(options.env && { env: options.env }), ...(options.cwd && { cwd: options.cwd }) }));
   }
 
   close(): Promise<void> {

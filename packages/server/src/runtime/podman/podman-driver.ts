@@ -4,6 +4,8 @@ import type {
   ContainerState,
   EngineState,
   ExecResult,
+  ExecSession,
+  ExecStreamOptions,
   CommitOptions,
   ImageInfo,
   ImageSummary,
@@ -21,6 +23,7 @@ import {
   readAll,
   toAppError,
 } from './podman-client.js';
+import { startExecSession } from './podman-exec.js';
 
 /** libpod endpoints are versioned; 4.0.0 is the oldest Podman 4.3 accepts. */
 const LIBPOD = '/v4.0.0/libpod';
@@ -333,6 +336,11 @@ export class PodmanDriver implements RuntimeDriver {
       throw toAppError(err, ctx);
     }
     return { exitCode: await this.execExitCode(execId, ctx), stdout: Buffer.concat(stdout), stderr: Buffer.concat(stderr) };
+  }
+
+  /** The streaming exec (stdin, tty, kill of the process group) lives in podman-exec.ts. */
+  execStream(id: string, options: ExecStreamOptions): Promise<ExecSession> {
+    return startExecSession({ client: this.client, runShort: (command) => this.exec(id, command) }, id, options);
   }
 
   // --- snapshots ------------------------------------------------------------------------------
