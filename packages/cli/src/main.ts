@@ -4,6 +4,7 @@ import { BerthApiError } from '@berth/contract';
 import { registerBots } from './commands/bots.js';
 import { registerContainer } from './commands/container.js';
 import { registerData } from './commands/data.js';
+import { registerSnapshots } from './commands/snapshots.js';
 import { registerSystem } from './commands/system.js';
 import { registerTokens } from './commands/tokens.js';
 import type { GlobalOptions } from './global-options.js';
@@ -18,6 +19,7 @@ const global = () => program.opts<GlobalOptions>();
 registerBots(program, global);
 registerContainer(program, global);
 registerData(program, global);
+registerSnapshots(program, global);
 registerSystem(program, global);
 registerTokens(program, global);
 
