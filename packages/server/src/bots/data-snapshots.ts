@@ -28,6 +28,9 @@ import { once } from 'node:events';
 /** How close to "now" a ctime must be to be distrusted; more than a kernel clock tick (≤ 10 ms). */
 export const RACY_MS = 50;
 
+/** File copies in flight at once: each is a few syscalls on libuv's thread pool (4 threads by default). */
+const COPY_CONCURRENCY = 4;
+
 type Kind = 'file' | 'dir' | 'symlink';
 
 interface Meta {
@@ -139,6 +142,7 @@ export class HardLinkedDataSnapshots {
     const written = new Map<string, Identity>();
     let files = 0;
     let bytes = 0;
+    const pool = new TaskPool(COPY_CONCURRENCY);
     await walk(src, async (rel, st) => {
       options.signal?.throwIfAborted();
       const from = path.join(src, rel);
@@ -153,14 +157,17 @@ export class HardLinkedDataSnapshots {
         await fs.symlink(await fs.readlink(from), to);
         await applyMeta(to, meta, 'symlink');
       } else if (st.isFile()) {
-        await fs.copyFile(from, to, constants.COPYFILE_EXCL);
-        await applyMeta(to, meta, 'file');
-        written.set(rel, identity(await fs.lstat(to, { bigint: true })));
         files++;
         bytes += Number(st.size);
+        await pool.add(async () => {
+          await fs.copyFile(from, to, constants.COPYFILE_EXCL);
+          await applyMeta(to, meta, 'file');
+          written.set(rel, identity(await fs.lstat(to, { bigint: true })));
+        });
       }
       return false;
     });
+    await pool.drain();
     for (const d of dirs.reverse()) await applyMeta(path.join(dataDir, d.rel), d.meta, 'dir');
 
     // Wait out the racy window, then keep only files nobody touched since we wrote them.
@@ -268,6 +275,7 @@ export class DataCapture {
     const stagedRoot = path.join(this.c.staging, 'data');
     const seen = new Set<string>();
     this.skipped = new Set();
+    const pool = new TaskPool(COPY_CONCURRENCY);
     await walk(dataDir, async (rel, st, abs) => {
       signal?.throwIfAborted();
       const kind = kindOf(st);
@@ -306,29 +314,24 @@ export class DataCapture {
       }
       // A regular file: unchanged since it was staged, linked from the baseline, or copied.
       const id = identity(st);
-      if (prev?.trusted && prev.id && sameIdentity(prev.id, id)) {
-        seen.add(rel);
-        return false;
-      }
-      if (prev) await fs.rm(to, { force: true });
-      const base = this.c.baseline?.entries.get(rel);
-      if (base && this.c.baseline && sameIdentity(base, id)) {
-        const linked = await linkOrNull(path.join(this.c.root, this.c.baseline.store, 'data', rel), to);
-        if (linked) {
-          this.staged.set(rel, { kind, meta, id, trusted: true, copied: false });
-          seen.add(rel);
-          return false;
+      seen.add(rel);
+      if (prev?.trusted && prev.id && sameIdentity(prev.id, id)) return false;
+      await pool.add(async () => {
+        if (prev) await fs.rm(to, { force: true });
+        const base = this.c.baseline?.entries.get(rel);
+        if (base && this.c.baseline && sameIdentity(base, id)) {
+          if (await linkOrNull(path.join(this.c.root, this.c.baseline.store, 'data', rel), to)) {
+            this.staged.set(rel, { kind, meta, id, trusted: true, copied: false });
+            return;
+          }
         }
-      }
-      const copied = await this.copyIn(abs, rel, to);
-      if (copied) {
-        this.staged.set(rel, { kind, meta: copied.meta, id: copied.id, trusted: copied.trusted, copied: true });
-        seen.add(rel);
-      } else {
-        this.staged.delete(rel);
-      }
+        const copied = await this.copyIn(abs, rel, to);
+        if (copied) this.staged.set(rel, { kind, meta: copied.meta, id: copied.id, trusted: copied.trusted, copied: true });
+        else this.staged.delete(rel);
+      });
       return false;
     });
+    await pool.drain();
     for (const rel of [...this.staged.keys()]) if (!seen.has(rel) && this.staged.has(rel)) await this.drop(rel);
   }
 
@@ -521,6 +524,30 @@ async function writeBaseline(root: string, store: string, entries: BaselineEntry
 }
 
 // --- small helpers -----------------------------------------------------------------------------
+
+/** Runs tasks with at most `limit` in flight; `add` waits for room, `drain` for the rest and throws the first failure. */
+class TaskPool {
+  private readonly running = new Set<Promise<void>>();
+  private failed: { err: unknown } | null = null;
+
+  constructor(private readonly limit: number) {}
+
+  async add(task: () => Promise<void>): Promise<void> {
+    if (this.failed) throw this.failed.err;
+    while (this.running.size >= this.limit) await Promise.race(this.running);
+    const p: Promise<void> = task()
+      .catch((err: unknown) => {
+        this.failed ??= { err };
+      })
+      .finally(() => this.running.delete(p));
+    this.running.add(p);
+  }
+
+  async drain(): Promise<void> {
+    await Promise.all(this.running);
+    if (this.failed) throw this.failed.err;
+  }
+}
 
 async function exists(p: string): Promise<boolean> {
   try {
