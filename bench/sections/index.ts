@@ -1,6 +1,7 @@
 import { idleRss } from './idle-rss.js';
 import { lifecycle } from './lifecycle.js';
 import type { Section } from './section.js';
+import { snapshots } from './snapshots.js';
 
 /** Every section, in the order a full run takes them. Add new ones (snapshots, export/import, exec) here. */
-export const SECTIONS: readonly Section[] = [lifecycle, idleRss];
+export const SECTIONS: readonly Section[] = [lifecycle, idleRss, snapshots];
