@@ -5,4 +5,5 @@ export * from './data.js';
 export * from './tokens.js';
 export * from './session.js';
 export * from './snapshots.js';
+export * from './tools.js';
 export * from './client.js';

@@ -10,6 +10,8 @@ import { SnapshotStore } from './store/snapshot-store.js';
 import { Operations } from './bots/operations.js';
 import { reconcile, type UnmanagedContainer } from './bots/reconciler.js';
 import { TokenService } from './bots/token-service.js';
+import { ExecService } from './bots/exec-service.js';
+import { TaskService } from './bots/task-service.js';
 import { CdiRegistry } from './cdi/cdi-registry.js';
 import type { Config } from './config/config.js';
 import { AdminOrBotTokenAuthenticator, AdminTokenAuthenticator } from './http/auth.js';
@@ -29,7 +31,9 @@ export async function composeBerth(options: { config: Readonly<Config>; logger: 
   const operations = new Operations({ store, logger, changes });
   const cdi = new CdiRegistry({ specDirs: config.cdiSpecDirs });
   const paths = new BotPaths(config.home);
-  const containers = new ContainerService({ store, driver, operations, cdi, paths, changes, logger, containerDataPath: config.containerDataPath });
+  const exec = new ExecService({ store, driver, logger, containerDataPath: config.containerDataPath, outputLimit: config.execOutputLimit });
+  const tasks = new TaskService({ store, driver, exec, logger });
+  const containers = new ContainerService({ store, driver, operations, cdi, paths, changes, logger, containerDataPath: config.containerDataPath, countTasks: (botId) => tasks.countRunning(botId) });
   const tokens = new TokenService({ store, logger });
   const data = new DataService({ store, operations, paths, logger, maxImportBytes: config.maxImportBytes, importLimits: { maxEntries: config.maxImportEntries } });
   const snapshotStore = new SnapshotStore(store.db);
@@ -40,6 +44,7 @@ export async function composeBerth(options: { config: Readonly<Config>; logger: 
   let unmanaged: UnmanagedContainer[] = [];
   ({ unmanaged } = await reconcile({ store, driver, operations, logger }));
   await reconcileSnapshots({ store, snapshots: snapshotStore, driver, data: dataSnapshots, logger });
+  await tasks.reconcileAll();
 
   const app = createApp({
     version: BERTH_VERSION,
@@ -55,7 +60,9 @@ export async function composeBerth(options: { config: Readonly<Config>; logger: 
     tokens,
     data,
     snapshots,
+    exec,
+    tasks,
     webDist: config.webDist,
   });
-  return { app, bots, containers, operations, changes, cdi, paths, tokens, data, snapshots };
+  return { app, bots, containers, operations, changes, cdi, paths, tokens, data, snapshots, exec, tasks };
 }

@@ -21,9 +21,16 @@ export interface Config {
   logLevel: string;
   /** The built web UI served at `/` (packages/web/dist). */
   webDist: string;
+  /** Bytes of each output stream a buffered exec answers with; the rest is counted, not kept. */
+  execOutputLimit: number;
+  /** Most bytes one files read answers with; more needs a range. */
+  filesReadLimit: number;
+  /** A terminal with no input or output this long is closed. */
+  terminalIdleSeconds: number;
 }
 
 const GiB = 1024 ** 3;
+const MiB = 1024 ** 2;
 
 // Both src/config and dist/config sit two levels below packages/server, so this holds for either.
 const DEFAULT_WEB_DIST = fileURLToPath(new URL('../../../web/dist', import.meta.url));
@@ -39,6 +46,9 @@ const EnvSchema = z.object({
   BERTH_DATABASE_URL: z.string().min(1).optional(),
   BERTH_CDI_SPEC_DIRS: z.string().default('/etc/cdi:/var/run/cdi'),
   BERTH_MAX_IMPORT_BYTES: z.coerce.number().int().positive().default(10 * GiB),
+  BERTH_EXEC_OUTPUT_LIMIT: z.coerce.number().int().positive().default(MiB),
+  BERTH_FILES_READ_LIMIT: z.coerce.number().int().positive().default(100 * MiB),
+  BERTH_TERMINAL_IDLE_SECONDS: z.coerce.number().int().positive().default(1800),
   BERTH_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -65,6 +75,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     defaultPidsLimit: 4096,
     logLevel: e.BERTH_LOG_LEVEL,
     webDist: DEFAULT_WEB_DIST,
+    execOutputLimit: e.BERTH_EXEC_OUTPUT_LIMIT,
+    filesReadLimit: e.BERTH_FILES_READ_LIMIT,
+    terminalIdleSeconds: e.BERTH_TERMINAL_IDLE_SECONDS,
     ...overrides,
   };
   return Object.freeze(config);

@@ -25,6 +25,9 @@ import type { DataService } from '../bots/data-service.js';
 import { botOperationRoutes } from './routes/bot-operations.js';
 import { LOGIN_ROUTE, sessionRoutes } from './routes/session.js';
 import { serveWebUi } from './static.js';
+import type { ExecService } from '../bots/exec-service.js';
+import type { TaskService } from '../bots/task-service.js';
+import { execRoutes } from './routes/exec.js';
 
 export interface AppDeps {
   version: string;
@@ -40,6 +43,8 @@ export interface AppDeps {
   tokens: TokenService;
   data: DataService;
   snapshots: SnapshotService;
+  exec: ExecService;
+  tasks: TaskService;
   /** The built web UI, served at `/`; none when absent (API only). */
   webDist?: string;
 }
@@ -81,6 +86,7 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   snapshotRoutes(deps, api);
   sessionRoutes(deps, api);
   botOperationRoutes(deps, api);
+  execRoutes(deps, api);
   api.doc31('/openapi.json', { openapi: '3.1.0', info: { title: 'Berth API', version: deps.version } });
 
   app.route(API_BASE, api);

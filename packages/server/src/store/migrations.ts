@@ -83,6 +83,26 @@ export const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0003_tasks': {
+    async up(db: Kysely<unknown>) {
+      // Background tasks started through the exec API; their processes and output live in the container.
+      await db.schema
+        .createTable('tasks')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('bot_id', 'text', (c) => c.notNull().references('bots.id').onDelete('cascade'))
+        .addColumn('container_id', 'text', (c) => c.notNull())
+        .addColumn('command', 'text', (c) => c.notNull())
+        .addColumn('cwd', 'text', (c) => c.notNull())
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('exit_code', 'integer')
+        .addColumn('timed_out', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('kill_requested', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('started_at', 'text', (c) => c.notNull())
+        .addColumn('finished_at', 'text')
+        .execute();
+      await db.schema.createIndex('tasks_bot_status').on('tasks').columns(['bot_id', 'status']).execute();
+    },
+  },
   '0004_tokens': {
     async up(db: Kysely<unknown>) {
       // Only the SHA-256 of a token is kept; the token itself is shown once, when issued.

@@ -85,6 +85,23 @@ export interface SnapshotsTable {
   missing: string | null;
 }
 
+export interface TasksTable {
+  id: string;
+  bot_id: string;
+  /** Engine id of the container instance the task was started in. */
+  container_id: string;
+  /** JSON: the command as given, an argv array or a shell string. */
+  command: string;
+  cwd: string;
+  /** running | exited | killed | lost; `running` until its end is observed. */
+  status: string;
+  exit_code: number | null;
+  timed_out: number;
+  kill_requested: number;
+  started_at: string;
+  finished_at: string | null;
+}
+
 export interface Database {
   snapshots: SnapshotsTable;
   bots: BotsTable;
@@ -93,5 +110,6 @@ export interface Database {
   operation_events: OperationEventsTable;
   meta: MetaTable;
   tokens: TokensTable;
+  tasks: TasksTable;
 }
 

@@ -62,6 +62,7 @@ export class Store {
       await tx.deleteFrom('operations').where('bot_id', '=', id).execute();
       await tx.deleteFrom('versions').where('bot_id', '=', id).execute();
       await tx.deleteFrom('tokens').where('bot_id', '=', id).execute();
+      await tx.deleteFrom('tasks').where('bot_id', '=', id).execute();
       await tx.deleteFrom('bots').where('id', '=', id).execute();
     });
   }
