@@ -227,6 +227,18 @@ describe('snapshots and versions API over the fake driver', () => {
     expect((await list(bot.id)).snapshots).toHaveLength(1);
   });
 
+  it('documents the routes in OpenAPI and keeps them from bot tokens', async () => {
+    const doc = await json<{ paths: Record<string, unknown> }>(t.api('GET', '/openapi.json'), 200);
+    expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(['/bots/{bot}/snapshots', '/bots/{bot}/snapshots/{snap}', '/bots/{bot}/snapshots/{snap}/restore', '/bots/{bot}/versions']));
+    const bot = await botWithContainer();
+    await snap(bot.id, 'a');
+    const { token } = await json<{ token: string }>(t.api('POST', `/bots/${bot.id}/tokens`, { body: { name: 'agent' } }), 201);
+    for (const [method, p] of [['GET', 'snapshots'], ['POST', 'snapshots'], ['POST', 'snapshots/a/restore'], ['DELETE', 'snapshots/a'], ['GET', 'versions']] as const) {
+      expect(await errorCode(t.api(method, `/bots/${bot.id}/${p}`, { token, ...(method === 'POST' && { body: { name: 'b' } }) }), 403)).toBe('forbidden');
+    }
+    expect((await list(bot.id)).snapshots.map((s) => s.name)).toEqual(['a']);
+  });
+
   it('refuses a snapshot whose image is gone, and marks it', async () => {
     const bot = await botWithContainer();
     const a = await snap(bot.id, 'a');
