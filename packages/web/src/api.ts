@@ -54,11 +54,11 @@ export interface ErrorText {
 export function explainError(err: unknown): ErrorText {
   if (err instanceof BerthApiError) {
     const message = err.code === 'internal' && err.requestId ? `${err.message} (request ${err.requestId})` : err.message;
-    return { lead: LEADS[err.code] ?? 'The request failed.', message };
+    return { lead: leadFor(err.code, err.details) ?? 'The request failed.', message };
   }
-  if (isPayload(err)) return { lead: LEADS[err.code] ?? 'The operation failed.', message: err.message };
+  if (isPayload(err)) return { lead: leadFor(err.code, err.details) ?? 'The operation failed.', message: err.message };
   if (err instanceof TypeError) return { lead: 'Berth cannot be reached.', message: 'Check that the server is running, then try again.' };
-  if (err instanceof Error) return { lead: 'Something went wrong.', message: err.message };
+  if (err instanceof Error) return { lead: 'Please check what was entered.', message: err.message };
   return { lead: 'Something went wrong.', message: String(err) };
 }
 
@@ -67,7 +67,16 @@ export function describeError(err: unknown): string {
   return `${lead} ${message}`;
 }
 
-function isPayload(v: unknown): v is { code: string; message: string } {
+function leadFor(code: string, details: unknown): string | undefined {
+  const devices = (details as { devices?: unknown } | undefined)?.devices;
+  if (code === 'cdi_unresolvable' && Array.isArray(devices) && devices.length > 0) {
+    // The engine's message lists every requested name; the details say which ones are missing.
+    return `Not declared in this host’s CDI specs: ${devices.join(', ')}. No container was made.`;
+  }
+  return LEADS[code];
+}
+
+function isPayload(v: unknown): v is { code: string; message: string; details?: unknown } {
   return typeof v === 'object' && v !== null && typeof (v as { code?: unknown }).code === 'string' && typeof (v as { message?: unknown }).message === 'string';
 }
 

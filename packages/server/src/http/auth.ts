@@ -50,8 +50,9 @@ function sha256(s: string): Buffer {
  */
 export function requireAuth(auth: Authenticator, options: { publicRoutes?: readonly { method: string; path: string }[] } = {}): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
-    if (options.publicRoutes?.some((r) => r.method === c.req.method.toUpperCase() && r.path === c.req.path)) return next();
     const header = c.req.header('authorization');
+    // A public route still checks a bearer token that is presented, so a bot token is refused there too.
+    if (!header && options.publicRoutes?.some((r) => r.method === c.req.method.toUpperCase() && r.path === c.req.path)) return next();
     const bearer = header?.startsWith('Bearer ') ? header.slice(7).trim() : undefined;
     const token = bearer ?? getCookie(c, SESSION_COOKIE);
     if (!token) throw new AppError('unauthorized', 'missing bearer token');

@@ -9,6 +9,8 @@ import { ContainerInfo } from './container-info.js';
 import { OperationProgress } from './operation-progress.js';
 import { useOperationStream } from './use-operation.js';
 
+const RECENT_MS = 10 * 60_000;
+
 /** The operation this page follows: one it started, or one found running (another tab, a reload). */
 interface Followed {
   id: string;
@@ -38,10 +40,15 @@ export function ContainerTab({ bot, onBotChanged }: { bot: Bot; onBotChanged: (b
   }, [botId]);
 
   // A reload in the middle of a create lands here: find the running operation and reattach to it.
-  const findRunning = useCallback(async () => {
+  // On the first load an operation that ended a moment ago is shown too, so that its outcome (an
+  // error above all) survives a reload.
+  const findRunning = useCallback(async (options: { showRecent?: boolean } = {}) => {
     try {
       const [latest] = await berth.listOperations(botId, { limit: 1 });
-      if (latest?.status === 'running') setFollowed((f) => (f?.id === latest.id ? f : { id: latest.id, kind: latest.kind }));
+      const recent = latest?.finishedAt && Date.now() - Date.parse(latest.finishedAt) < RECENT_MS;
+      if (latest?.status === 'running' || (latest && recent && options.showRecent)) {
+        setFollowed((f) => (f?.id === latest.id ? f : { id: latest.id, kind: latest.kind }));
+      }
     } catch {
       // The info still loads; progress shows once the next live event names the operation.
     }
@@ -49,7 +56,7 @@ export function ContainerTab({ bot, onBotChanged }: { bot: Bot; onBotChanged: (b
 
   useEffect(() => {
     void loadContainer();
-    void findRunning();
+    void findRunning({ showRecent: true });
   }, [loadContainer, findRunning]);
 
   const refreshTimer = useRef<ReturnType<typeof setTimeout> | null>(null);
@@ -157,7 +164,7 @@ export function ContainerTab({ bot, onBotChanged }: { bot: Bot; onBotChanged: (b
         </div>
         <ErrorMessage error={actionError} onDismiss={() => setActionError(null)} />
         <ErrorMessage error={loadError} />
-        {view && <OperationProgress view={view} />}
+        {view && <OperationProgress view={view} onDismiss={running ? undefined : () => setFollowed(null)} />}
         {container === undefined ? (
           <p className="muted">Loading…</p>
         ) : container === null ? (

@@ -24,7 +24,7 @@ const KIND_LABELS: Record<string, string> = {
 };
 
 /** Live progress of an operation: its phases, per-layer pull bars with bytes, and its log. */
-export function OperationProgress({ view }: { view: OperationView }) {
+export function OperationProgress({ view, onDismiss }: { view: OperationView; onDismiss?: (() => void) | undefined }) {
   const isCreate = view.kind === 'create' || view.kind === 'recreate';
   const seen = view.phases.map((p) => p.phase);
   const currentPhase = seen.at(-1);
@@ -33,9 +33,16 @@ export function OperationProgress({ view }: { view: OperationView }) {
 
   return (
     <section className={`progress-panel progress-${view.status}`} aria-labelledby={`op-${view.id}`} data-operation={view.id} data-status={view.status}>
-      <h3 id={`op-${view.id}`} aria-live="polite">
-        {heading}
-      </h3>
+      <div className="progress-head">
+        <h3 id={`op-${view.id}`} aria-live="polite">
+          {heading}
+        </h3>
+        {onDismiss && (
+          <button type="button" className="link-button" onClick={onDismiss}>
+            Hide
+          </button>
+        )}
+      </div>
       {view.reconnecting && <p className="muted">The connection dropped; resuming where it left off…</p>}
       {isCreate ? (
         <ol className="phases">
@@ -80,10 +87,8 @@ export function OperationProgress({ view }: { view: OperationView }) {
             {view.pull.layers.map((l) => (
               <li key={l.id} className="layer" data-layer={l.id}>
                 <span className="layer-id mono">{l.id.replace(/^sha256:/, '').slice(0, 12)}</span>
-                <progress value={l.current} max={Math.max(l.total, 1)} aria-label={`Layer ${l.id.slice(0, 12)}`} />
-                <span className="layer-bytes">
-                  {formatBytes(l.current)} / {formatBytes(l.total)}
-                </span>
+                <progress value={l.total > 0 ? l.current : 1} max={Math.max(l.total, 1)} aria-label={`Layer ${l.id.slice(0, 12)}`} />
+                <span className="layer-bytes">{l.total > 0 ? `${formatBytes(l.current)} / ${formatBytes(l.total)}` : ''}</span>
                 <span className="layer-status muted">{l.status}</span>
               </li>
             ))}

@@ -1,4 +1,5 @@
 import { useState, type FormEvent } from 'react';
+import { BerthApiError } from '@berth/contract';
 import { berth } from '../api.js';
 import { ErrorMessage } from '../components/error-message.js';
 import { useTitle } from '../router.js';
@@ -19,7 +20,7 @@ export function LoginPage({ onLoggedIn }: { onLoggedIn: () => void }) {
       setToken('');
       onLoggedIn();
     } catch (err) {
-      setError(err);
+      setError(err instanceof BerthApiError && err.status === 401 ? new Error('That is not a valid admin token.') : err);
     } finally {
       setBusy(false);
     }
