@@ -10,6 +10,7 @@ import { SnapshotStore } from './store/snapshot-store.js';
 import { Operations } from './bots/operations.js';
 import { reconcile, type UnmanagedContainer } from './bots/reconciler.js';
 import { TokenService } from './bots/token-service.js';
+import { createBotMcpServer } from './mcp/bot-mcp-server.js';
 import { ExecService } from './bots/exec-service.js';
 import { TaskService } from './bots/task-service.js';
 import { CdiRegistry } from './cdi/cdi-registry.js';
@@ -62,6 +63,7 @@ export async function composeBerth(options: { config: Readonly<Config>; logger: 
     snapshots,
     exec,
     tasks,
+    mcp: { resolveBot: (ref) => store.mustGetBot(ref), createMcpServer: (botId) => createBotMcpServer(botId, { version: BERTH_VERSION, logger, exec, tasks }) },
     webDist: config.webDist,
   });
   return { app, bots, containers, operations, changes, cdi, paths, tokens, data, snapshots, exec, tasks };

@@ -1,4 +1,4 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { IssuedBotToken } from '@berth/contract';
 import { FakeDriver } from '../runtime/fake/fake-driver.js';
 import { startTestBerth, TEST_ADMIN_TOKEN, type TestBerth } from '../testing/harness.js';
@@ -91,12 +91,13 @@ describe('authorisation matrix', () => {
     expect(routes.filter((r) => reachableByBotToken(r.method, r.path)).length).toBeGreaterThan(0);
   });
 
+  // One world per route; the admin's call, which may change it (a delete, a create), comes last.
   describe.each(routes)('$method $path', ({ method, path }) => {
     let w: World;
-    beforeEach(async () => {
+    beforeAll(async () => {
       w = await world();
     });
-    afterEach(async () => {
+    afterAll(async () => {
       await w.t.close();
     });
 

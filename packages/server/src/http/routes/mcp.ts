@@ -1,0 +1,79 @@
+import type { OpenAPIHono } from '@hono/zod-openapi';
+import { createRoute } from '@hono/zod-openapi';
+import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js';
+import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { AppError } from '../../errors.js';
+import type { AppEnv } from '../context.js';
+import { BotParam } from './bots.js';
+import { errorResponse, sseContent } from './openapi.js';
+
+export interface McpRouteDeps {
+  /** The bot a request names (id or name); `bot_not_found` when there is none. */
+  resolveBot(idOrName: string): Promise<{ id: string }>;
+  /** A fresh MCP server whose tools act on one bot (by id). */
+  createMcpServer(botId: string): McpServer;
+}
+
+/** The largest JSON-RPC request accepted; file contents travel inside it. */
+const MAX_MCP_BODY_BYTES = 32 * 1024 * 1024;
+
+/**
+ * `POST /bots/{bot}/mcp`: the Model Context Protocol over Streamable HTTP, stateless — every request
+ * gets its own server and transport, so nothing is kept between calls and any number of agents can
+ * use one bot at once. Authorised like the bot's other tools (its own bot token, or the admin).
+ * There are no server-initiated messages, so the optional GET stream and the session DELETE are 405,
+ * as the protocol allows.
+ */
+export function mcpRoutes(deps: McpRouteDeps, app: OpenAPIHono<AppEnv>): void {
+  app.openapi(
+    createRoute({
+      method: 'post',
+      path: '/bots/{bot}/mcp',
+      tags: ['mcp'],
+      summary: 'Model Context Protocol (Streamable HTTP): tools to run commands and background tasks and to read, write, edit and list files',
+      request: { params: BotParam },
+      responses: {
+        200: { ...sseContent('JSON-RPC responses (text/event-stream, or application/json)'), content: { ...sseContent('').content, 'application/json': { schema: { type: 'object' as const } } } },
+        202: { description: 'notifications accepted' },
+        404: errorResponse('no such bot'),
+      },
+    }),
+    async (c) => {
+      rejectForeignOrigin(c.req.header('origin'), c.req.header('host'));
+      const bot = await deps.resolveBot(c.req.valid('param').bot);
+      const server = deps.createMcpServer(bot.id);
+      const transport = new WebStandardStreamableHTTPServerTransport({ sessionIdGenerator: undefined, maxRequestBodySize: MAX_MCP_BODY_BYTES });
+      // A client that goes away cancels what it asked for: closing the server aborts running tools.
+      const close = () => void server.close().catch(() => undefined);
+      c.req.raw.signal.addEventListener('abort', close, { once: true });
+      await server.connect(transport);
+      const res = await transport.handleRequest(c.req.raw);
+      if (!res.body) {
+        close();
+        return res as never;
+      }
+      // Release the server once its answer has been sent.
+      const body = res.body.pipeThrough(new TransformStream<Uint8Array, Uint8Array>({ flush: close }));
+      return new Response(body, { status: res.status, statusText: res.statusText, headers: res.headers }) as never;
+    },
+  );
+
+  app.on(['GET', 'DELETE'], '/bots/:bot/mcp', (c) =>
+    c.json({ jsonrpc: '2.0', error: { code: -32000, message: 'Method not allowed: this MCP endpoint is stateless; POST JSON-RPC messages to it' }, id: null }, 405, { allow: 'POST' }),
+  );
+}
+
+/**
+ * MCP's rule against DNS rebinding: a browser page may call only from the server's own origin.
+ * Agents and other programs send no Origin header.
+ */
+function rejectForeignOrigin(origin: string | undefined, host: string | undefined): void {
+  if (origin === undefined) return;
+  let originHost: string | undefined;
+  try {
+    originHost = new URL(origin).host;
+  } catch {
+    originHost = undefined;
+  }
+  if (originHost === undefined || originHost !== host) throw new AppError('forbidden', `MCP requests from origin ${origin} are not allowed`);
+}

@@ -1,0 +1,180 @@
+import { z } from '@hono/zod-openapi';
+import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { Env, ExecResult, Task } from '@berth/contract';
+import type { ExecRequest, ExecService } from '../bots/exec-service.js';
+import { errorPayload } from '../bots/operations.js';
+import type { TaskService } from '../bots/task-service.js';
+import type { Logger } from '../logger.js';
+
+export interface BotMcpServerDeps {
+  version: string;
+  logger: Logger;
+  exec: Pick<ExecService, 'run'>;
+  tasks: Pick<TaskService, 'start' | 'list' | 'get' | 'kill'>;
+}
+
+/** A command that runs longer is killed unless the call asks for more; long jobs belong in start_task. */
+const DEFAULT_RUN_TIMEOUT_SECONDS = 120;
+const MAX_RUN_TIMEOUT_SECONDS = 3600;
+
+const Command = z
+  .union([z.string().min(1), z.array(z.string()).min(1)])
+  .describe('A shell command line, run with /bin/sh -c (pipes, &&, redirections work), or an argv array run as is.');
+const Cwd = z.string().optional().describe('Working directory in the container; relative paths are under the data dir /data, the default.');
+
+/**
+ * The MCP server of one bot: its tools act on that bot's container only, through the same use cases
+ * as the REST API (exec, tasks, files), so they answer the same way and fail with the same codes. A
+ * failure is a tool error (`isError`) whose text starts with Berth's error code; `_meta["berth/error"]`
+ * carries `{code, message, details}` for programs.
+ */
+export function createBotMcpServer(botId: string, deps: BotMcpServerDeps): McpServer {
+  const server = new McpServer(
+    { name: 'berth', version: deps.version },
+    {
+      instructions:
+        'These tools act on your own computer: a persistent Linux container. Files you keep under /data survive restarts and ' +
+        'recreations of the container; the rest of the filesystem survives restarts only. Use run_command for commands that ' +
+        'finish within a couple of minutes and start_task for longer ones (servers, builds, downloads), then get_task to follow them.',
+    },
+  );
+  const log = deps.logger.child({ botId, api: 'mcp' });
+
+  /** Runs a tool body; any failure becomes a tool error with Berth's code, so the agent can react to it. */
+  const tool =
+    <A>(name: string, body: (args: A, signal: AbortSignal) => Promise<CallToolResult>) =>
+    async (args: A, extra: { signal: AbortSignal }): Promise<CallToolResult> => {
+      try {
+        return await body(args, extra.signal);
+      } catch (err) {
+        const payload = errorPayload(err);
+        if (payload.code === 'internal') log.error({ err, tool: name }, 'MCP tool failed');
+        return { isError: true, content: [{ type: 'text', text: `${payload.code}: ${payload.message}` }], _meta: { 'berth/error': payload } };
+      }
+    };
+
+  // --- commands ----------------------------------------------------------------------------------
+
+  server.registerTool(
+    'run_command',
+    {
+      title: 'Run a command',
+      description:
+        'Runs a command in your container and answers when it ends, with its exit code, stdout and stderr (each capped; ' +
+        '`truncated` says when; output that is not UTF-8 comes base64-encoded, as the *Encoding fields say). The command ' +
+        `and everything it started are killed after timeoutSeconds (default ${DEFAULT_RUN_TIMEOUT_SECONDS}); use start_task for longer jobs.`,
+      inputSchema: {
+        command: Command,
+        cwd: Cwd,
+        env: Env.optional().describe('Environment variables added for this command.'),
+        stdin: z.string().optional().describe('Text sent to the command’s standard input, which is then closed.'),
+        timeoutSeconds: z.number().positive().max(MAX_RUN_TIMEOUT_SECONDS).optional().describe(`Seconds before the command is killed (default ${DEFAULT_RUN_TIMEOUT_SECONDS}).`),
+      },
+      outputSchema: ExecResult.shape,
+      annotations: { destructiveHint: true, openWorldHint: true },
+    },
+    tool('run_command', async (args: ExecRequest, signal) => {
+      const result = await deps.exec.run(botId, { ...args, timeoutSeconds: args.timeoutSeconds ?? DEFAULT_RUN_TIMEOUT_SECONDS }, { signal });
+      return { content: [{ type: 'text', text: formatExecResult(result) }], structuredContent: result };
+    }),
+  );
+
+  // --- background tasks --------------------------------------------------------------------------
+
+  server.registerTool(
+    'start_task',
+    {
+      title: 'Start a background task',
+      description:
+        'Starts a command in the background in your container and answers at once with the task (its id and status). It keeps ' +
+        'running when this call ends, until it exits, is stopped with stop_task, its timeout passes, or the container stops. ' +
+        'Follow it with get_task (status, exit code, end of its output).',
+      inputSchema: {
+        command: Command,
+        cwd: Cwd,
+        env: Env.optional().describe('Environment variables added for this task.'),
+        timeoutSeconds: z.number().positive().optional().describe('Seconds before the task is killed (default: no limit).'),
+      },
+      outputSchema: { task: Task },
+      annotations: { destructiveHint: true, openWorldHint: true },
+    },
+    tool('start_task', async (args: ExecRequest) => {
+      const task = await deps.tasks.start(botId, args);
+      return { content: [{ type: 'text', text: `started task ${task.id} (${task.status})` }], structuredContent: { task } };
+    }),
+  );
+
+  server.registerTool(
+    'list_tasks',
+    {
+      title: 'List background tasks',
+      description: 'Lists your background tasks, newest first, with their status (running, exited, killed or lost) and exit codes.',
+      inputSchema: {},
+      outputSchema: { tasks: z.array(Task) },
+      annotations: { readOnlyHint: true },
+    },
+    tool('list_tasks', async () => {
+      const tasks = await deps.tasks.list(botId);
+      const text = tasks.length === 0 ? 'no tasks' : tasks.map(formatTaskLine).join('\n');
+      return { content: [{ type: 'text', text }], structuredContent: { tasks } };
+    }),
+  );
+
+  const TaskId = z.string().min(1).max(128).describe('The task’s id, as start_task or list_tasks gave it.');
+
+  server.registerTool(
+    'get_task',
+    {
+      title: 'Get a background task',
+      description: 'A background task’s status, exit code, start and end times, and the last part of its stdout and stderr.',
+      inputSchema: { taskId: TaskId, tailBytes: z.number().int().min(0).max(1024 * 1024).optional().describe('Bytes of the end of each stream to show (default 65536).') },
+      outputSchema: { task: Task },
+      annotations: { readOnlyHint: true },
+    },
+    tool('get_task', async (args: { taskId: string; tailBytes?: number | undefined }) => {
+      const task = await deps.tasks.get(botId, args.taskId, { ...(args.tailBytes !== undefined && { tailBytes: args.tailBytes }) });
+      return { content: [{ type: 'text', text: formatTask(task) }], structuredContent: { task } };
+    }),
+  );
+
+  server.registerTool(
+    'stop_task',
+    {
+      title: 'Stop a background task',
+      description: 'Kills a background task and everything it started; answers the task once it has ended. A task that already ended is answered as it is.',
+      inputSchema: { taskId: TaskId },
+      outputSchema: { task: Task },
+      annotations: { destructiveHint: true, idempotentHint: true },
+    },
+    tool('stop_task', async (args: { taskId: string }) => {
+      const task = await deps.tasks.kill(botId, args.taskId);
+      return { content: [{ type: 'text', text: formatTaskLine(task) }], structuredContent: { task } };
+    }),
+  );
+
+  return server;
+}
+
+function formatExecResult(r: ExecResult): string {
+  const lines = [`exit code ${r.exitCode}${r.timedOut ? ' (killed: timed out)' : ''}, ${r.durationMs} ms${r.truncated ? ', output truncated' : ''}`];
+  for (const [name, text, encoding] of [['stdout', r.stdout, r.stdoutEncoding], ['stderr', r.stderr, r.stderrEncoding]] as const) {
+    if (text) lines.push(`--- ${name}${encoding === 'base64' ? ' (base64: not UTF-8)' : ''} ---`, text.endsWith('\n') ? text.slice(0, -1) : text);
+  }
+  return lines.join('\n');
+}
+
+function formatTaskLine(t: Task): string {
+  const command = typeof t.command === 'string' ? t.command : t.command.join(' ');
+  const end = t.status === 'running' ? '' : ` exit ${t.exitCode ?? '-'}${t.timedOut ? ' (timed out)' : ''}`;
+  return `${t.id}  ${t.status}${end}  started ${t.startedAt}  ${command}`;
+}
+
+function formatTask(t: Task): string {
+  const lines = [formatTaskLine(t)];
+  if (t.finishedAt) lines.push(`finished ${t.finishedAt}`);
+  for (const [name, text, encoding] of [['stdout', t.output?.stdout, t.output?.stdoutEncoding], ['stderr', t.output?.stderr, t.output?.stderrEncoding]] as const) {
+    if (text) lines.push(`--- end of ${name}${encoding === 'base64' ? ' (base64: not UTF-8)' : ''} ---`, text.endsWith('\n') ? text.slice(0, -1) : text);
+  }
+  return lines.join('\n');
+}
