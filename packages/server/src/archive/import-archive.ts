@@ -1,4 +1,3 @@
-import { once } from 'node:events';
 import { constants as fsConstants } from 'node:fs';
 import fs, { type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
@@ -39,9 +38,11 @@ export interface ExtractResult {
 }
 
 const BLOCK = 512;
-const GUNZIP_CHUNK = 64 * 1024;
+const GUNZIP_CHUNK = 256 * 1024;
 /** File content is written in batches of this size, one batch in flight while the next is parsed. */
 const WRITE_BATCH = 1024 * 1024;
+/** Files being created and written in the background at once; bounds memory to about this many batches. */
+const MAX_PENDING = 8;
 
 /**
  * Reads a tar or tar.gz (told apart by the gzip magic bytes, not by a header) from `source` into
@@ -89,6 +90,7 @@ export async function extractArchive(source: AsyncIterable<Uint8Array>, staging:
     return { entries: writer.entries, files: writer.files, bytes: writer.bytes };
   } catch (err) {
     extract.destroy();
+    await writer.abandon();
     throw archiveError(err instanceof AppError || streamError === null ? err : streamError, writer);
   }
 }
@@ -156,9 +158,17 @@ async function feed(chunks: AsyncIterable<Buffer>, extract: Extract, stream: { b
   if (!extract.destroyed) extract.end(null);
 }
 
-function drainedOrClosed(emitter: NodeJS.EventEmitter): Promise<unknown> {
-  const ac = new AbortController();
-  return Promise.race([once(emitter, 'drain', { signal: ac.signal }), once(emitter, 'close', { signal: ac.signal })]).finally(() => ac.abort());
+/** Resolves on `drain` or `close`, whichever comes first (plain listeners: this runs for every chunk). */
+function drainedOrClosed(emitter: NodeJS.EventEmitter): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      emitter.off('drain', done);
+      emitter.off('close', done);
+      resolve();
+    };
+    emitter.on('drain', done);
+    emitter.on('close', done);
+  });
 }
 
 type Kind = 'dir' | 'file' | 'symlink';
@@ -175,11 +185,39 @@ class StagingWriter {
   /** Final mode and time of each directory, applied at the end so that a read-only one can be filled. */
   private readonly dirs = new Map<string, { mode: number; mtime: Date | null }>();
 
+  /** File system work running in the background, and the first error it hit. */
+  private readonly pending = new Set<Promise<void>>();
+  private failure: unknown = null;
+  private readonly uid = process.getuid?.() ?? -1;
+  private readonly gid = process.getgid?.() ?? -1;
+
   constructor(
     private readonly root: string,
     private readonly limits: ImportLimits,
     private readonly keepOwners: boolean,
   ) {}
+
+  /** Waits for all background work; throws the first error it hit. */
+  async settle(): Promise<void> {
+    while (this.pending.size > 0) await Promise.all(this.pending);
+    if (this.failure) throw this.failure;
+  }
+
+  /** Waits for background work to stop, whatever its outcome (before the staging dir is removed). */
+  async abandon(): Promise<void> {
+    while (this.pending.size > 0) await Promise.allSettled(this.pending);
+  }
+
+  private async background(task: () => Promise<void>): Promise<void> {
+    while (this.pending.size >= MAX_PENDING) await Promise.race(this.pending);
+    if (this.failure) throw this.failure;
+    const p: Promise<void> = task()
+      .catch((err: unknown) => {
+        this.failure ??= err;
+      })
+      .finally(() => this.pending.delete(p));
+    this.pending.add(p);
+  }
 
   async add(header: Header, body: AsyncIterable<Buffer>): Promise<void> {
     this.entries += 1;
@@ -230,6 +268,7 @@ class StagingWriter {
 
   /** Applies directory modes and times, deepest first. */
   async finish(): Promise<void> {
+    await this.settle();
     const dirs = [...this.dirs.entries()].sort((a, b) => depth(b[0]) - depth(a[0]));
     for (const [name, { mode, mtime }] of dirs) {
       const abs = this.abs(name);
@@ -281,6 +320,7 @@ class StagingWriter {
     if (existing === 'file' && kind === 'dir') throw invalid(`entry "${show(name)}" would replace the file of the same name with a directory`);
     // A later file of the same name replaces the earlier one, as with tar.
     if (existing === 'file') {
+      await this.settle();
       await fs.unlink(this.abs(name));
       this.kinds.delete(name);
     }
@@ -293,11 +333,46 @@ class StagingWriter {
         details: { entry: name, limitBytes: this.limits.maxBytes },
       });
     }
-    const fh = await fs.open(this.abs(name), fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL | fsConstants.O_NOFOLLOW, 0o600);
+    const abs = this.abs(name);
     this.kinds.set(name, 'file');
+    this.files += 1;
+    this.bytes += size;
+    const finish = async (fh: FileHandle) => {
+      if (this.keepOwners && (header.uid !== this.uid || header.gid !== this.gid)) await fh.chown(header.uid ?? 0, header.gid ?? 0);
+      await fh.chmod(safeMode(header.mode, 0o644));
+      if (header.mtime) await fh.utimes(header.mtime, header.mtime);
+    };
+
+    // A small file is read whole, then created, written and closed in the background while the next
+    // entries are parsed: most entries are small, and waiting on their half-dozen file system calls
+    // one after another would leave the parser idle.
+    let batch: Buffer[] = [];
+    let batchBytes = 0;
+    const it = body[Symbol.asyncIterator]();
+    for (;;) {
+      const next = await it.next();
+      if (next.done) {
+        const parts = batch;
+        await this.background(async () => {
+          const fh = await openNew(abs);
+          try {
+            if (parts.length > 0) await writeAll(fh, parts);
+            await finish(fh);
+          } finally {
+            await fh.close();
+          }
+        });
+        return;
+      }
+      batch.push(next.value);
+      batchBytes += next.value.length;
+      if (batchBytes >= WRITE_BATCH) break;
+    }
+
+    // A large one is written as it arrives, one batch in flight while the next is gathered.
+    const fh = await openNew(abs);
+    let closing = false;
     try {
-      let batch: Buffer[] = [];
-      let batchBytes = 0;
       let failed: unknown = null;
       let inFlight: Promise<void> = Promise.resolve();
       const flush = async () => {
@@ -310,22 +385,29 @@ class StagingWriter {
           failed = err;
         });
       };
-      for await (const chunk of body) {
-        batch.push(chunk);
-        batchBytes += chunk.length;
+      await flush();
+      for (;;) {
+        const next = await it.next();
+        if (next.done) break;
+        batch.push(next.value);
+        batchBytes += next.value.length;
         if (batchBytes >= WRITE_BATCH) await flush();
       }
       if (batchBytes > 0) await flush();
       await inFlight;
       if (failed) throw failed;
-      if (this.keepOwners) await fh.chown(header.uid ?? 0, header.gid ?? 0);
-      await fh.chmod(safeMode(header.mode, 0o644));
-      if (header.mtime) await fh.utimes(header.mtime, header.mtime);
+      await this.background(async () => {
+        try {
+          await finish(fh);
+        } finally {
+          await fh.close();
+        }
+      });
+      // From here on the background task owns the handle.
+      closing = true;
     } finally {
-      await fh.close();
+      if (!closing) await fh.close();
     }
-    this.files += 1;
-    this.bytes += size;
   }
 
   private async makeDir(name: string, header: Header): Promise<void> {
@@ -342,13 +424,15 @@ class StagingWriter {
     if (!target) throw invalid(`entry "${show(name)}" is a symlink with an empty target`);
     if (target.includes('\0') || Buffer.byteLength(target) > this.limits.maxPathLength) throw invalid(`entry "${show(name)}" is a symlink whose target is not a valid path`);
     const abs = this.abs(name);
+    this.kinds.set(name, 'symlink');
+    this.files += 1;
     // Stored as given, absolute or not: it is never followed here, and inside the container it
     // resolves against the container's own root.
-    await fs.symlink(target, abs);
-    this.kinds.set(name, 'symlink');
-    if (this.keepOwners) await fs.lchown(abs, header.uid ?? 0, header.gid ?? 0);
-    if (header.mtime) await fs.lutimes(abs, header.mtime, header.mtime);
-    this.files += 1;
+    await this.background(async () => {
+      await fs.symlink(target, abs);
+      if (this.keepOwners && (header.uid !== this.uid || header.gid !== this.gid)) await fs.lchown(abs, header.uid ?? 0, header.gid ?? 0);
+      if (header.mtime) await fs.lutimes(abs, header.mtime, header.mtime);
+    });
   }
 
   private async makeHardLink(name: string, header: Header): Promise<void> {
@@ -362,6 +446,8 @@ class StagingWriter {
     if (target === null || target === name || this.kinds.get(target) !== 'file') {
       throw invalid(`entry "${show(name)}" is a hard link to "${show(raw)}", which is not a file earlier in the same archive`);
     }
+    // The target may still be being written in the background.
+    await this.settle();
     await fs.link(this.abs(target), this.abs(name));
     this.kinds.set(name, 'file');
     this.files += 1;
@@ -374,6 +460,11 @@ class StagingWriter {
 
 async function drain(body: AsyncIterable<Buffer>): Promise<void> {
   for await (const chunk of body) void chunk;
+}
+
+/** Creates a file that must not exist yet, never through a symlink. */
+function openNew(abs: string): Promise<FileHandle> {
+  return fs.open(abs, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL | fsConstants.O_NOFOLLOW, 0o600);
 }
 
 async function writeAll(fh: FileHandle, parts: Buffer[]): Promise<void> {
