@@ -31,6 +31,9 @@ export const RACY_MS = 50;
 /** File copies in flight at once: each is a few syscalls on libuv's thread pool (4 threads by default). */
 const COPY_CONCURRENCY = 4;
 
+/** Entries of a directory whose lstat is asked for at once. */
+const LSTAT_BATCH = 64;
+
 type Kind = 'file' | 'dir' | 'symlink';
 
 interface Meta {
@@ -406,17 +409,18 @@ async function walk(root: string, visit: (rel: string, st: BigIntStats, abs: str
       throw err;
     }
     names.sort();
-    for (const name of names) {
-      const rel = dirRel === '' ? name : `${dirRel}/${name}`;
-      const abs = path.join(root, rel);
-      let st: BigIntStats;
-      try {
-        st = await fs.lstat(abs, { bigint: true });
-      } catch (err) {
-        if (isErrno(err, 'ENOENT')) continue;
-        throw err;
+    // Looked at a batch at a time: each lstat is a thread-pool round trip, and while a container is
+    // paused for the final pass, these are most of the pause.
+    for (let i = 0; i < names.length; i += LSTAT_BATCH) {
+      const batch = names.slice(i, i + LSTAT_BATCH).map((name) => {
+        const rel = dirRel === '' ? name : `${dirRel}/${name}`;
+        const abs = path.join(root, rel);
+        return { rel, abs, st: fs.lstat(abs, { bigint: true }).catch((err: unknown) => (isErrno(err, 'ENOENT') ? null : Promise.reject(err))) };
+      });
+      for (const { rel, abs, st } of batch) {
+        const stat = await st;
+        if (stat && (await visit(rel, stat, abs))) queue.push(rel);
       }
-      if (await visit(rel, st, abs)) queue.push(rel);
     }
   }
 }
