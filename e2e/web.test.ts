@@ -1,6 +1,8 @@
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
 import { BerthClient } from '@berth/contract';
@@ -26,6 +28,7 @@ describe('web UI', () => {
   let api: BerthClient;
   let browser: Awaited<ReturnType<typeof launchChromium>>;
   let page: Page;
+  const temps: string[] = [];
 
   beforeAll(async () => {
     fs.mkdirSync('/var/run/cdi', { recursive: true });
@@ -58,6 +61,7 @@ describe('web UI', () => {
     if (imageRef) execFileSync('podman', ['rmi', '--force', imageRef], { stdio: 'ignore' });
     await registry?.stop();
     fs.rmSync(cdiFile, { force: true });
+    for (const dir of temps) fs.rmSync(dir, { recursive: true, force: true });
   });
 
   const info = (field: string) => page.locator(`dl.info [data-field="${field}"]`);
@@ -194,6 +198,130 @@ describe('web UI', () => {
     // The container it had is untouched.
     expect((await api.getContainer(botName)).cdiDevices).toEqual([gpu]);
     await api.updateBot(botName, { cdiDevices: [gpu] });
+  });
+
+  /** A tar.gz holding the given files, made with tar(1) in a temp dir. */
+  function archive(name: string, files: Record<string, string>): string {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-web-archive-'));
+    temps.push(dir);
+    fs.mkdirSync(path.join(dir, 'content'));
+    for (const [f, text] of Object.entries(files)) fs.writeFileSync(path.join(dir, 'content', f), text);
+    const out = path.join(dir, name);
+    execFileSync('tar', ['-czf', out, '-C', path.join(dir, 'content'), '.']);
+    return out;
+  }
+
+  /** The names in the bot's data dir, read through the API's export. */
+  async function dataFiles(): Promise<string[]> {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-web-export-'));
+    temps.push(dir);
+    const file = path.join(dir, 'export.tar.gz');
+    fs.writeFileSync(file, Buffer.from(await (await api.exportData(botName)).arrayBuffer()));
+    return listArchive(file);
+  }
+
+  function listArchive(file: string): string[] {
+    return execFileSync('tar', ['-tzf', file], { encoding: 'utf8' })
+      .split('\n')
+      .map((l) => l.replace(/^\.\//, '').replace(/\/$/, ''))
+      .filter((l) => l && l !== '.')
+      .sort();
+  }
+
+  const dataCard = () => page.locator('section', { has: page.getByRole('heading', { name: 'Data', exact: true }) });
+  const snapshotsCard = () => page.locator('section', { has: page.getByRole('heading', { name: 'Snapshots', exact: true }) });
+
+  async function importFile(file: string, mode: 'Merge' | 'Replace') {
+    await dataCard().getByLabel('Archive (.tar or .tar.gz)').setInputFiles(file);
+    await dataCard().getByLabel(mode, { exact: false }).check();
+    await dataCard().getByRole('button', { name: 'Import data' }).click();
+    if (mode === 'Replace') await page.getByRole('dialog').getByRole('button', { name: 'Import and replace' }).click();
+    return waitForText(dataCard().getByRole('status'), `from ${path.basename(file)}`);
+  }
+
+  async function takeSnapshot(name: string) {
+    await snapshotsCard().getByRole('button', { name: 'Create snapshot' }).click();
+    const dialog = page.getByRole('dialog');
+    await dialog.getByLabel('Snapshot name').fill(name);
+    await dialog.getByRole('button', { name: 'Create snapshot' }).click();
+    await snapshotsCard().locator(`li[data-snapshot="${name}"]`).waitFor();
+  }
+
+  it('imports data with merge and replace, and exports it as a download', async () => {
+    await page.goto(`${server.url}/bots/${botName}`);
+    const merged = await importFile(archive('one.tar.gz', { 'one.txt': 'first file\n', 'keep.txt': 'kept\n' }), 'Merge');
+    expect(merged).toContain('Imported 2 entries');
+    expect(await dataFiles()).toEqual(['keep.txt', 'one.txt']);
+    await screenshot(page, '08-data');
+
+    await importFile(archive('replace.tar.gz', { 'one.txt': 'first file\n' }), 'Replace');
+    expect(await dataFiles()).toEqual(['one.txt']);
+
+    const [download] = await Promise.all([page.waitForEvent('download'), dataCard().getByRole('link', { name: 'Export data' }).click()]);
+    expect(download.suggestedFilename()).toBe(`${botName}-data.tar.gz`);
+    const saved = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'berth-web-download-')), 'export.tar.gz');
+    temps.push(path.dirname(saved));
+    await download.saveAs(saved);
+    expect(listArchive(saved)).toEqual(['one.txt']);
+  });
+
+  it('takes two snapshots, restores the first, and shows the tree with the version history growing', async () => {
+    const versionRows = page.locator('.versions-table tbody tr');
+    const versionsBefore = await versionRows.count();
+    expect(versionsBefore).toBe(2);
+
+    await takeSnapshot('first');
+    await importFile(archive('two.tar.gz', { 'two.txt': 'second file\n' }), 'Merge');
+    expect(await dataFiles()).toEqual(['one.txt', 'two.txt']);
+    await takeSnapshot('second');
+    // second descends from first.
+    await snapshotsCard().locator('li[data-snapshot="first"] > ul > li[data-snapshot="second"]').waitFor();
+
+    await snapshotsCard().getByRole('button', { name: 'Restore first' }).click();
+    const dialog = page.getByRole('dialog');
+    await waitForText(dialog, 'Running processes are restarted');
+    await dialog.getByRole('button', { name: 'Restore' }).click();
+    await waitForText(panel().getByRole('heading'), 'Restoring a snapshot: done', 90_000);
+    expect(await dataFiles()).toEqual(['one.txt']);
+    await waitForText(info('status'), 'running');
+
+    // The state that was left is kept as an automatic snapshot under second; then a third from first.
+    await snapshotsCard().locator('li[data-snapshot="second"] li .badge', { hasText: 'auto' }).waitFor();
+    await takeSnapshot('third');
+    const tree = snapshotsCard();
+    await tree.locator('li[data-snapshot="first"] > ul > li[data-snapshot="third"]').waitFor();
+    expect(await tree.locator('li[data-snapshot="first"] > ul > li[data-snapshot="second"]').count()).toBe(1);
+    await waitForText(tree.locator('li[data-snapshot="third"] .snapshot'), 'current');
+    await waitForText(tree.locator('li[data-snapshot="first"] .snapshot').first(), /\d{1,2}:\d{2}/);
+    await waitForText(tree.locator('li[data-snapshot="first"] .snapshot').first(), /\d+(\.\d+)? (B|kB|MB)/);
+    const { snapshots } = await api.listSnapshots(botName);
+    const byName = new Map(snapshots.map((x) => [x.name, x]));
+    expect(byName.get('second')?.parentId).toBe(byName.get('first')?.id);
+    expect(byName.get('third')?.parentId).toBe(byName.get('first')?.id);
+
+    // The restore built version 3, shown as current, from “first”.
+    await page.locator('.versions-table tbody tr').nth(versionsBefore).waitFor();
+    const newest = page.locator('.versions-table tbody tr').first();
+    await waitForText(newest, 'restored from “first”');
+    await waitForText(page.getByTestId('current-version'), 'version 3');
+    expect((await api.listVersions(botName)).current).toBe(3);
+    await screenshot(page, '09-snapshots-versions');
+
+    await tree.getByRole('button', { name: 'Delete second' }).click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Delete snapshot' }).click();
+    await tree.locator('li[data-snapshot="second"]').waitFor({ state: 'detached' });
+    // Its automatic child now hangs from first.
+    await tree.locator('li[data-snapshot="first"] > ul > li .badge', { hasText: 'auto' }).waitFor();
+  });
+
+  it('restores the data directory to clean after a confirmation', async () => {
+    await dataCard().getByRole('button', { name: 'Restore to clean' }).click();
+    const dialog = page.getByRole('dialog');
+    await waitForText(dialog, 'Everything in /data is deleted');
+    await dialog.getByRole('button', { name: 'Delete all data' }).click();
+    await waitForText(dataCard().getByRole('status'), '/data is empty again');
+    expect(await dataFiles()).toEqual([]);
+    expect((await api.getContainer(botName)).status).toBe('running');
   });
 
   it('lists bots with live status and logs out', async () => {

@@ -6,8 +6,11 @@ import { ErrorMessage } from '../components/error-message.js';
 import { useLive } from '../live.js';
 import { AdvancedOptions } from './advanced-options.js';
 import { ContainerInfo } from './container-info.js';
+import { DataPanel } from './data-panel.js';
 import { OperationProgress } from './operation-progress.js';
+import { SnapshotsPanel } from './snapshots-panel.js';
 import { useOperationStream } from './use-operation.js';
+import { VersionsPanel } from './versions-panel.js';
 
 const RECENT_MS = 10 * 60_000;
 
@@ -17,7 +20,7 @@ interface Followed {
   kind: string;
 }
 
-/** Container tab: info, lifecycle with live progress, advanced options (devices). */
+/** Container tab: info, lifecycle with live progress, advanced options (devices), snapshots, data, versions. */
 export function ContainerTab({ bot, onBotChanged }: { bot: Bot; onBotChanged: (b: Bot) => void }) {
   const [container, setContainer] = useState<Container | null | undefined>(undefined);
   const [loadError, setLoadError] = useState<unknown>(null);
@@ -177,6 +180,9 @@ export function ContainerTab({ bot, onBotChanged }: { bot: Bot; onBotChanged: (b
       </section>
 
       <AdvancedOptions bot={bot} container={container ?? null} onBotChanged={onBotChanged} onRecreate={() => void confirmRecreate()} recreateDisabled={disabled || !container} />
+      <SnapshotsPanel bot={bot} hasContainer={!!container} busy={running} />
+      <DataPanel bot={bot} dataPath={container?.paths.container ?? '/data'} busy={running} />
+      <VersionsPanel bot={bot} />
     </div>
   );
 }
