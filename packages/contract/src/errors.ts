@@ -17,6 +17,8 @@ export const ERROR_STATUS = {
   archive_too_large: 413,
   path_outside_root: 400,
   file_not_found: 404,
+  /** A move onto an existing path without `overwrite`. */
+  file_exists: 409,
   edit_no_match: 409,
   image_pull_failed: 502,
   image_not_found: 404,

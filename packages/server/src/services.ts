@@ -13,6 +13,7 @@ import { TokenService } from './bots/token-service.js';
 import { createBotMcpServer } from './mcp/bot-mcp-server.js';
 import { ExecService } from './bots/exec-service.js';
 import { TaskService } from './bots/task-service.js';
+import { FilesService } from './bots/files-service.js';
 import { CdiRegistry } from './cdi/cdi-registry.js';
 import type { Config } from './config/config.js';
 import { AdminOrBotTokenAuthenticator, AdminTokenAuthenticator } from './http/auth.js';
@@ -34,6 +35,7 @@ export async function composeBerth(options: { config: Readonly<Config>; logger: 
   const paths = new BotPaths(config.home);
   const exec = new ExecService({ store, driver, logger, containerDataPath: config.containerDataPath, outputLimit: config.execOutputLimit });
   const tasks = new TaskService({ store, driver, exec, logger });
+  const files = new FilesService({ store, driver, paths, logger, containerDataPath: config.containerDataPath, readLimit: config.filesReadLimit });
   const containers = new ContainerService({ store, driver, operations, cdi, paths, changes, logger, containerDataPath: config.containerDataPath, countTasks: (botId) => tasks.countRunning(botId) });
   const tokens = new TokenService({ store, logger });
   const data = new DataService({ store, operations, paths, logger, maxImportBytes: config.maxImportBytes, importLimits: { maxEntries: config.maxImportEntries } });
@@ -63,8 +65,9 @@ export async function composeBerth(options: { config: Readonly<Config>; logger: 
     snapshots,
     exec,
     tasks,
+    files,
     mcp: { resolveBot: (ref) => store.mustGetBot(ref), createMcpServer: (botId) => createBotMcpServer(botId, { version: BERTH_VERSION, logger, exec, tasks }) },
     webDist: config.webDist,
   });
-  return { app, bots, containers, operations, changes, cdi, paths, tokens, data, snapshots, exec, tasks };
+  return { app, bots, containers, operations, changes, cdi, paths, tokens, data, snapshots, exec, tasks, files };
 }

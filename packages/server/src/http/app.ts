@@ -28,6 +28,8 @@ import { serveWebUi } from './static.js';
 import type { ExecService } from '../bots/exec-service.js';
 import type { TaskService } from '../bots/task-service.js';
 import { execRoutes } from './routes/exec.js';
+import type { FilesService } from '../bots/files-service.js';
+import { fileRoutes } from './routes/files.js';
 import { mcpRoutes, type McpRouteDeps } from './routes/mcp.js';
 
 export interface AppDeps {
@@ -46,6 +48,7 @@ export interface AppDeps {
   snapshots: SnapshotService;
   exec: ExecService;
   tasks: TaskService;
+  files: FilesService;
   /** The MCP endpoint: resolves the bot and makes one MCP server per request. */
   mcp: McpRouteDeps;
   /** The built web UI, served at `/`; none when absent (API only). */
@@ -90,6 +93,7 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   sessionRoutes(deps, api);
   botOperationRoutes(deps, api);
   execRoutes(deps, api);
+  fileRoutes(deps, api);
   mcpRoutes(deps.mcp, api);
   api.doc31('/openapi.json', { openapi: '3.1.0', info: { title: 'Berth API', version: deps.version } });
 

@@ -1,0 +1,342 @@
+import type { FileEntry } from '@berth/contract';
+import { AppError } from '../errors.js';
+import type { ExecSession, RuntimeDriver } from '../runtime/driver.js';
+import { type ByteRange, type FileStat, MAX_LIST_ENTRIES, entryOf, typeOfMode } from './file-format.js';
+
+/**
+ * The files API inside a running container: every operation is one exec of a small POSIX `sh`
+ * script (busybox and coreutils alike), so paths are resolved by the container's own kernel, in
+ * the container's own mount namespace and root. A `..` or a symlink, absolute or relative, can lead
+ * anywhere inside the container and nowhere outside it: the host's files are simply not there. The
+ * files API thereby has exactly the reach the bot has through exec, no more.
+ *
+ * Exit codes of the script say what went wrong; its messages are in stderr.
+ */
+export const FILES_SCRIPT = `op=$1; shift
+case "$op" in
+read)
+  p=$1; off=$2; len=$3
+  [ -e "$p" ] || exit 3
+  if [ -d "$p" ]; then
+    cd -- "$p" || exit 9
+    printf 'D\\n'
+    find . -mindepth 1 -maxdepth 1 -exec sh -c '
+      stat -c "%f %s %Y %n/" -- "$@"
+      for f; do if [ -L "$f" ]; then printf "L%s/\\n" "$f"; readlink -- "$f" | od -An -tx1 -v; printf ".\\n"; fi; done
+    ' berth-ls {} +
+    exit 0
+  fi
+  [ -f "$p" ] || exit 8
+  set -- $(stat -L -c '%s %f %Y' -- "$p")
+  s=$1
+  if [ "$off" -lt 0 ]; then off=$((s + off)); [ "$off" -ge 0 ] || off=0; fi
+  printf 'F %s %s %s %s\\n' "$1" "$2" "$3" "$off"
+  if [ "$off" -gt 0 ]; then tail -c +"$((off + 1))" -- "$p"; else cat -- "$p"; fi | head -c "$len"
+  ;;
+write)
+  p=$1; m=$2
+  d=\${p%/*}; [ -n "$d" ] || d=/
+  if [ -d "$p" ] && [ ! -L "$p" ]; then exit 4; fi
+  mkdir -p -- "$d" 2>/dev/null || [ -d "$d" ] || exit 5
+  t="$d/.berth-upload-$$"
+  cat >"$t" || { rm -f -- "$t"; exit 1; }
+  if [ -n "$m" ]; then chmod "$m" "$t"; elif [ -e "$p" ]; then chmod "$(stat -L -c %a -- "$p")" "$t"; fi
+  mv -fT -- "$t" "$p" || { rm -f -- "$t"; exit 1; }
+  stat -c '%f %s %Y' -- "$p"
+  ;;
+rm)
+  p=$1; r=$2
+  [ -e "$p" ] || [ -L "$p" ] || exit 3
+  if [ -d "$p" ] && [ ! -L "$p" ]; then
+    if [ "$r" = 1 ]; then rm -rf -- "$p" || exit 1; else rmdir -- "$p" 2>/dev/null || exit 7; fi
+  else
+    rm -f -- "$p" || exit 1
+  fi
+  ;;
+mv)
+  f=$1; t=$2; o=$3
+  [ -e "$f" ] || [ -L "$f" ] || exit 3
+  if [ -e "$t" ] || [ -L "$t" ]; then [ "$o" = 1 ] || exit 6; fi
+  if [ -d "$t" ] && [ ! -L "$t" ] && { [ ! -d "$f" ] || [ -L "$f" ]; }; then exit 4; fi
+  d=\${t%/*}; [ -n "$d" ] || d=/
+  mkdir -p -- "$d" 2>/dev/null || [ -d "$d" ] || exit 5
+  mv -fT -- "$f" "$t" || exit 1
+  stat -c '%f %s %Y' -- "$t"
+  ;;
+*) exit 2 ;;
+esac`;
+
+/** A file opened for reading: what it is, then its bytes as they stream. */
+export interface OpenedFile {
+  stat: FileStat;
+  /** Where the bytes start (a suffix range resolved against the size). */
+  offset: number;
+  body: AsyncIterable<Buffer>;
+  /** Stops the read early (the client went away). */
+  cancel(): Promise<void>;
+}
+
+export type ReadResult = { kind: 'file'; file: OpenedFile } | { kind: 'directory'; entries: FileEntry[]; truncated: boolean };
+
+/** Most bytes a listing's raw output may take before it is cut (and called truncated). */
+const MAX_LIST_OUTPUT = 16 * 1024 * 1024;
+
+export class ContainerFiles {
+  constructor(
+    private readonly driver: RuntimeDriver,
+    private readonly containerId: string,
+  ) {}
+
+  /**
+   * A file's bytes from `range` (at most `length`, which the caller caps), or a directory's
+   * listing. A symlink is followed, as `cat` and `ls` would.
+   */
+  async read(path: string, range: ByteRange, length: number): Promise<ReadResult> {
+    const s = await this.run(['read', path, String(range.offset), String(length)]);
+    const reader = new StreamReader(s.output);
+    const head = await reader.line();
+    if (head === null || head.length === 0) {
+      await reader.drain();
+      throw await this.failure(s, reader, path);
+    }
+    if (head === 'D') {
+      const { raw, cut } = await reader.rest(MAX_LIST_OUTPUT);
+      if (cut) await s.kill();
+      await this.checkExit(s, reader, path);
+      const entries = parseListing(raw);
+      return { kind: 'directory', entries: entries.slice(0, MAX_LIST_ENTRIES), truncated: cut || entries.length > MAX_LIST_ENTRIES };
+    }
+    const m = /^F (\d+) ([0-9a-f]+) (\d+) (\d+)$/.exec(head);
+    if (!m) {
+      await s.kill();
+      throw new AppError('internal', `unexpected answer from the container while reading ${path}`);
+    }
+    const stat: FileStat = { type: 'file', size: Number(m[1]), perm: Number.parseInt(m[2] ?? '0', 16) & 0o7777, mtime: new Date(Number(m[3]) * 1000) };
+    const checkExit = () => this.checkExit(s, reader, path);
+    return {
+      kind: 'file',
+      file: {
+        stat,
+        offset: Number(m[4]),
+        body: (async function* body() {
+          yield* reader.stdout();
+          await checkExit();
+        })(),
+        cancel: () => s.kill(),
+      },
+    };
+  }
+
+  /** Writes the body to a temporary file beside `path` and renames it over `path` (parents created). */
+  async write(path: string, body: AsyncIterable<Uint8Array>, options: { mode?: number }): Promise<FileStat> {
+    const s = await this.run(['write', path, options.mode === undefined ? '' : options.mode.toString(8)], true);
+    const writing = (async () => {
+      try {
+        for await (const chunk of body) await s.write(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+      } finally {
+        s.end();
+      }
+    })();
+    writing.catch(() => undefined);
+    const reader = new StreamReader(s.output);
+    const out = await reader.line();
+    await reader.drain();
+    await this.checkExit(s, reader, path);
+    // The script read all of stdin before it could succeed; a failed upload is the client's side.
+    await writing.catch((err: unknown) => {
+      throw new AppError('validation_failed', `the upload of ${path} did not complete`, { cause: err });
+    });
+    return parseStatLine(out ?? '', path);
+  }
+
+  async remove(path: string, options: { recursive: boolean }): Promise<void> {
+    const s = await this.run(['rm', path, options.recursive ? '1' : '0']);
+    const reader = new StreamReader(s.output);
+    await reader.drain();
+    await this.checkExit(s, reader, path);
+  }
+
+  async move(from: string, to: string, options: { overwrite: boolean }): Promise<FileStat> {
+    const s = await this.run(['mv', from, to, options.overwrite ? '1' : '0']);
+    const reader = new StreamReader(s.output);
+    const out = await reader.line();
+    await reader.drain();
+    await this.checkExit(s, reader, from, to);
+    return parseStatLine(out ?? '', to);
+  }
+
+  private run(args: string[], stdin = false): Promise<ExecSession> {
+    return this.driver.execStream(this.containerId, { command: ['/bin/sh', '-c', FILES_SCRIPT, 'berth-files', ...args], stdin, cwd: '/' });
+  }
+
+  private async checkExit(s: ExecSession, reader: StreamReader, path: string, to?: string): Promise<void> {
+    const code = await s.exitCode;
+    if (code !== 0) throw this.error(code, reader.stderrText(), path, to);
+  }
+
+  private async failure(s: ExecSession, reader: StreamReader, path: string): Promise<AppError> {
+    return this.error(await s.exitCode, reader.stderrText(), path);
+  }
+
+  private error(code: number, stderr: string, path: string, to?: string): AppError {
+    const details = { path, ...(to !== undefined && { to }) };
+    switch (code) {
+      case 3:
+        return new AppError('file_not_found', `no such file or directory: ${path}`, { details });
+      case 4:
+        return new AppError('validation_failed', `${to ?? path} is a directory`, { details });
+      case 5:
+        return new AppError('validation_failed', `a parent of ${to ?? path} is not a directory`, { details });
+      case 6:
+        return new AppError('file_exists', `${to ?? path} exists; pass overwrite: true to replace it`, { details });
+      case 7:
+        return new AppError('validation_failed', `the directory ${path} is not empty; pass recursive=true to remove it with its contents`, { details });
+      case 8:
+        return new AppError('validation_failed', `${path} is not a regular file or directory`, { details });
+      default: {
+        const message = stderr.trim().split('\n').at(-1) ?? '';
+        return new AppError('internal', `the file operation on ${path} failed in the container (exit ${code})${message ? `: ${message}` : ''}`, { details: { ...details, exitCode: code } });
+      }
+    }
+  }
+}
+
+/** `<hex mode> <size> <mtime>` as the scripts print it after a write or move. */
+function parseStatLine(line: string, path: string): FileStat {
+  const m = /^([0-9a-f]+) (\d+) (\d+)$/.exec(line.trim());
+  if (!m) throw new AppError('internal', `unexpected answer from the container about ${path}`);
+  const mode = Number.parseInt(m[1] ?? '0', 16);
+  return { type: typeOfMode(mode), size: Number(m[2]), perm: mode & 0o7777, mtime: new Date(Number(m[3]) * 1000) };
+}
+
+/**
+ * Parses the listing part of FILES_SCRIPT's `read`: records `<hex mode> <size> <mtime> ./<name>/\n`
+ * (a name holds no `/`, so the first `/` after `./` ends it, whatever else it holds), and for
+ * symlinks `L./<name>/\n` followed by the target's bytes in hex (`od`) and a line `.`.
+ */
+export function parseListing(raw: Buffer): FileEntry[] {
+  const stats = new Map<string, FileStat>();
+  const links = new Map<string, string>();
+  let i = 0;
+  const slash = 0x2f;
+  while (i < raw.length) {
+    if (raw[i] === 0x4c /* L */) {
+      // L./name/\n
+      const start = i + 3;
+      const end = raw.indexOf(slash, start);
+      if (end < 0) break;
+      const name = raw.subarray(start, end).toString('utf8');
+      let j = raw.indexOf(0x0a, end) + 1;
+      const hex: string[] = [];
+      while (j > 0 && j < raw.length) {
+        const nl = raw.indexOf(0x0a, j);
+        const line = raw.subarray(j, nl < 0 ? raw.length : nl).toString('latin1');
+        j = nl < 0 ? raw.length : nl + 1;
+        if (line === '.') break;
+        hex.push(line);
+      }
+      let target = Buffer.from(hex.join('').replace(/\s+/g, ''), 'hex');
+      // readlink ends its answer with a newline.
+      if (target.length > 0 && target[target.length - 1] === 0x0a) target = target.subarray(0, target.length - 1);
+      links.set(name, target.toString('utf8'));
+      i = j;
+      continue;
+    }
+    const sp1 = raw.indexOf(0x20, i);
+    const sp2 = raw.indexOf(0x20, sp1 + 1);
+    const sp3 = raw.indexOf(0x20, sp2 + 1);
+    if (sp1 < 0 || sp2 < 0 || sp3 < 0) break;
+    const start = sp3 + 3; // past " ./"
+    const end = raw.indexOf(slash, start);
+    if (end < 0) break;
+    const mode = Number.parseInt(raw.subarray(i, sp1).toString('latin1'), 16);
+    const size = Number(raw.subarray(sp1 + 1, sp2).toString('latin1'));
+    const mtime = Number(raw.subarray(sp2 + 1, sp3).toString('latin1'));
+    const name = raw.subarray(start, end).toString('utf8');
+    if (Number.isFinite(mode) && Number.isFinite(size)) stats.set(name, { type: typeOfMode(mode), size, perm: mode & 0o7777, mtime: new Date(mtime * 1000) });
+    i = end + 2; // past "/\n"
+  }
+  return [...stats]
+    .map(([name, st]) => entryOf(name, st, st.type === 'symlink' ? (links.get(name) ?? '') : undefined))
+    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}
+
+/** Reads an exec's output: lines and bytes of stdout, and stderr kept (small) for messages. */
+class StreamReader {
+  private readonly it: AsyncIterator<{ stream: 'stdout' | 'stderr'; data: Buffer }>;
+  private buf: Buffer = Buffer.alloc(0);
+  private readonly err: Buffer[] = [];
+  private errBytes = 0;
+  private done = false;
+
+  constructor(output: AsyncIterable<{ stream: 'stdout' | 'stderr'; data: Buffer }>) {
+    this.it = output[Symbol.asyncIterator]();
+  }
+
+  /** Next stdout chunk, or null at the end; stderr is set aside as it passes. */
+  private async next(): Promise<Buffer | null> {
+    while (!this.done) {
+      const n = await this.it.next();
+      if (n.done) {
+        this.done = true;
+        return null;
+      }
+      if (n.value.stream === 'stdout') return n.value.data;
+      if (this.errBytes < 64 * 1024) {
+        this.err.push(n.value.data);
+        this.errBytes += n.value.data.length;
+      }
+    }
+    return null;
+  }
+
+  async line(): Promise<string | null> {
+    for (;;) {
+      const nl = this.buf.indexOf(0x0a);
+      if (nl >= 0) {
+        const line = this.buf.subarray(0, nl).toString('utf8');
+        this.buf = this.buf.subarray(nl + 1);
+        return line;
+      }
+      const chunk = await this.next();
+      if (chunk === null) {
+        const rest = this.buf.toString('utf8');
+        this.buf = Buffer.alloc(0);
+        return rest.length > 0 ? rest : null;
+      }
+      this.buf = Buffer.concat([this.buf, chunk]);
+    }
+  }
+
+  /** The rest of stdout, up to `max` bytes (`cut` when there was more). */
+  async rest(max: number): Promise<{ raw: Buffer; cut: boolean }> {
+    const parts = [this.buf];
+    let size = this.buf.length;
+    this.buf = Buffer.alloc(0);
+    for (let chunk = await this.next(); chunk !== null; chunk = await this.next()) {
+      if (size + chunk.length > max) return { raw: Buffer.concat(parts), cut: true };
+      parts.push(chunk);
+      size += chunk.length;
+    }
+    return { raw: Buffer.concat(parts), cut: false };
+  }
+
+  async *stdout(): AsyncGenerator<Buffer> {
+    if (this.buf.length > 0) {
+      const b = this.buf;
+      this.buf = Buffer.alloc(0);
+      yield b;
+    }
+    for (let chunk = await this.next(); chunk !== null; chunk = await this.next()) yield chunk;
+  }
+
+  async drain(): Promise<void> {
+    while ((await this.next()) !== null) {
+      // discard
+    }
+  }
+
+  stderrText(): string {
+    return Buffer.concat(this.err).toString('utf8');
+  }
+}

@@ -1,0 +1,193 @@
+import { isUtf8 } from 'node:buffer';
+import type { DirectoryListing, FileEditResult, FileInfo } from '@berth/contract';
+import { AppError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import type { RuntimeDriver } from '../runtime/driver.js';
+import type { BotRow, Store } from '../store/store.js';
+import type { BotPaths } from './bot-paths.js';
+import { ContainerFiles, type OpenedFile, type ReadResult } from './container-files.js';
+import { containerPath, relativeTo } from './container-path.js';
+import { containerName } from './container-service.js';
+import { DataDirFiles } from './data-dir-files.js';
+import { type ByteRange, type FileStat, countOccurrences, octal, planRead } from './file-format.js';
+
+export interface FilesServiceDeps {
+  store: Store;
+  driver: RuntimeDriver;
+  paths: BotPaths;
+  logger: Logger;
+  containerDataPath: string;
+  /** Most bytes one read answers with (BERTH_FILES_READ_LIMIT). */
+  readLimit: number;
+}
+
+/** Largest file `edit` reads into memory. */
+export const MAX_EDIT_BYTES = 16 * 1024 * 1024;
+
+/** A file read, ready to stream: which bytes (`offset`, `length` of `size`) and whether that is all of it. */
+export interface FileRead {
+  kind: 'file';
+  path: string;
+  size: number;
+  mode: string;
+  mtime: Date;
+  offset: number;
+  length: number;
+  /** The answer is a part of the file (a range was asked for, or the read cap cut it). */
+  partial: boolean;
+  /** The read cap cut what was asked for. */
+  truncated: boolean;
+  body: AsyncIterable<Buffer>;
+  cancel(): Promise<void>;
+}
+
+type Backend = { kind: 'container'; files: ContainerFiles } | { kind: 'data-dir'; files: DataDirFiles; why: 'stopped' | 'none' };
+
+/**
+ * The files API over the bot's container. While the container runs, every operation happens inside
+ * it (container-files.ts): its kernel resolves paths within its own root. While it does not, only
+ * the data dir is reachable, from the host (data-dir-files.ts), and no symlink leads out of it.
+ * Either way, nothing outside the container's root is ever read or written.
+ */
+export class FilesService {
+  constructor(private readonly deps: FilesServiceDeps) {}
+
+  /** A file's bytes (`range`, capped at the read limit) or a directory's listing. */
+  async read(idOrName: string, input: string, range?: ByteRange): Promise<FileRead | ({ kind: 'directory' } & DirectoryListing)> {
+    const { backend, path, rel } = await this.locate(idOrName, input);
+    const limit = this.deps.readLimit;
+    // Ask for one byte more than the cap, to learn whether the cap cut the read.
+    const want = { offset: range?.offset ?? 0 };
+    const ask = Math.min(range?.length ?? Number.MAX_SAFE_INTEGER, limit);
+    const result: ReadResult = backend.kind === 'container' ? await backend.files.read(path, want, ask) : await backend.files.read(rel as string, want, ask);
+    if (result.kind === 'directory') return { kind: 'directory', path, entries: result.entries, truncated: result.truncated };
+    const f: OpenedFile = result.file;
+    let plan;
+    try {
+      plan = planRead(f.stat.size, range && { ...range, offset: range.offset < 0 ? f.offset - f.stat.size : f.offset }, limit);
+    } catch (err) {
+      await f.cancel();
+      throw err;
+    }
+    return {
+      kind: 'file',
+      path,
+      size: f.stat.size,
+      mode: octal(f.stat.perm),
+      mtime: f.stat.mtime,
+      offset: plan.offset,
+      length: plan.length,
+      partial: plan.partial,
+      truncated: plan.truncated,
+      body: exactly(f.body, plan.length, path),
+      cancel: () => f.cancel(),
+    };
+  }
+
+  /** Writes the body to `path` atomically (a temporary file renamed over it), making its parents. */
+  async write(idOrName: string, input: string, body: AsyncIterable<Uint8Array>, options: { mode?: number } = {}): Promise<FileInfo> {
+    const { backend, path, rel } = await this.locate(idOrName, input);
+    if (path === '/') throw new AppError('validation_failed', 'the path names the root directory, not a file');
+    const st = backend.kind === 'container' ? await backend.files.write(path, body, options) : await backend.files.write(rel as string, body, options);
+    return info(path, st);
+  }
+
+  async remove(idOrName: string, input: string, options: { recursive?: boolean } = {}): Promise<void> {
+    const { backend, path, rel } = await this.locate(idOrName, input);
+    if (path === '/' || path === this.deps.containerDataPath) {
+      throw new AppError('validation_failed', `${path} cannot be removed${path === '/' ? '' : '; use POST /bots/{bot}/data/reset to empty the data dir'}`);
+    }
+    const recursive = options.recursive === true;
+    if (backend.kind === 'container') await backend.files.remove(path, { recursive });
+    else await backend.files.remove(rel as string, { recursive });
+  }
+
+  async move(idOrName: string, body: { from: string; to: string; overwrite?: boolean | undefined }): Promise<FileInfo> {
+    const bot = await this.deps.store.mustGetBot(idOrName);
+    const backend = await this.backendFor(bot);
+    const from = containerPath(body.from, this.deps.containerDataPath);
+    const to = containerPath(body.to, this.deps.containerDataPath);
+    for (const p of [from, to]) {
+      if (p === '/' || p === this.deps.containerDataPath) throw new AppError('validation_failed', `${p} cannot be moved or replaced`);
+    }
+    const overwrite = body.overwrite === true;
+    if (backend.kind === 'container') return info(to, await backend.files.move(from, to, { overwrite }));
+    const [fromRel, toRel] = [this.dataRel(from, backend), this.dataRel(to, backend)];
+    return info(to, await backend.files.move(fromRel, toRel, { overwrite }));
+  }
+
+  /**
+   * Replaces `oldText`, which must occur exactly once (counting overlapping occurrences), with
+   * `newText`, and writes the file back atomically with its mode. Otherwise `edit_no_match` with
+   * `details.occurrences`.
+   */
+  async edit(idOrName: string, body: { path: string; oldText: string; newText: string }): Promise<FileEditResult> {
+    const read = await this.read(idOrName, body.path);
+    if (read.kind === 'directory') throw new AppError('validation_failed', `${read.path} is a directory`);
+    if (read.size > MAX_EDIT_BYTES) {
+      await read.cancel();
+      throw new AppError('validation_failed', `${read.path} is larger than ${MAX_EDIT_BYTES} bytes; edit needs it whole`);
+    }
+    const chunks: Buffer[] = [];
+    for await (const chunk of read.body) chunks.push(chunk);
+    const bytes = Buffer.concat(chunks);
+    if (!isUtf8(bytes)) throw new AppError('validation_failed', `${read.path} is not UTF-8 text`);
+    const text = bytes.toString('utf8');
+    const { count, first } = countOccurrences(text, body.oldText);
+    if (count !== 1) {
+      throw new AppError('edit_no_match', count === 0 ? `the text to replace does not occur in ${read.path}` : `the text to replace occurs ${count} times in ${read.path}; give more context so it occurs once`, {
+        details: { path: read.path, occurrences: count },
+      });
+    }
+    const next = text.slice(0, first) + body.newText + text.slice(first + body.oldText.length);
+    const written = await this.write(idOrName, read.path, oneChunk(Buffer.from(next, 'utf8')));
+    return { ...written, replacements: 1 };
+  }
+
+  private async locate(idOrName: string, input: string): Promise<{ backend: Backend; path: string; rel: string | null }> {
+    const bot = await this.deps.store.mustGetBot(idOrName);
+    const path = containerPath(input, this.deps.containerDataPath);
+    const backend = await this.backendFor(bot);
+    return { backend, path, rel: backend.kind === 'data-dir' ? this.dataRel(path, backend) : null };
+  }
+
+  private async backendFor(bot: BotRow): Promise<Backend> {
+    const state = await this.deps.driver.inspectContainer(containerName(bot.id));
+    if (state && state.state === 'running') return { kind: 'container', files: new ContainerFiles(this.deps.driver, state.id) };
+    return { kind: 'data-dir', files: new DataDirFiles(this.deps.paths.dataDir(bot.id), this.deps.containerDataPath), why: state ? 'stopped' : 'none' };
+  }
+
+  /** A path's place in the data dir, for a container that is not running; anything else cannot be reached now. */
+  private dataRel(path: string, backend: { why: 'stopped' | 'none' }): string {
+    const rel = relativeTo(this.deps.containerDataPath, path);
+    if (rel !== null) return rel;
+    const dataPath = this.deps.containerDataPath;
+    if (backend.why === 'none') {
+      throw new AppError('container_not_found', `${path} is outside the data dir (${dataPath}); the bot has no container, so only the data dir can be reached`);
+    }
+    throw new AppError('container_not_running', `${path} is outside the data dir (${dataPath}); while the container is not running only the data dir can be reached`);
+  }
+}
+
+function info(path: string, st: FileStat): FileInfo {
+  return { path, type: st.type, size: st.size, mode: octal(st.perm), mtime: st.mtime.toISOString() };
+}
+
+/**
+ * The body, checked to be exactly `length` bytes: a file that shrinks while it is read must not pass
+ * for a whole answer (the client sees the transfer fail instead).
+ */
+async function* exactly(body: AsyncIterable<Buffer>, length: number, path: string): AsyncGenerator<Buffer> {
+  let sent = 0;
+  for await (const chunk of body) {
+    const part = sent + chunk.length > length ? chunk.subarray(0, length - sent) : chunk;
+    if (part.length > 0) yield part;
+    sent += part.length;
+    if (sent >= length) break;
+  }
+  if (sent < length) throw new AppError('internal', `${path} changed while it was read (${sent} of ${length} bytes)`);
+}
+
+async function* oneChunk(data: Buffer): AsyncGenerator<Buffer> {
+  yield data;
+}
