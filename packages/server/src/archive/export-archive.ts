@@ -1,13 +1,17 @@
-import { once } from 'node:events';
 import { constants as fsConstants, type Stats } from 'node:fs';
 import fs, { type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
-import { pipeline, Readable } from 'node:stream';
-import { createGzip } from 'node:zlib';
+import os from 'node:os';
+import { Readable } from 'node:stream';
+import { promisify } from 'node:util';
+import { gzip } from 'node:zlib';
 import tar from 'tar-stream';
 import type { Pack } from 'tar-stream';
+import { drainedOrClosed } from './drained.js';
 
 type EntryHeader = Parameters<Pack['entry']>[0];
+
+const gzipAsync = promisify(gzip);
 
 export interface ExportArchiveOptions {
   signal?: AbortSignal;
@@ -15,17 +19,18 @@ export interface ExportArchiveOptions {
   gzipLevel?: number;
   /** Largest read from a file at once. */
   readChunkBytes?: number;
+  /** Blocks compressed at once (default: the cores, 2 to 4). */
+  parallel?: number;
 }
 
 const DEFAULT_READ_CHUNK = 512 * 1024;
-/** zlib hands each write to the thread pool: feeding it 512-byte tar headers one by one is slow. */
-const GZIP_INPUT_BYTES = 256 * 1024;
-const GZIP_OUTPUT_CHUNK = 64 * 1024;
+/** The unit of parallel compression: large enough that starting each member afresh costs nothing. */
+const GZIP_BLOCK_BYTES = 1024 * 1024;
 const ZEROS = Buffer.alloc(64 * 1024);
 
 /**
  * A tar.gz of everything inside `dir` (the directory itself is not an entry), streamed with
- * backpressure. Entries are relative paths in sorted order: directories, regular files, symlinks
+ * backpressure and compressed on several cores (see `gzipMembers`). Entries are relative paths in sorted order: directories, regular files, symlinks
  * (never followed) and hard links between files of the tree. Sockets, FIFOs and devices are left out
  * because no import would accept them.
  *
@@ -42,10 +47,32 @@ export function exportArchive(dir: string, options: ExportArchiveOptions = {}): 
     },
     (err: unknown) => pack.destroy(err instanceof Error ? err : new Error(String(err))),
   );
-  const gzip = createGzip({ level: options.gzipLevel ?? 6, chunkSize: GZIP_OUTPUT_CHUNK });
-  // Errors of any stage end up on `gzip`, the stream the caller reads; destroying it (the client went
-  // away) tears down the pack, which stops the tree walk.
-  return pipeline(Readable.from(coalesce(pack as AsyncIterable<Buffer>, GZIP_INPUT_BYTES)), gzip, () => undefined);
+  // Errors of any stage end up on the stream the caller reads; destroying it (the client went away)
+  // ends the generators, which tears down the pack and so stops the tree walk.
+  const blocks = coalesce(pack as AsyncIterable<Buffer>, GZIP_BLOCK_BYTES);
+  return Readable.from(gzipMembers(blocks, options.gzipLevel ?? 6, options.parallel ?? defaultParallel()), { objectMode: false });
+}
+
+/**
+ * Compresses each block as its own gzip member, several at once on the thread pool, and yields them
+ * in order, as pigz does: concatenated members are one valid gzip stream (RFC 1952 §2.2) that gunzip,
+ * tar and zlib read as a whole, while compression, the archive's bottleneck, uses every core. Each
+ * member starts with an empty dictionary, which costs about 0.01% in size with 1 MiB blocks.
+ */
+async function* gzipMembers(blocks: AsyncIterable<Buffer>, level: number, parallel: number): AsyncGenerator<Buffer> {
+  const queue: Promise<Buffer>[] = [];
+  for await (const block of blocks) {
+    const member = gzipAsync(block, { level });
+    // Awaited in turn below; until then a failure must not count as unhandled.
+    member.catch(() => undefined);
+    queue.push(member);
+    if (queue.length >= parallel) yield await (queue.shift() as Promise<Buffer>);
+  }
+  for (const member of queue) yield await member;
+}
+
+function defaultParallel(): number {
+  return Math.max(2, Math.min(4, os.availableParallelism()));
 }
 
 async function* coalesce(source: AsyncIterable<Buffer>, minBytes: number): AsyncGenerator<Buffer> {
@@ -138,7 +165,7 @@ async function addFile(pack: Pack, rel: string, abs: string, chunk: number, sign
     await new Promise<void>((resolve, reject) => {
       const sink = pack.entry({ ...common(rel, st), type: 'file', size }, (err) => (err ? reject(err) : resolve()));
       const write = async (buf: Buffer) => {
-        if (!sink.write(buf)) await drained(sink);
+        if (!sink.write(buf)) await drainedOrClosed(sink);
       };
       void (async () => {
         let left = size;
@@ -173,12 +200,6 @@ function addEntry(pack: Pack, header: EntryHeader): Promise<void> {
   return new Promise((resolve, reject) => {
     pack.entry(header, (err) => (err ? reject(err) : resolve()));
   });
-}
-
-/** Resolves when a tar-stream entry can take more, or when it was torn down. */
-function drained(sink: NodeJS.EventEmitter): Promise<unknown> {
-  const ac = new AbortController();
-  return Promise.race([once(sink, 'drain', { signal: ac.signal }), once(sink, 'close', { signal: ac.signal })]).finally(() => ac.abort());
 }
 
 function vanished(err: unknown): boolean {

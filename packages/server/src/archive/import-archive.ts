@@ -6,6 +6,7 @@ import { createGunzip } from 'node:zlib';
 import tar from 'tar-stream';
 import type { Extract, Header } from 'tar-stream';
 import { AppError } from '../errors.js';
+import { drainedOrClosed } from './drained.js';
 
 /** The limits every archive read by Berth is held to (SPEC §5). */
 export interface ImportLimits {
@@ -156,19 +157,6 @@ async function feed(chunks: AsyncIterable<Buffer>, extract: Extract, stream: { b
     if (!extract.write(chunk)) await drainedOrClosed(extract);
   }
   if (!extract.destroyed) extract.end(null);
-}
-
-/** Resolves on `drain` or `close`, whichever comes first (plain listeners: this runs for every chunk). */
-function drainedOrClosed(emitter: NodeJS.EventEmitter): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      emitter.off('drain', done);
-      emitter.off('close', done);
-      resolve();
-    };
-    emitter.on('drain', done);
-    emitter.on('close', done);
-  });
 }
 
 type Kind = 'dir' | 'file' | 'symlink';
