@@ -26,7 +26,8 @@ export function registerData(program: Command, global: () => GlobalOptions): voi
     .description('import a tar or tar.gz (- for stdin) into the data dir, all or nothing; merges unless --replace')
     .option('--replace', 'leave only the archive’s entries in the data dir')
     .action(async (bot: string, file: string, o: { replace?: boolean }) => {
-      const input = file === '-' ? process.stdin : fs.createReadStream(file);
+      // Large reads: the upload's cost is per chunk.
+      const input = file === '-' ? process.stdin : fs.createReadStream(file, { highWaterMark: 1024 * 1024 });
       const body = Readable.toWeb(input) as unknown as ReadableStream<Uint8Array>;
       const result = await connect(global()).importData(bot, body, { mode: o.replace ? 'replace' : 'merge' });
       if (global().json) print(result, true);
