@@ -1,3 +1,4 @@
+import type { Server } from 'node:http';
 import path from 'node:path';
 import { serve } from '@hono/node-server';
 import { loadAdminToken } from './admin-token.js';
@@ -34,6 +35,8 @@ async function main(): Promise<void> {
       process.stdout.write(`\nAdmin token (saved in ${path.join(config.home, 'admin-token')}):\n  ${admin.token}\n\n`);
     }
   });
+  // WebSocket upgrades (the terminal) go through the app like any request.
+  berth.webSockets.inject(server as Server);
 
   let closing = false;
   const shutdown = (signal: string) => {

@@ -14,6 +14,8 @@ import { createBotMcpServer } from './mcp/bot-mcp-server.js';
 import { ExecService } from './bots/exec-service.js';
 import { TaskService } from './bots/task-service.js';
 import { FilesService } from './bots/files-service.js';
+import { TerminalService } from './bots/terminal-service.js';
+import { createWebSocketSupport } from './http/websocket.js';
 import { CdiRegistry } from './cdi/cdi-registry.js';
 import type { Config } from './config/config.js';
 import { AdminOrBotTokenAuthenticator, AdminTokenAuthenticator } from './http/auth.js';
@@ -36,6 +38,8 @@ export async function composeBerth(options: { config: Readonly<Config>; logger: 
   const exec = new ExecService({ store, driver, logger, containerDataPath: config.containerDataPath, outputLimit: config.execOutputLimit });
   const tasks = new TaskService({ store, driver, exec, logger });
   const files = new FilesService({ store, driver, paths, logger, containerDataPath: config.containerDataPath, readLimit: config.filesReadLimit });
+  const terminal = new TerminalService({ store, driver, containerDataPath: config.containerDataPath, idleSeconds: config.terminalIdleSeconds });
+  const webSockets = createWebSocketSupport();
   const containers = new ContainerService({ store, driver, operations, cdi, paths, changes, logger, containerDataPath: config.containerDataPath, countTasks: (botId) => tasks.countRunning(botId) });
   const tokens = new TokenService({ store, logger });
   const data = new DataService({ store, operations, paths, logger, maxImportBytes: config.maxImportBytes, importLimits: { maxEntries: config.maxImportEntries } });
@@ -66,8 +70,10 @@ export async function composeBerth(options: { config: Readonly<Config>; logger: 
     exec,
     tasks,
     files,
+    terminal,
+    webSockets,
     mcp: { resolveBot: (ref) => store.mustGetBot(ref), createMcpServer: (botId) => createBotMcpServer(botId, { version: BERTH_VERSION, logger, exec, tasks }) },
     webDist: config.webDist,
   });
-  return { app, bots, containers, operations, changes, cdi, paths, tokens, data, snapshots, exec, tasks, files };
+  return { app, bots, containers, operations, changes, cdi, paths, tokens, data, snapshots, exec, tasks, files, terminal, webSockets };
 }

@@ -30,6 +30,9 @@ import type { TaskService } from '../bots/task-service.js';
 import { execRoutes } from './routes/exec.js';
 import type { FilesService } from '../bots/files-service.js';
 import { fileRoutes } from './routes/files.js';
+import type { TerminalService } from '../bots/terminal-service.js';
+import { terminalRoutes } from './routes/terminal.js';
+import { createWebSocketSupport, type WebSocketSupport } from './websocket.js';
 import { mcpRoutes, type McpRouteDeps } from './routes/mcp.js';
 
 export interface AppDeps {
@@ -49,6 +52,9 @@ export interface AppDeps {
   exec: ExecService;
   tasks: TaskService;
   files: FilesService;
+  terminal: TerminalService;
+  /** WebSocket upgrades (the terminal); the composition root injects them into the server. */
+  webSockets?: WebSocketSupport;
   /** The MCP endpoint: resolves the bot and makes one MCP server per request. */
   mcp: McpRouteDeps;
   /** The built web UI, served at `/`; none when absent (API only). */
@@ -94,6 +100,9 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   botOperationRoutes(deps, api);
   execRoutes(deps, api);
   fileRoutes(deps, api);
+  const webSockets = deps.webSockets ?? createWebSocketSupport();
+  webSockets.attach(app);
+  terminalRoutes({ terminal: deps.terminal, webSockets, logger: deps.logger }, api);
   mcpRoutes(deps.mcp, api);
   api.doc31('/openapi.json', { openapi: '3.1.0', info: { title: 'Berth API', version: deps.version } });
 

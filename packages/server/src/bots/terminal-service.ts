@@ -1,0 +1,35 @@
+import type { ExecSession, RuntimeDriver } from '../runtime/driver.js';
+import type { Store } from '../store/store.js';
+import { containerName } from './container-service.js';
+
+/** bash when the image has it (a login shell, so profiles run), else sh. */
+const SHELL = 'if [ -x /bin/bash ]; then exec /bin/bash -l; fi; exec /bin/sh -l';
+
+export interface TerminalServiceDeps {
+  store: Store;
+  driver: RuntimeDriver;
+  containerDataPath: string;
+  /** A session with no input or output this long is closed (BERTH_TERMINAL_IDLE_SECONDS). */
+  idleSeconds: number;
+}
+
+/** An interactive shell on a pseudo-terminal in the bot's running container. */
+export class TerminalService {
+  constructor(private readonly deps: TerminalServiceDeps) {}
+
+  get idleMs(): number {
+    return this.deps.idleSeconds * 1000;
+  }
+
+  async open(idOrName: string, size: { cols: number; rows: number }): Promise<ExecSession> {
+    const bot = await this.deps.store.mustGetBot(idOrName);
+    return this.deps.driver.execStream(containerName(bot.id), {
+      command: ['/bin/sh', '-c', SHELL],
+      tty: true,
+      stdin: true,
+      size,
+      cwd: this.deps.containerDataPath,
+      env: { TERM: 'xterm-256color' },
+    });
+  }
+}

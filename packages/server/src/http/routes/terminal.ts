@@ -1,0 +1,155 @@
+import type { OpenAPIHono } from '@hono/zod-openapi';
+import { createRoute, z } from '@hono/zod-openapi';
+import type { WSContext, WSEvents } from 'hono/ws';
+import type { WebSocket } from 'ws';
+import { TerminalClientMessage, type TerminalServerMessage } from '@berth/contract';
+import type { TerminalService } from '../../bots/terminal-service.js';
+import { AppError } from '../../errors.js';
+import type { Logger } from '../../logger.js';
+import type { ExecSession } from '../../runtime/driver.js';
+import type { AppEnv } from '../context.js';
+import type { WebSocketSupport } from '../websocket.js';
+import { BotParam } from './bots.js';
+import { errorResponse } from './openapi.js';
+
+/** Output waits while this much is queued for a slow client: backpressure from the socket to the shell. */
+const MAX_BUFFERED = 1024 * 1024;
+/** A session opened for an upgrade that never completes is ended after this long. */
+const UPGRADE_WAIT_MS = 30_000;
+/** Close code sent when the idle time runs out (4000–4999 are the application's own). */
+export const IDLE_CLOSE_CODE = 4000;
+
+/**
+ * `GET /bots/{bot}/terminal`: a WebSocket carrying an interactive PTY shell in the bot's running
+ * container. Authenticated like every API route (Bearer header or the session cookie); the
+ * `Origin`, when a browser sends one, must be this server's own.
+ */
+export function terminalRoutes(deps: { terminal: TerminalService; webSockets: WebSocketSupport; logger: Logger }, app: OpenAPIHono<AppEnv>): void {
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/bots/{bot}/terminal',
+      tags: ['terminal'],
+      summary: 'WebSocket: an interactive shell on a pseudo-terminal in the bot’s container',
+      description:
+        'Binary (or text) frames carry terminal bytes both ways. A text frame holding `{"type":"resize","cols":N,"rows":N}` ' +
+        'resizes the terminal. When the shell ends Berth sends `{"type":"exit","code":N}` and closes (1000). A session with ' +
+        `no input or output for BERTH_TERMINAL_IDLE_SECONDS (default 1800) gets \`{"type":"exit","code":null,"reason":"idle"}\` and close code ${IDLE_CLOSE_CODE}. ` +
+        'The shell is /bin/bash when the image has it, else /bin/sh. A request with an `Origin` of another site is refused (403).',
+      request: {
+        params: BotParam,
+        query: z.object({ cols: z.coerce.number().int().min(1).max(1000).optional(), rows: z.coerce.number().int().min(1).max(1000).optional() }),
+      },
+      responses: {
+        101: { description: 'switched to the WebSocket protocol' },
+        400: errorResponse('not a WebSocket upgrade'),
+        403: errorResponse('a cross-origin request'),
+        404: errorResponse('no bot or no container'),
+        409: errorResponse('container_not_running'),
+      },
+    }),
+    async (c) => {
+      if ((c.req.header('upgrade') ?? '').toLowerCase() !== 'websocket') {
+        throw new AppError('validation_failed', 'this route is a WebSocket: connect with Upgrade: websocket');
+      }
+      const origin = c.req.header('origin');
+      if (origin !== undefined && !sameOrigin(origin, c.req.header('host'))) {
+        throw new AppError('forbidden', `a terminal cannot be opened from another origin (Origin: ${origin})`);
+      }
+      const { bot } = c.req.valid('param');
+      const { cols, rows } = c.req.valid('query');
+      // Opened before the upgrade: a refusal (stopped container, ...) is an ordinary HTTP answer.
+      const session = await deps.terminal.open(bot, { cols: cols ?? 80, rows: rows ?? 24 });
+      const log = c.get('logger').child({ bot });
+      return deps.webSockets.upgradeWebSocket(c, terminalEvents(session, { idleMs: deps.terminal.idleMs, logger: log }), {
+        onError: (err) => log.warn({ err }, 'terminal WebSocket error'),
+      }) as never;
+    },
+  );
+}
+
+function terminalEvents(session: ExecSession, options: { idleMs: number; logger: Logger }): WSEvents<WebSocket> {
+  let opened = false;
+  let closed = false;
+  let idle: NodeJS.Timeout | undefined;
+  const notOpened = setTimeout(() => {
+    if (!opened) void session.kill();
+  }, UPGRADE_WAIT_MS);
+
+  const end = (ws: WSContext<WebSocket>, message: TerminalServerMessage, code: number, reason: string) => {
+    if (closed) return;
+    closed = true;
+    clearTimeout(idle);
+    try {
+      ws.send(JSON.stringify(message));
+      ws.close(code, reason);
+    } catch {
+      // The client is gone already.
+    }
+    void session.kill();
+  };
+  const touch = (ws: WSContext<WebSocket>) => {
+    clearTimeout(idle);
+    if (closed) return;
+    idle = setTimeout(() => end(ws, { type: 'exit', code: null, reason: 'idle' }, IDLE_CLOSE_CODE, 'idle timeout'), options.idleMs);
+  };
+
+  return {
+    onOpen: (_evt, ws) => {
+      opened = true;
+      clearTimeout(notOpened);
+      touch(ws);
+      void (async () => {
+        try {
+          for await (const chunk of session.output) {
+            if (closed) break;
+            touch(ws);
+            ws.send(chunk.data as Uint8Array<ArrayBuffer>);
+            while (!closed && (ws.raw?.bufferedAmount ?? 0) > MAX_BUFFERED) await new Promise((r) => setTimeout(r, 10));
+          }
+          if (!closed) end(ws, { type: 'exit', code: await session.exitCode }, 1000, 'the shell ended');
+        } catch (err) {
+          options.logger.warn({ err }, 'terminal session failed');
+          end(ws, { type: 'exit', code: null, reason: 'error' }, 1011, 'the terminal failed');
+        }
+      })();
+    },
+    onMessage: (evt, ws) => {
+      if (closed) return;
+      touch(ws);
+      const data = evt.data;
+      if (typeof data === 'string') {
+        const control = controlMessage(data);
+        if (control) void session.resize(control.cols, control.rows);
+        else void session.write(data).catch(() => undefined);
+      } else if (data instanceof ArrayBuffer) {
+        void session.write(Buffer.from(data)).catch(() => undefined);
+      }
+    },
+    onClose: () => {
+      closed = true;
+      clearTimeout(idle);
+      clearTimeout(notOpened);
+      void session.kill();
+    },
+  };
+}
+
+/** A resize message, or null for text that is terminal input. */
+function controlMessage(text: string): TerminalClientMessage | null {
+  if (!text.startsWith('{')) return null;
+  try {
+    const parsed = TerminalClientMessage.safeParse(JSON.parse(text));
+    return parsed.success ? parsed.data : null;
+  } catch {
+    return null;
+  }
+}
+
+function sameOrigin(origin: string, host: string | undefined): boolean {
+  try {
+    return host !== undefined && new URL(origin).host === host;
+  } catch {
+    return false;
+  }
+}
