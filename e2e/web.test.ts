@@ -324,6 +324,59 @@ describe('web UI', () => {
     expect((await api.getContainer(botName)).status).toBe('running');
   });
 
+  it('edits the settings and issues and revokes a token', async () => {
+    await page.getByRole('link', { name: 'Settings' }).click();
+    await page.getByRole('heading', { name: 'Settings', exact: true }).waitFor();
+    await page.getByLabel('Memory (MB)').fill('512');
+    await page.getByLabel('Environment variables').fill('GREETING=hello\nMODE=web');
+    await page.getByRole('button', { name: 'Save settings' }).click();
+    await waitForText(page.getByRole('status').filter({ hasText: 'Saved' }), 'Recreate the container to apply');
+    expect(await api.getBot(botName)).toMatchObject({ resources: { memoryMb: 512 }, env: { GREETING: 'hello', MODE: 'web' }, cdiDevices: [gpu] });
+
+    await page.getByLabel('New token’s name').fill('agent');
+    await page.getByRole('button', { name: 'Issue token' }).click();
+    const secret = await waitForText(page.getByTestId('issued-token'), /^berth_bot_/);
+    await screenshot(page, '10-settings');
+    // The token shown reaches its bot's container info.
+    expect((await new BerthClient({ baseUrl: server.url, token: secret.trim() }).getContainer(botName)).status).toBe('running');
+    expect((await api.listTokens(botName)).map((t) => t.name)).toEqual(['agent']);
+    await page.getByRole('button', { name: 'Revoke agent' }).click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Revoke' }).click();
+    await page.locator('tr[data-token="agent"]').waitFor({ state: 'detached' });
+    expect(await api.listTokens(botName)).toEqual([]);
+
+    // Back on the Container tab the pending change is announced.
+    await page.getByRole('link', { name: 'Container' }).click();
+    await waitForText(page.locator('.notice').first(), 'settings changed since this container was made');
+  });
+
+  it('is usable with the keyboard: a confirmation opens with Enter, takes the focus and Escape cancels it', async () => {
+    const before = (await api.listOperations(botName, { limit: 1 }))[0]?.id;
+    await page.getByRole('button', { name: 'Recreate', exact: true }).first().focus();
+    await page.keyboard.press('Enter');
+    const dialog = page.getByRole('dialog');
+    await dialog.waitFor();
+    expect(await page.evaluate('document.activeElement?.closest("dialog") !== null')).toBe(true);
+    await page.keyboard.press('Escape');
+    await dialog.waitFor({ state: 'detached' });
+    expect((await api.listOperations(botName, { limit: 1 }))[0]?.id).toBe(before);
+  });
+
+  it('fits a narrow window', async () => {
+    await page.setViewportSize({ width: 390, height: 844 });
+    try {
+      for (const [address, name, ready] of [[`/bots/${botName}`, '11-narrow-bot', 'dl.info'], ['/', '12-narrow-bots', `tr[data-bot="${botName}"]`]] as const) {
+        await page.goto(`${server.url}${address}`);
+        await page.locator(ready).waitFor();
+        // Nothing wider than the window: long IDs and paths wrap, tables scroll inside their box.
+        expect(await page.evaluate('document.documentElement.scrollWidth <= window.innerWidth')).toBe(true);
+        await screenshot(page, name);
+      }
+    } finally {
+      await page.setViewportSize({ width: 1280, height: 860 });
+    }
+  });
+
   it('lists bots with live status and logs out', async () => {
     await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Bots' }).click();
     const row = page.locator(`tr[data-bot="${botName}"]`);
@@ -335,6 +388,17 @@ describe('web UI', () => {
     await page.locator(`tr[data-bot="${other}"]`).waitFor();
     await screenshot(page, '07-bots');
     await api.startContainer(botName);
+
+    // Deleting a bot asks for its name.
+    await page.getByRole('link', { name: other }).click();
+    await page.getByRole('link', { name: 'Settings' }).click();
+    await page.getByRole('button', { name: 'Delete bot…' }).click();
+    const dialog = page.getByRole('dialog');
+    await dialog.getByLabel(`Type ${other} to confirm`).fill(other);
+    await dialog.getByRole('button', { name: 'Delete bot' }).click();
+    await page.getByRole('heading', { name: 'Bots' }).waitFor();
+    await page.locator(`tr[data-bot="${other}"]`).waitFor({ state: 'detached' });
+    expect((await api.listBots()).map((b) => b.name)).toEqual([botName]);
 
     await page.getByRole('button', { name: 'Log out' }).click();
     await page.getByLabel('Admin token').waitFor();

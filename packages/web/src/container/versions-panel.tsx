@@ -39,7 +39,7 @@ export function VersionsPanel({ bot }: { bot: Bot }) {
       {versions && versions.history.length === 0 && <p className="muted">No container has been built for this bot yet.</p>}
       {versions && versions.history.length > 0 && (
         <div className="table-wrap">
-          <table className="versions-table">
+          <table className="versions-table stack-table">
             <caption className="visually-hidden">Every container version, newest first</caption>
             <thead>
               <tr>
@@ -57,15 +57,19 @@ export function VersionsPanel({ bot }: { bot: Bot }) {
                     {v.version}
                     {v.version === versions.current && <span className="badge badge-running">current</span>}
                   </th>
-                  <td>
+                  <td data-label="When">
                     <time dateTime={v.createdAt}>{formatTime(v.createdAt)}</time>
                   </td>
-                  <td>
+                  <td data-label="What">
                     {REASONS[v.reason] ?? v.reason}
                     {v.snapshotId && <span className="muted"> from “{snapshots.get(v.snapshotId)?.name ?? v.snapshotId}”</span>}
                   </td>
-                  <td className="mono wrap">{v.image}</td>
-                  <td className="mono wrap">{v.cdiDevices.length > 0 ? v.cdiDevices.join(', ') : <span className="muted">none</span>}</td>
+                  <td data-label="Image" className="mono wrap">
+                    {v.image}
+                  </td>
+                  <td data-label="CDI devices" className="mono wrap">
+                    {v.cdiDevices.length > 0 ? v.cdiDevices.join(', ') : <span className="muted">none</span>}
+                  </td>
                 </tr>
               ))}
             </tbody>

@@ -44,7 +44,7 @@ export function BotsPage() {
         </div>
       ) : (
         <div className="table-wrap">
-          <table className="bots-table">
+          <table className="bots-table stack-table">
             <caption className="visually-hidden">Bots, with the status of their containers</caption>
             <thead>
               <tr>
