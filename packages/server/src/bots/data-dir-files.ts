@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { type Stats, constants, createReadStream, createWriteStream } from 'node:fs';
+import { type Stats, constants, createWriteStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
@@ -52,7 +52,8 @@ export class DataDirFiles {
       let offset = range.offset < 0 ? Math.max(0, size + range.offset) : range.offset;
       if (offset > size) offset = size;
       const body = (async function* body() {
-        const stream = length > 0 ? createReadStream('', { fd: handle.fd, autoClose: false, start: offset, end: offset + length - 1 }) : null;
+        // The handle's own stream: a stream over the bare fd closes it when iteration ends, and the close below then fails with EBADF.
+        const stream = length > 0 ? handle.createReadStream({ autoClose: false, start: offset, end: offset + length - 1 }) : null;
         try {
           if (stream) for await (const chunk of stream) yield chunk as Buffer;
         } finally {
