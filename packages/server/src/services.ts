@@ -72,7 +72,7 @@ export async function composeBerth(options: { config: Readonly<Config>; logger: 
     files,
     terminal,
     webSockets,
-    mcp: { resolveBot: (ref) => store.mustGetBot(ref), createMcpServer: (botId) => createBotMcpServer(botId, { version: BERTH_VERSION, logger, exec, tasks }) },
+    mcp: { resolveBot: (ref) => store.mustGetBot(ref), createMcpServer: (botId) => createBotMcpServer(botId, { version: BERTH_VERSION, logger, exec, tasks, files }) },
     webDist: config.webDist,
   });
   return { app, bots, containers, operations, changes, cdi, paths, tokens, data, snapshots, exec, tasks, files, terminal, webSockets };

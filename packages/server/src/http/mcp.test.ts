@@ -1,3 +1,5 @@
+import fs from 'node:fs';
+import path from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
@@ -79,6 +81,51 @@ describe('MCP endpoint', () => {
     expect(invalid.isError).toBe(true);
     expect(text(invalid)).toMatch(/command/);
   });
+
+  it('writes, reads, edits and lists files (the data dir of a stopped container, read from the host)', async () => {
+    expect((await t.api('POST', '/bots/alpha/container/stop', { body: {} })).status).toBe(200);
+    const client = await connect('alpha', own.token);
+    const call = async (name: string, args: Record<string, unknown>) => (await client.callTool({ name, arguments: args })) as CallToolResult;
+
+    const written = await call('write_file', { path: 'notes/todo.txt', content: 'one\ntwo\ntwo\n', mode: '0600' });
+    expect(written.structuredContent).toMatchObject({ path: '/data/notes/todo.txt', size: 12, mode: '0600', type: 'file' });
+    expect(fs.readFileSync(path.join(t.home, 'bots', await botId('alpha'), 'data', 'notes', 'todo.txt'), 'utf8')).toBe('one\ntwo\ntwo\n');
+
+    const read = await call('read_file', { path: '/data/notes/todo.txt' });
+    expect(read.structuredContent).toMatchObject({ content: 'one\ntwo\ntwo\n', encoding: 'utf8', size: 12, truncated: false });
+    expect(text(read)).toBe('one\ntwo\ntwo\n');
+    const part = await call('read_file', { path: 'notes/todo.txt', offset: 4, length: 3 });
+    expect(part.structuredContent).toMatchObject({ content: 'two', offset: 4, length: 3, truncated: true });
+
+    const twice = await call('edit_file', { path: 'notes/todo.txt', oldText: 'two', newText: '2' });
+    expect(twice.isError).toBe(true);
+    expect(text(twice)).toMatch(/^edit_no_match: .*2 times/);
+    expect(twice._meta?.['berth/error']).toMatchObject({ details: { occurrences: 2 } });
+    const once = await call('edit_file', { path: 'notes/todo.txt', oldText: 'two\ntwo', newText: 'two\nthree' });
+    expect(once.structuredContent).toMatchObject({ replacements: 1 });
+    expect(text(await call('read_file', { path: 'notes/todo.txt' }))).toBe('one\ntwo\nthree\n');
+
+    const binary = Buffer.from([0, 255, 1, 254]);
+    await call('write_file', { path: 'bin', content: binary.toString('base64'), encoding: 'base64' });
+    const bin = await call('read_file', { path: 'bin' });
+    expect(bin.structuredContent).toMatchObject({ encoding: 'base64', content: binary.toString('base64') });
+
+    const listing = await call('list_files', {});
+    expect(listing.structuredContent).toMatchObject({ path: '/data' });
+    expect((listing.structuredContent as { entries: { name: string; type: string }[] }).entries).toEqual(
+      expect.arrayContaining([expect.objectContaining({ name: 'notes', type: 'directory' }), expect.objectContaining({ name: 'bin', type: 'file', size: 4 })]),
+    );
+    expect(text(listing)).toContain('notes/');
+
+    const outside = await call('read_file', { path: '/data/../etc/passwd' });
+    expect(outside.isError).toBe(true);
+    const missing = await call('read_file', { path: 'nope.txt' });
+    expect(text(missing)).toMatch(/^file_not_found: /);
+  });
+
+  async function botId(name: string): Promise<string> {
+    return ((await (await t.api('GET', `/bots/${name}`)).json()) as { id: string }).id;
+  }
 
   it('refuses another bot’s token, an unknown bot, and a foreign browser origin', async () => {
     await expect(connect('alpha', other.token)).rejects.toThrow(/403|forbidden/);

@@ -1,10 +1,15 @@
+import { isUtf8 } from 'node:buffer';
 import { z } from '@hono/zod-openapi';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
-import { Env, ExecResult, Task } from '@berth/contract';
+import { DirectoryListing, Env, ExecResult, FileEditResult, FileInfo, Task, type FileEntry } from '@berth/contract';
 import type { ExecRequest, ExecService } from '../bots/exec-service.js';
+import { parseMode } from '../bots/file-format.js';
+import type { FilesService } from '../bots/files-service.js';
 import { errorPayload } from '../bots/operations.js';
 import type { TaskService } from '../bots/task-service.js';
+import { incompleteUtf8Tail } from '../bots/output-encoding.js';
+import { AppError } from '../errors.js';
 import type { Logger } from '../logger.js';
 
 export interface BotMcpServerDeps {
@@ -12,11 +17,14 @@ export interface BotMcpServerDeps {
   logger: Logger;
   exec: Pick<ExecService, 'run'>;
   tasks: Pick<TaskService, 'start' | 'list' | 'get' | 'kill'>;
+  files: Pick<FilesService, 'read' | 'write' | 'edit'>;
 }
 
 /** A command that runs longer is killed unless the call asks for more; long jobs belong in start_task. */
 const DEFAULT_RUN_TIMEOUT_SECONDS = 120;
 const MAX_RUN_TIMEOUT_SECONDS = 3600;
+/** Most bytes read_file answers at once: a tool result goes into the agent's context whole. */
+const MAX_READ_BYTES = 1024 * 1024;
 
 const Command = z
   .union([z.string().min(1), z.array(z.string()).min(1)])
@@ -153,6 +161,118 @@ export function createBotMcpServer(botId: string, deps: BotMcpServerDeps): McpSe
     }),
   );
 
+
+  // --- files -------------------------------------------------------------------------------------
+
+  const FilePath = z.string().min(1).max(4096).describe('A path in the container; relative paths are under the data dir /data.');
+
+  server.registerTool(
+    'read_file',
+    {
+      title: 'Read a file',
+      description:
+        `Reads a file in your container: UTF-8 text as it is, other bytes base64-encoded (\`encoding\` says which). At most ${MAX_READ_BYTES} bytes ` +
+        'per call; `offset` and `length` read a part, and `truncated` says more follows. Directories are listed with list_files.',
+      inputSchema: {
+        path: FilePath,
+        offset: z.number().int().min(0).optional().describe('First byte to read (default 0).'),
+        length: z.number().int().min(0).max(MAX_READ_BYTES).optional().describe(`Bytes to read (default and most: ${MAX_READ_BYTES}).`),
+      },
+      outputSchema: {
+        path: z.string(),
+        size: z.number().int(),
+        offset: z.number().int(),
+        length: z.number().int(),
+        truncated: z.boolean(),
+        encoding: z.enum(['utf8', 'base64']),
+        content: z.string(),
+      },
+      annotations: { readOnlyHint: true },
+    },
+    tool('read_file', async (args: { path: string; offset?: number | undefined; length?: number | undefined }) => {
+      const offset = args.offset ?? 0;
+      const read = await deps.files.read(botId, args.path, { offset, length: Math.min(args.length ?? MAX_READ_BYTES, MAX_READ_BYTES) });
+      if (read.kind === 'directory') throw new AppError('validation_failed', `${read.path} is a directory; list it with list_files`);
+      const chunks: Buffer[] = [];
+      for await (const chunk of read.body) chunks.push(chunk);
+      let bytes = Buffer.concat(chunks);
+      // A read that stops inside a character ends before it, so text stays text.
+      const more = read.offset + bytes.length < read.size;
+      if (more) bytes = bytes.subarray(0, bytes.length - incompleteUtf8Tail(bytes));
+      const encoding = isUtf8(bytes) ? 'utf8' : 'base64';
+      const result = { path: read.path, size: read.size, offset: read.offset, length: bytes.length, truncated: read.offset + bytes.length < read.size, encoding, content: bytes.toString(encoding === 'utf8' ? 'utf8' : 'base64') } as const;
+      const content: CallToolResult['content'] = [{ type: 'text', text: result.content }];
+      if (result.truncated || offset > 0 || encoding === 'base64') {
+        content.push({ type: 'text', text: `[${read.path}: bytes ${result.offset}-${result.offset + result.length} of ${result.size}${encoding === 'base64' ? ', base64-encoded: not UTF-8 text' : ''}${result.truncated ? '; read on with offset' : ''}]` });
+      }
+      return { content, structuredContent: result };
+    }),
+  );
+
+  server.registerTool(
+    'write_file',
+    {
+      title: 'Write a file',
+      description: 'Writes a whole file in your container, replacing it atomically if it exists and creating missing parent directories.',
+      inputSchema: {
+        path: FilePath,
+        content: z.string().describe('The file’s new content.'),
+        encoding: z.enum(['utf8', 'base64']).optional().describe('How `content` is encoded (default utf8; base64 for binary files).'),
+        mode: z.string().regex(/^[0-7]{3,4}$/).optional().describe('Permission bits in octal, e.g. "0755" for a script (default: kept, or 0644 for a new file).'),
+      },
+      outputSchema: FileInfo.shape,
+      annotations: { destructiveHint: true, idempotentHint: true },
+    },
+    tool('write_file', async (args: { path: string; content: string; encoding?: 'utf8' | 'base64' | undefined; mode?: string | undefined }) => {
+      const bytes = Buffer.from(args.content, args.encoding === 'base64' ? 'base64' : 'utf8');
+      const mode = parseMode(args.mode);
+      const written = await deps.files.write(botId, args.path, oneChunk(bytes), { ...(mode !== undefined && { mode }) });
+      return { content: [{ type: 'text', text: `wrote ${written.size} bytes to ${written.path} (mode ${written.mode})` }], structuredContent: written };
+    }),
+  );
+
+  server.registerTool(
+    'edit_file',
+    {
+      title: 'Edit a file',
+      description:
+        'Replaces one exact piece of text in a UTF-8 file with another. `oldText` must occur exactly once in the file (whitespace ' +
+        'included); otherwise nothing changes and the error says how many times it occurred: add surrounding lines to make it unique.',
+      inputSchema: {
+        path: FilePath,
+        oldText: z.string().min(1).describe('The exact text to replace; it must occur exactly once.'),
+        newText: z.string().describe('The text to put in its place.'),
+      },
+      outputSchema: FileEditResult.shape,
+      annotations: { destructiveHint: true },
+    },
+    tool('edit_file', async (args: { path: string; oldText: string; newText: string }) => {
+      const edited = await deps.files.edit(botId, args);
+      return { content: [{ type: 'text', text: `edited ${edited.path}: 1 replacement, now ${edited.size} bytes` }], structuredContent: edited };
+    }),
+  );
+
+  server.registerTool(
+    'list_files',
+    {
+      title: 'List a directory',
+      description: 'Lists a directory in your container: each entry’s name, type, size, mode, modification time and, for a symlink, its target.',
+      inputSchema: { path: FilePath.optional().describe('The directory (default: the data dir /data).') },
+      outputSchema: DirectoryListing.shape,
+      annotations: { readOnlyHint: true },
+    },
+    tool('list_files', async (args: { path?: string | undefined }) => {
+      const read = await deps.files.read(botId, args.path ?? '.');
+      if (read.kind !== 'directory') {
+        await read.cancel();
+        throw new AppError('validation_failed', `${read.path} is a file, not a directory; read it with read_file`);
+      }
+      const listing = { path: read.path, entries: read.entries, truncated: read.truncated };
+      const lines = [`${listing.path}: ${listing.entries.length} entries${listing.truncated ? ' (more not shown)' : ''}`, ...listing.entries.map(formatEntry)];
+      return { content: [{ type: 'text', text: lines.join('\n') }], structuredContent: listing };
+    }),
+  );
+
   return server;
 }
 
@@ -177,4 +297,14 @@ function formatTask(t: Task): string {
     if (text) lines.push(`--- end of ${name}${encoding === 'base64' ? ' (base64: not UTF-8)' : ''} ---`, text.endsWith('\n') ? text.slice(0, -1) : text);
   }
   return lines.join('\n');
+}
+
+function formatEntry(e: FileEntry): string {
+  const name = e.type === 'directory' ? `${e.name}/` : e.name;
+  return `${e.type.padEnd(9)} ${e.mode} ${String(e.size).padStart(10)} ${e.mtime}  ${name}${e.linkTarget !== undefined ? ` -> ${e.linkTarget}` : ''}`;
+}
+
+/** An AsyncIterable of one chunk: what write() takes. */
+async function* oneChunk(bytes: Buffer): AsyncGenerator<Uint8Array> {
+  yield bytes;
 }
