@@ -7,6 +7,7 @@ import { CSRF_HEADER } from './session.js';
 import type { BotToken, BotTokenList, CreateTokenBody, IssuedBotToken } from './tokens.js';
 import type { OperationList, Session } from './session.js';
 import type { CreateSnapshotBody, RestoreSnapshotBody, Snapshot, SnapshotList, VersionList } from './snapshots.js';
+import type { DirectoryListing, ExecBody, ExecResult, ExecStreamEvent, FileEditBody, FileEditResult, FileInfo, FileMoveBody, Task, TaskList } from './tools.js';
 
 /** An error answered by the Berth API, with its stable code. */
 export class BerthApiError extends Error {
@@ -207,6 +208,130 @@ export class BerthClient {
   /** Empties the data dir in place; the container keeps running. */
   async resetData(bot: string): Promise<void> {
     await this.json('POST', `/bots/${enc(bot)}/data/reset`, {});
+  }
+
+  // --- the bot's tools: exec, background tasks, files, terminal -----------------------------------
+
+  /** Runs a command in the bot's running container to its end: exit code and output (each stream capped, see `truncated`). */
+  exec(bot: string, body: Omit<ExecBody, 'background'>, options: { signal?: AbortSignal } = {}): Promise<ExecResult> {
+    return this.jsonWith('POST', `/bots/${enc(bot)}/exec`, { ...body, background: false }, options.signal);
+  }
+
+  /** Runs a command and yields `stdout`/`stderr` events as the output comes, then `exit` (or `error`). Aborting kills the command. */
+  async *execStream(bot: string, body: Omit<ExecBody, 'background'>, options: { signal?: AbortSignal } = {}): AsyncGenerator<ExecStreamEvent> {
+    const res = await this.request('POST', `/bots/${enc(bot)}/exec`, { ...body, background: false }, { accept: 'text/event-stream', signal: options.signal });
+    if (!res.body) return;
+    for await (const frame of parseSse(res.body)) {
+      const ev = { event: frame.event, data: JSON.parse(frame.data) as never } as ExecStreamEvent;
+      yield ev;
+      if (ev.event === 'exit' || ev.event === 'error') return;
+    }
+  }
+
+  /** Starts a background task: it runs on when this client goes, and when the server restarts. */
+  async startTask(bot: string, body: Omit<ExecBody, 'background'>): Promise<Task> {
+    return (await this.json<{ task: Task }>('POST', `/bots/${enc(bot)}/exec`, { ...body, background: true })).task;
+  }
+
+  async listTasks(bot: string): Promise<Task[]> {
+    return (await this.json<TaskList>('GET', `/bots/${enc(bot)}/tasks`)).tasks;
+  }
+
+  /** A task with the last `tail` bytes (default 64 KiB) of each output stream. */
+  getTask(bot: string, task: string, options: { tail?: number } = {}): Promise<Task> {
+    return this.json('GET', `/bots/${enc(bot)}/tasks/${enc(task)}${options.tail === undefined ? '' : `?tail=${options.tail}`}`);
+  }
+
+  /** Kills a task's whole process group; answers the task once its end is seen. */
+  killTask(bot: string, task: string): Promise<Task> {
+    return this.jsonWith('DELETE', `/bots/${enc(bot)}/tasks/${enc(task)}`, undefined);
+  }
+
+  /**
+   * A file's bytes, unread: stream `body` anywhere. A part of it with `offset`/`length`; status 206
+   * and `x-berth-truncated: true` say the server's read cap cut it.
+   */
+  async readFileResponse(bot: string, path: string, options: { offset?: number; length?: number; signal?: AbortSignal } = {}): Promise<Response> {
+    const q = new URLSearchParams({ path });
+    if (options.offset !== undefined) q.set('offset', String(options.offset));
+    if (options.length !== undefined) q.set('length', String(options.length));
+    const res = await this.request('GET', `/bots/${enc(bot)}/files?${q.toString()}`, undefined, { accept: 'application/octet-stream, application/json', signal: options.signal });
+    if (res.headers.get('x-berth-file-type') === 'directory') {
+      await res.body?.cancel();
+      throw new BerthApiError(400, 'validation_failed', `${path} is a directory; use listFiles`);
+    }
+    return res;
+  }
+
+  /** A (small) file's bytes, whole. */
+  async readFile(bot: string, path: string, options: { offset?: number; length?: number; signal?: AbortSignal } = {}): Promise<Uint8Array> {
+    return new Uint8Array(await (await this.readFileResponse(bot, path, options)).arrayBuffer());
+  }
+
+  /** A directory's entries (symlinks are shown with their targets, never followed). */
+  async listFiles(bot: string, path: string): Promise<DirectoryListing> {
+    const res = await this.request('GET', `/bots/${enc(bot)}/files?${new URLSearchParams({ path }).toString()}`);
+    if (res.headers.get('x-berth-file-type') !== 'directory') {
+      await res.body?.cancel();
+      throw new BerthApiError(400, 'validation_failed', `${path} is not a directory`);
+    }
+    return (await res.json()) as DirectoryListing;
+  }
+
+  /** Writes a file atomically (parents are made); a ReadableStream is sent as it is read. `mode` is octal, e.g. "0644". */
+  async writeFile(bot: string, path: string, data: string | Uint8Array | Blob | ReadableStream<Uint8Array>, options: { mode?: string; signal?: AbortSignal } = {}): Promise<FileInfo> {
+    const q = new URLSearchParams({ path });
+    if (options.mode !== undefined) q.set('mode', options.mode);
+    const headers: Record<string, string> = { accept: 'application/json', 'content-type': 'application/octet-stream', [CSRF_HEADER]: '1' };
+    if (this.options.token) headers.authorization = `Bearer ${this.options.token}`;
+    const streamed = typeof (data as ReadableStream).getReader === 'function';
+    const res = await this.fetchImpl(`${this.base}/api/v1/bots/${enc(bot)}/files?${q.toString()}`, {
+      method: 'PUT',
+      headers,
+      body: data as NonNullable<RequestInit['body']>,
+      ...(streamed && { duplex: 'half' }),
+      ...(options.signal && { signal: options.signal }),
+      credentials: 'same-origin',
+    } as RequestInit);
+    if (!res.ok) throw await toApiError(res);
+    return (await res.json()) as FileInfo;
+  }
+
+  /** Removes a file or a link (not its target); a non-empty directory needs `recursive`. */
+  async deleteFile(bot: string, path: string, options: { recursive?: boolean } = {}): Promise<void> {
+    const q = new URLSearchParams({ path });
+    if (options.recursive) q.set('recursive', 'true');
+    await this.jsonWith('DELETE', `/bots/${enc(bot)}/files?${q.toString()}`, undefined);
+  }
+
+  /** Replaces text that occurs exactly once (else `edit_no_match` with `details.occurrences`). */
+  editFile(bot: string, body: FileEditBody): Promise<FileEditResult> {
+    return this.json('POST', `/bots/${enc(bot)}/files/edit`, body);
+  }
+
+  moveFile(bot: string, body: FileMoveBody): Promise<FileInfo> {
+    return this.json('POST', `/bots/${enc(bot)}/files/move`, body);
+  }
+
+  /**
+   * The terminal's WebSocket URL. Connect with the token as `Authorization: Bearer` (or, in a browser
+   * on Berth's own page, the session cookie); send `{type:"resize",cols,rows}` as text, bytes as binary.
+   */
+  terminalUrl(bot: string, options: { cols?: number; rows?: number } = {}): string {
+    // A browser client may have an empty base URL (same origin).
+    const base = this.base || ((globalThis as { location?: { origin: string } }).location?.origin ?? '');
+    const q = new URLSearchParams();
+    if (options.cols) q.set('cols', String(options.cols));
+    if (options.rows) q.set('rows', String(options.rows));
+    const qs = q.toString();
+    return `${base.replace(/^http/, 'ws')}/api/v1/bots/${enc(bot)}/terminal${qs ? `?${qs}` : ''}`;
+  }
+
+  /** A JSON request with the CSRF header (for methods without a JSON body) and a signal. */
+  private async jsonWith<T>(method: string, path: string, body: unknown, signal?: AbortSignal): Promise<T> {
+    const res = await this.request(method, path, body, { signal, headers: { [CSRF_HEADER]: '1' } });
+    if (res.status === 204) return undefined as T;
+    return (await res.json()) as T;
   }
 
   // --- operations, events, system -----------------------------------------------------------------

@@ -164,3 +164,12 @@ export const TerminalServerMessage = z.object({
   reason: z.string().optional(),
 });
 export type TerminalServerMessage = z.infer<typeof TerminalServerMessage>;
+
+/** The bytes of exec output or a task's output tail, whichever encoding the server chose (browser-safe). */
+export function decodeData(text: string, encoding: DataEncoding): Uint8Array {
+  if (encoding === 'utf8') return new TextEncoder().encode(text);
+  const bin = atob(text);
+  const out = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+  return out;
+}
