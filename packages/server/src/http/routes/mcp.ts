@@ -5,7 +5,7 @@ import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { AppError } from '../../errors.js';
 import type { AppEnv } from '../context.js';
 import { BotParam } from './bots.js';
-import { errorResponse, sseContent } from './openapi.js';
+import { errorResponse } from './openapi.js';
 
 export interface McpRouteDeps {
   /** The bot a request names (id or name); `bot_not_found` when there is none. */
@@ -31,9 +31,10 @@ export function mcpRoutes(deps: McpRouteDeps, app: OpenAPIHono<AppEnv>): void {
       path: '/bots/{bot}/mcp',
       tags: ['mcp'],
       summary: 'Model Context Protocol (Streamable HTTP): tools to run commands and background tasks and to read, write, edit and list files',
+      description: 'The body is a JSON-RPC message (or a batch) of the Model Context Protocol; send `Accept: application/json, text/event-stream`.',
       request: { params: BotParam },
       responses: {
-        200: { ...sseContent('JSON-RPC responses (text/event-stream, or application/json)'), content: { ...sseContent('').content, 'application/json': { schema: { type: 'object' as const } } } },
+        200: { description: 'the JSON-RPC responses, as an event stream', content: { 'text/event-stream': { schema: { type: 'string' as const } } } },
         202: { description: 'notifications accepted' },
         404: errorResponse('no such bot'),
       },
