@@ -28,7 +28,7 @@ describe('data API', () => {
   });
 
   /** A request with a raw body, as a client streams an archive. */
-  function raw(method: string, p: string, body?: BodyInit | null, headers: Record<string, string> = {}): Promise<Response> {
+  function raw(method: string, p: string, body?: RequestInit['body'], headers: Record<string, string> = {}): Promise<Response> {
     return Promise.resolve(
       t.berth.app.request(`/api/v1${p}`, {
         method,
