@@ -1,8 +1,9 @@
 import { data } from './data.js';
+import { exec } from './exec.js';
 import { idleRss } from './idle-rss.js';
 import { lifecycle } from './lifecycle.js';
 import type { Section } from './section.js';
 import { snapshots } from './snapshots.js';
 
 /** Every section, in the order a full run takes them. Add new ones (snapshots, export/import, exec) here. */
-export const SECTIONS: readonly Section[] = [lifecycle, idleRss, data, snapshots];
+export const SECTIONS: readonly Section[] = [lifecycle, idleRss, data, snapshots, exec];
