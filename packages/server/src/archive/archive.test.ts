@@ -209,6 +209,20 @@ describe('extract: the archive rules of SPEC §5', () => {
     await expectRejected([{ name: 'pipe', type: 'fifo' }], 'archive_invalid', /entry "pipe" is a FIFO/);
   });
 
+  it('rejects GNU sparse files in both of GNU tar’s formats rather than import them wrong', async () => {
+    const src = dir('sparse-src');
+    fs.writeFileSync(path.join(src, 'disk.img'), 'head');
+    fs.truncateSync(path.join(src, 'disk.img'), 8 * 1024 * 1024);
+    fs.appendFileSync(path.join(src, 'disk.img'), 'tail');
+    for (const format of ['gnu', 'posix']) {
+      const file = path.join(tmp, `sparse-${format}.tar`);
+      execFileSync('tar', ['--sparse', `--format=${format}`, '-cf', file, '-C', src, '.']);
+      const err = await rejection(extractTo(fs.createReadStream(file), dir(`staging-${format}`)));
+      expect(err.code).toBe('archive_invalid');
+      expect(err.message).toMatch(/disk.img" (has a type Berth does not import, such as a GNU sparse file|is a sparse file in GNU's format)/);
+    }
+  });
+
   it('enforces the limits: bytes, entries, path and name length', async () => {
     const small = { ...LIMITS, maxBytes: 100_000, maxEntries: 5 };
     await expectRejected([{ name: 'big', body: Buffer.alloc(200_000) }], 'archive_too_large', /entry "big" \(200000 bytes\) takes the archive past the limit of 100000 bytes/, small);

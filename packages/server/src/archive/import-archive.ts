@@ -214,7 +214,13 @@ class StagingWriter {
     }
     this.current = header.name;
     const name = this.checkPath(header.name);
-    const type = header.type ?? 'file';
+    // Null for a type tar-stream does not name (GNU sparse files and other extensions): never a file.
+    const type = header.type as Header['type'] | null;
+    // POSIX-format sparse files look like regular files whose content is a sparse map: taken as a
+    // file, they would be imported wrong without a word.
+    if (header.pax && typeof header.pax === 'object' && Object.keys(header.pax).some((k) => k.startsWith('GNU.sparse.'))) {
+      throw invalid(`entry "${show(header.name)}" is a sparse file in GNU's format; Berth does not import sparse files (create the archive without --sparse)`);
+    }
     if (name === null) {
       // `./` itself: the data dir keeps its own mode and owner.
       if (type !== 'directory') throw invalid(`entry "${show(header.name)}" names the archive's root but is not a directory`);
@@ -249,7 +255,9 @@ class StagingWriter {
       case 'fifo':
         throw invalid(`entry "${show(name)}" is a FIFO; FIFOs are never imported`);
       default:
-        throw invalid(`entry "${show(name)}" has an unsupported type (${String(type)})`);
+        // tar-stream names the POSIX types and leaves GNU extensions (sparse files, volume labels,
+        // multi-volume parts) unnamed.
+        throw invalid(`entry "${show(name)}" has a type Berth does not import, such as a GNU sparse file (only files, directories, symlinks and hard links are)`);
     }
     this.done(name);
   }
