@@ -232,6 +232,8 @@ describe('extract: the archive rules of SPEC §5', () => {
       /more than 5 entries/,
       small,
     );
+    // Directories a path implies count too: deep paths cannot make the importer hold more than the limit.
+    await expectRejected([{ name: 'a/b/c/d/e/f', body: 'x' }], 'archive_too_large', /more than 5 entries \(directories its paths imply included\)/, small);
     await expectRejected([{ name: `${'a/'.repeat(2100)}f`, body: 'x' }], 'archive_invalid', /path longer than 4096 bytes/);
     await expectRejected([{ name: `${'n'.repeat(256)}`, body: 'x' }], 'archive_invalid', /name longer than 255 bytes/);
   });

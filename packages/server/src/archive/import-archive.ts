@@ -161,6 +161,19 @@ async function feed(chunks: AsyncIterable<Buffer>, extract: Extract, stream: { b
 
 type Kind = 'dir' | 'file' | 'symlink';
 
+/**
+ * What the archive has made so far, as a tree of path components: each node holds only its own name,
+ * so memory grows with the entries, not with their path lengths (a map of full paths would let deep
+ * paths cost quadratic memory).
+ */
+interface TreeNode {
+  kind: Kind;
+  children: Map<string, TreeNode> | null;
+  /** A directory's final mode and time, applied at the end so that a read-only one can be filled. */
+  mode?: number;
+  mtime?: Date | null;
+}
+
 /** Creates entries in the staging dir, keeping what it made so far to judge the next entry. */
 class StagingWriter {
   entries = 0;
@@ -169,9 +182,9 @@ class StagingWriter {
   lastName = '';
   /** The entry being read, until its content is written. */
   current: string | null = null;
-  private readonly kinds = new Map<string, Kind>();
-  /** Final mode and time of each directory, applied at the end so that a read-only one can be filled. */
-  private readonly dirs = new Map<string, { mode: number; mtime: Date | null }>();
+  private readonly tree: TreeNode = { kind: 'dir', children: new Map() };
+  /** Directories made for paths whose parents the archive does not list; they count as entries too. */
+  private implied = 0;
 
   /** File system work running in the background, and the first error it hit. */
   private readonly pending = new Set<Promise<void>>();
@@ -209,9 +222,7 @@ class StagingWriter {
 
   async add(header: Header, body: AsyncIterable<Buffer>): Promise<void> {
     this.entries += 1;
-    if (this.entries > this.limits.maxEntries) {
-      throw new AppError('archive_too_large', `the archive has more than ${this.limits.maxEntries} entries`, { details: { limitEntries: this.limits.maxEntries } });
-    }
+    this.checkCount();
     this.current = header.name;
     const name = this.checkPath(header.name);
     // Null for a type tar-stream does not name (GNU sparse files and other extensions): never a file.
@@ -262,15 +273,44 @@ class StagingWriter {
     this.done(name);
   }
 
-  /** Applies directory modes and times, deepest first. */
+  /** Applies directory modes and times, children before their parents. */
   async finish(): Promise<void> {
     await this.settle();
-    const dirs = [...this.dirs.entries()].sort((a, b) => depth(b[0]) - depth(a[0]));
-    for (const [name, { mode, mtime }] of dirs) {
-      const abs = this.abs(name);
-      await fs.chmod(abs, mode);
-      if (mtime) await fs.utimes(abs, mtime, mtime);
+    const visit = async (node: TreeNode, rel: string): Promise<void> => {
+      for (const [name, child] of node.children ?? []) {
+        if (child.kind === 'dir') await visit(child, rel ? `${rel}/${name}` : name);
+      }
+      if (rel && node.mode !== undefined) {
+        await fs.chmod(this.abs(rel), node.mode);
+        if (node.mtime) await fs.utimes(this.abs(rel), node.mtime, node.mtime);
+      }
+    };
+    await visit(this.tree, '');
+  }
+
+  private checkCount(): void {
+    if (this.entries + this.implied > this.limits.maxEntries) {
+      throw new AppError('archive_too_large', `the archive has more than ${this.limits.maxEntries} entries (directories its paths imply included)`, {
+        details: { limitEntries: this.limits.maxEntries },
+      });
     }
+  }
+
+  /** The node at `name`, if the archive made one there. */
+  private lookup(name: string): TreeNode | undefined {
+    let node: TreeNode | undefined = this.tree;
+    for (const part of name.split('/')) {
+      node = node.children?.get(part);
+      if (!node) return undefined;
+    }
+    return node;
+  }
+
+  /** Records a node at `name`, whose parent `prepare` has made. */
+  private record(name: string, node: TreeNode): void {
+    const slash = name.lastIndexOf('/');
+    const parent = slash < 0 ? this.tree : this.lookup(name.slice(0, slash));
+    parent?.children?.set(name.slice(slash + 1), node);
   }
 
   private done(name: string): void {
@@ -297,19 +337,24 @@ class StagingWriter {
    */
   private async prepare(name: string, kind: Kind): Promise<void> {
     const parts = name.split('/');
-    let prefix = '';
-    for (const part of parts.slice(0, -1)) {
-      prefix = prefix ? `${prefix}/${part}` : part;
-      const existing = this.kinds.get(prefix);
-      if (existing === 'symlink') throw invalid(`entry "${show(name)}" would be written through the symlink "${show(prefix)}"`);
-      if (existing === 'file') throw invalid(`entry "${show(name)}" is inside "${show(prefix)}", which is a file`);
-      if (existing === undefined) {
-        await fs.mkdir(this.abs(prefix), { mode: 0o700 });
-        this.kinds.set(prefix, 'dir');
-        this.dirs.set(prefix, { mode: 0o755, mtime: null });
+    const leaf = parts.pop() as string;
+    let node = this.tree;
+    for (let i = 0; i < parts.length; i++) {
+      const part = parts[i] as string;
+      let child = node.children?.get(part);
+      const prefix = () => parts.slice(0, i + 1).join('/');
+      if (child?.kind === 'symlink') throw invalid(`entry "${show(name)}" would be written through the symlink "${show(prefix())}"`);
+      if (child?.kind === 'file') throw invalid(`entry "${show(name)}" is inside "${show(prefix())}", which is a file`);
+      if (child === undefined) {
+        this.implied += 1;
+        this.checkCount();
+        await fs.mkdir(this.abs(prefix()), { mode: 0o700 });
+        child = { kind: 'dir', children: new Map(), mode: 0o755, mtime: null };
+        node.children?.set(part, child);
       }
+      node = child;
     }
-    const existing = this.kinds.get(name);
+    const existing = node.children?.get(leaf)?.kind;
     if (existing === undefined) return;
     if (existing === 'symlink') throw invalid(`entry "${show(name)}" would be written through the symlink of the same name earlier in the archive`);
     if (existing === 'dir' && kind !== 'dir') throw invalid(`entry "${show(name)}" would replace the directory of the same name`);
@@ -318,7 +363,7 @@ class StagingWriter {
     if (existing === 'file') {
       await this.settle();
       await fs.unlink(this.abs(name));
-      this.kinds.delete(name);
+      node.children?.delete(leaf);
     }
   }
 
@@ -330,7 +375,7 @@ class StagingWriter {
       });
     }
     const abs = this.abs(name);
-    this.kinds.set(name, 'file');
+    this.record(name, { kind: 'file', children: null });
     this.files += 1;
     this.bytes += size;
     const finish = async (fh: FileHandle) => {
@@ -407,12 +452,15 @@ class StagingWriter {
   }
 
   private async makeDir(name: string, header: Header): Promise<void> {
-    if (this.kinds.get(name) !== 'dir') {
+    let node = this.lookup(name);
+    if (node?.kind !== 'dir') {
       await fs.mkdir(this.abs(name), { mode: 0o700 });
-      this.kinds.set(name, 'dir');
+      node = { kind: 'dir', children: new Map() };
+      this.record(name, node);
       if (this.keepOwners) await fs.chown(this.abs(name), header.uid ?? 0, header.gid ?? 0);
     }
-    this.dirs.set(name, { mode: safeMode(header.mode, 0o755), mtime: header.mtime ?? null });
+    node.mode = safeMode(header.mode, 0o755);
+    node.mtime = header.mtime ?? null;
   }
 
   private async makeSymlink(name: string, header: Header): Promise<void> {
@@ -420,7 +468,7 @@ class StagingWriter {
     if (!target) throw invalid(`entry "${show(name)}" is a symlink with an empty target`);
     if (target.includes('\0') || Buffer.byteLength(target) > this.limits.maxPathLength) throw invalid(`entry "${show(name)}" is a symlink whose target is not a valid path`);
     const abs = this.abs(name);
-    this.kinds.set(name, 'symlink');
+    this.record(name, { kind: 'symlink', children: null });
     this.files += 1;
     // Stored as given, absolute or not: it is never followed here, and inside the container it
     // resolves against the container's own root.
@@ -439,13 +487,13 @@ class StagingWriter {
     } catch {
       target = null;
     }
-    if (target === null || target === name || this.kinds.get(target) !== 'file') {
+    if (target === null || target === name || this.lookup(target)?.kind !== 'file') {
       throw invalid(`entry "${show(name)}" is a hard link to "${show(raw)}", which is not a file earlier in the same archive`);
     }
     // The target may still be being written in the background.
     await this.settle();
     await fs.link(this.abs(target), this.abs(name));
-    this.kinds.set(name, 'file');
+    this.record(name, { kind: 'file', children: null });
     this.files += 1;
   }
 
@@ -483,12 +531,6 @@ async function writeAll(fh: FileHandle, parts: Buffer[]): Promise<void> {
 /** Permission bits and the sticky bit; set-uid and set-gid are always cleared (SPEC §5). */
 function safeMode(mode: number | undefined, fallback: number): number {
   return (mode ?? fallback) & 0o1777;
-}
-
-function depth(name: string): number {
-  let n = 0;
-  for (const ch of name) if (ch === '/') n += 1;
-  return n;
 }
 
 function invalid(message: string, cause?: unknown): AppError {
