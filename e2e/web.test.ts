@@ -324,6 +324,63 @@ describe('web UI', () => {
     expect((await api.getContainer(botName)).status).toBe('running');
   });
 
+  it('creates, edits and saves a text file in Files, uploads one and downloads one', async () => {
+    await page.getByRole('link', { name: 'Files' }).click();
+    const folder = page.getByLabel('Folder');
+    await page.locator('.files-table').waitFor();
+    expect(await folder.inputValue()).toBe('/data');
+
+    await page.getByRole('button', { name: 'New file' }).click();
+    await page.getByRole('dialog').getByLabel('File name').fill('notes.txt');
+    await page.getByRole('dialog').getByRole('button', { name: 'Create file' }).click();
+    const editor = page.getByLabel('Content of /data/notes.txt');
+    await editor.fill('hello from the web\n');
+    await page.getByRole('button', { name: 'Save', exact: true }).click();
+    await waitForText(page.getByRole('status').filter({ hasText: 'Saved' }), 'Saved /data/notes.txt');
+    expect(new TextDecoder().decode(await api.readFile(botName, '/data/notes.txt'))).toBe('hello from the web\n');
+
+    // Opened again from the list, changed, and saved with Ctrl+S.
+    await page.getByRole('button', { name: 'Close' }).click();
+    await page.locator('tr[data-file="notes.txt"]').getByRole('button', { name: 'notes.txt', exact: true }).click();
+    await editor.press('Control+End');
+    await editor.pressSequentially('second line');
+    await editor.press('Control+s');
+    await waitForText(page.getByRole('status').filter({ hasText: 'Saved' }), 'Saved /data/notes.txt');
+    expect(new TextDecoder().decode(await api.readFile(botName, '/data/notes.txt'))).toBe('hello from the web\nsecond line');
+    await screenshot(page, '13-files');
+    expect(await page.evaluate('document.documentElement.scrollWidth <= window.innerWidth')).toBe(true);
+
+    const local = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'berth-web-upload-')), 'upload.txt');
+    temps.push(path.dirname(local));
+    fs.writeFileSync(local, 'uploaded through the browser\n');
+    await page.locator('input[type="file"]').setInputFiles(local);
+    await page.locator('tr[data-file="upload.txt"]').waitFor();
+    expect(new TextDecoder().decode(await api.readFile(botName, '/data/upload.txt'))).toBe('uploaded through the browser\n');
+
+    const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('link', { name: 'Download notes.txt' }).click()]);
+    const saved = path.join(path.dirname(local), 'notes-download.txt');
+    await download.saveAs(saved);
+    expect(fs.readFileSync(saved, 'utf8')).toBe('hello from the web\nsecond line');
+
+    // Up to / and back into data/.
+    await page.getByRole('button', { name: 'Up', exact: true }).click();
+    await page.locator('tr[data-file="data"]').waitFor();
+    expect(await folder.inputValue()).toBe('/');
+    await page.locator('tr[data-file="data"]').getByRole('button').first().click();
+    await page.locator('tr[data-file="notes.txt"]').waitFor();
+  });
+
+  it('runs a command in the Terminal', async () => {
+    await page.getByRole('link', { name: 'Terminal' }).click();
+    await waitForText(page.locator('.terminal-card [role="status"]'), 'Connected');
+    await page.locator('.terminal-host').click();
+    await page.keyboard.type('echo term-$((6*7)) > /data/from-terminal.txt; echo done-$((7*6))');
+    await page.keyboard.press('Enter');
+    await waitForText(page.locator('.terminal-host .xterm-rows'), 'done-42');
+    expect(new TextDecoder().decode(await api.readFile(botName, '/data/from-terminal.txt'))).toBe('term-42\n');
+    await screenshot(page, '14-terminal');
+  });
+
   it('edits the settings and issues and revokes a token', async () => {
     await page.getByRole('link', { name: 'Settings' }).click();
     await page.getByRole('heading', { name: 'Settings', exact: true }).waitFor();
@@ -365,7 +422,12 @@ describe('web UI', () => {
   it('fits a narrow window', async () => {
     await page.setViewportSize({ width: 390, height: 844 });
     try {
-      for (const [address, name, ready] of [[`/bots/${botName}`, '11-narrow-bot', 'dl.info'], ['/', '12-narrow-bots', `tr[data-bot="${botName}"]`]] as const) {
+      const pages = [
+        [`/bots/${botName}`, '11-narrow-bot', 'dl.info'],
+        ['/', '12-narrow-bots', `tr[data-bot="${botName}"]`],
+        [`/bots/${botName}/files`, '12b-narrow-files', 'tr[data-file="notes.txt"]'],
+      ] as const;
+      for (const [address, name, ready] of pages) {
         await page.goto(`${server.url}${address}`);
         await page.locator(ready).waitFor();
         // Nothing wider than the window: long IDs and paths wrap, tables scroll inside their box.

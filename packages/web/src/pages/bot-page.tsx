@@ -1,12 +1,16 @@
-import { useCallback, useEffect, useState } from 'react';
+import { lazy, Suspense, useCallback, useEffect, useState } from 'react';
 import type { Bot } from '@berth/contract';
 import { berth, isApiError } from '../api.js';
 import { ErrorMessage } from '../components/error-message.js';
 import { StatusBadge } from '../components/status-badge.js';
 import { ContainerTab } from '../container/container-tab.js';
+import { FilesTab } from '../files/files-tab.js';
 import { useLive } from '../live.js';
 import { BOT_TABS, Link, botPath, type BotTab, useTitle } from '../router.js';
 import { SettingsTab } from '../settings/settings-tab.js';
+
+// xterm.js is most of the UI's code: it loads when the Terminal tab is first opened.
+const TerminalTab = lazy(() => import('../terminal/terminal-tab.js').then((m) => ({ default: m.TerminalTab })));
 
 const TAB_LABELS: Record<BotTab, string> = { container: 'Container', files: 'Files', terminal: 'Terminal', settings: 'Settings' };
 
@@ -70,13 +74,14 @@ export function BotPage({ bot: idOrName, tab }: { bot: string; tab: BotTab }) {
       <div className="tab-panel">
         {tab === 'container' && <ContainerTab bot={bot} onBotChanged={setBot} />}
         {tab === 'settings' && <SettingsTab bot={bot} onBotChanged={setBot} />}
-        {tab === 'files' && <Pending what="Files" />}
-        {tab === 'terminal' && <Pending what="Terminal" />}
+        {tab === 'files' && <FilesTab bot={bot} />}
+        {tab === 'terminal' && (
+          <Suspense fallback={<p className="muted">Loading the terminal…</p>}>
+            <TerminalTab bot={bot} running={bot.status === 'running'} />
+          </Suspense>
+        )}
       </div>
     </section>
   );
 }
 
-function Pending({ what }: { what: string }) {
-  return <p className="muted">{what} is not available from this server yet.</p>;
-}
