@@ -47,6 +47,8 @@ describe('web UI', () => {
     imageRef = await pushFreshRunnableImage(registry, { base: TEST_IMAGE, repoTag: `berth/web:${run}` });
     server = await startServer();
     api = new BerthClient({ baseUrl: server.url, token: server.token });
+    const home = await fetch(server.url);
+    if (home.status !== 200) throw new Error(`the server does not serve the web UI (${home.status}: ${await home.text()}); run npm run build first`);
     browser = await launchChromium();
     page = browser.page;
   });
