@@ -1,4 +1,4 @@
-import { BerthApiError, BerthClient } from '@berth/contract';
+import { BerthApiError, BerthClient, CSRF_HEADER } from '@berth/contract';
 
 /**
  * The server refuses a cookie-authenticated request that changes state unless it carries `X-Berth`
@@ -6,7 +6,7 @@ import { BerthApiError, BerthClient } from '@berth/contract';
  */
 const berthFetch: typeof fetch = (input, init = {}) => {
   const headers = new Headers(init.headers);
-  headers.set('x-berth', '1');
+  headers.set(CSRF_HEADER, '1');
   return fetch(input, { ...init, headers, credentials: 'same-origin' }).then((res) => {
     // The login itself answers 401 for a wrong token; anything else means the session is gone.
     if (res.status === 401 && !String(input instanceof Request ? input.url : input).endsWith('/api/v1/session')) {
@@ -60,11 +60,6 @@ export function explainError(err: unknown): ErrorText {
   if (err instanceof TypeError) return { lead: 'Berth cannot be reached.', message: 'Check that the server is running, then try again.' };
   if (err instanceof Error) return { lead: 'Please check what was entered.', message: err.message };
   return { lead: 'Something went wrong.', message: String(err) };
-}
-
-export function describeError(err: unknown): string {
-  const { lead, message } = explainError(err);
-  return `${lead} ${message}`;
 }
 
 function leadFor(code: string, details: unknown): string | undefined {

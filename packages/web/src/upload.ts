@@ -1,4 +1,4 @@
-import { BerthClient } from '@berth/contract';
+import { BerthClient, CSRF_HEADER } from '@berth/contract';
 
 /**
  * A `fetch` over XMLHttpRequest, for uploads: fetch() reports no upload progress, and Chromium sends
@@ -14,7 +14,7 @@ function xhrFetch(onUploadProgress: (sent: number, total: number) => void): type
       xhr.responseType = 'blob';
       xhr.withCredentials = false;
       new Headers(init.headers).forEach((value, key) => xhr.setRequestHeader(key, value));
-      xhr.setRequestHeader('x-berth', '1');
+      xhr.setRequestHeader(CSRF_HEADER, '1');
       xhr.upload.onprogress = (e) => onUploadProgress(e.loaded, e.lengthComputable ? e.total : 0);
       xhr.onload = () => {
         const headers = new Headers();
