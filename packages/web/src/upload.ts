@@ -13,8 +13,9 @@ function xhrFetch(onUploadProgress: (sent: number, total: number) => void): type
       xhr.open(init.method ?? 'GET', url);
       xhr.responseType = 'blob';
       xhr.withCredentials = false;
-      new Headers(init.headers).forEach((value, key) => xhr.setRequestHeader(key, value));
-      xhr.setRequestHeader(CSRF_HEADER, '1');
+      const headers = new Headers(init.headers);
+      headers.set(CSRF_HEADER, '1');
+      headers.forEach((value, key) => xhr.setRequestHeader(key, value));
       xhr.upload.onprogress = (e) => onUploadProgress(e.loaded, e.lengthComputable ? e.total : 0);
       xhr.onload = () => {
         const headers = new Headers();
