@@ -103,7 +103,9 @@ export function dataRoutes(deps: { data: DataService }, app: OpenAPIHono<AppEnv>
  */
 function requestBody(c: Context<AppEnv>): AsyncIterable<Uint8Array> {
   const incoming = (c.env as Partial<HttpBindings> | undefined)?.incoming;
-  if (incoming && typeof incoming.on === 'function' && !incoming.readableDidRead) return incoming;
+  // An import that fails stops reading early; the request must survive that so the error can still
+  // be answered (the adapter then drains or closes the connection).
+  if (incoming && typeof incoming.iterator === 'function' && !incoming.readableDidRead) return incoming.iterator({ destroyOnReturn: false }) as AsyncIterable<Uint8Array>;
   return (c.req.raw.body ?? emptyBody()) as unknown as NodeWebReadableStream<Uint8Array>;
 }
 
