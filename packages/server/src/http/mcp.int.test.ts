@@ -1,10 +1,12 @@
 import { randomBytes } from 'node:crypto';
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { serve, type ServerType } from '@hono/node-server';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
 import type { Bot, Container, ExecResult, IssuedBotToken, Operation, Task } from '@berth/contract';
 import { startTestBerth, TEST_ADMIN_TOKEN, type TestBerth } from '../testing/harness.js';
 import { realPodman, TEST_IMAGE } from '../testing/podman.js';
@@ -30,6 +32,7 @@ describe('MCP endpoint and bot tokens on Podman', () => {
     server = await new Promise<ServerType>((resolve) => {
       const s = serve({ fetch: t.berth.app.fetch, hostname: '127.0.0.1', port: 0 }, () => resolve(s));
     });
+    t.berth.webSockets.inject(server as Server);
     url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     alpha = await json<Bot>(t.api('POST', '/bots', { body: { name: `mcp-a-${run}`, image: TEST_IMAGE } }), 201);
     await json<Bot>(t.api('POST', '/bots', { body: { name: `mcp-b-${run}`, image: TEST_IMAGE } }), 201);
@@ -158,5 +161,27 @@ describe('MCP endpoint and bot tokens on Podman', () => {
     expect((await exec(spare.token)).status).toBe(401);
     await expect(connect(alpha.name, spare.token)).rejects.toThrow(/unauthorized|Unauthorized/);
     await expect(connect(alpha.name, TEST_ADMIN_TOKEN)).resolves.toBeDefined();
+  });
+
+  it('opens its own bot’s terminal with a bot token, and no other bot’s', async () => {
+    const open = (bot: string, token: string) =>
+      new Promise<{ ws: WebSocket; output: () => string }>((resolve, reject) => {
+        const ws = new WebSocket(`${url.replace('http', 'ws')}/api/v1/bots/${bot}/terminal`, { headers: { authorization: `Bearer ${token}` } });
+        let output = '';
+        ws.on('message', (data, isBinary) => {
+          if (isBinary) output += Buffer.from(data as Buffer).toString('utf8');
+        });
+        ws.once('open', () => resolve({ ws, output: () => output }));
+        ws.once('unexpected-response', (_req, res) => reject(new Error(`HTTP ${res.statusCode}`)));
+        ws.once('error', reject);
+      });
+    await expect(open(alpha.name, other.token)).rejects.toThrow('HTTP 403');
+    await expect(open(`mcp-b-${run}`, own.token)).rejects.toThrow('HTTP 403');
+
+    const term = await open(alpha.name, own.token);
+    term.ws.send(Buffer.from('echo "term-$((6 * 7))"\n'), { binary: true });
+    await until(() => Promise.resolve(term.output().includes('term-42')));
+    expect(term.output()).toContain('term-42');
+    term.ws.close();
   });
 });
