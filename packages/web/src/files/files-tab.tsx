@@ -207,7 +207,7 @@ export function FilesTab({ bot, dataPath = '.' }: { bot: Bot; dataPath?: string 
         {isApiError(listError, 'container_not_running') && <p className="muted">Outside the data directory, files are reachable only while the container runs.</p>}
         {listing && (
           <div className="table-wrap">
-            <table className="files-table">
+            <table className="files-table stack-table">
               <caption className="visually-hidden">Entries of {listing.path}</caption>
               <thead>
                 <tr>
@@ -246,8 +246,8 @@ export function FilesTab({ bot, dataPath = '.' }: { bot: Bot; dataPath?: string 
                         </span>
                       )}
                     </th>
-                    <td>{e.type === 'file' ? formatBytes(e.size) : ''}</td>
-                    <td>
+                    <td data-label="Size">{e.type === 'file' ? formatBytes(e.size) : '—'}</td>
+                    <td data-label="Modified">
                       <time dateTime={e.mtime}>{formatTime(e.mtime)}</time>
                     </td>
                     <td className="right nowrap">
