@@ -1,4 +1,4 @@
-import { constants as fsConstants } from 'node:fs';
+import { constants as fsConstants, readFileSync } from 'node:fs';
 import fs, { type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { pipeline, Readable } from 'node:stream';
@@ -378,9 +378,11 @@ class StagingWriter {
     this.record(name, { kind: 'file', children: null });
     this.files += 1;
     this.bytes += size;
+    const mode = safeMode(header.mode, 0o644);
     const finish = async (fh: FileHandle) => {
       if (this.keepOwners && (header.uid !== this.uid || header.gid !== this.gid)) await fh.chown(header.uid ?? 0, header.gid ?? 0);
-      await fh.chmod(safeMode(header.mode, 0o644));
+      // The file was created with its mode, unless the umask took bits away.
+      if ((mode & processUmask()) !== 0 || mode > 0o777) await fh.chmod(mode);
       if (header.mtime) await fh.utimes(header.mtime, header.mtime);
     };
 
@@ -395,7 +397,7 @@ class StagingWriter {
       if (next.done) {
         const parts = batch;
         await this.background(async () => {
-          const fh = await openNew(abs);
+          const fh = await openNew(abs, mode);
           try {
             if (parts.length > 0) await writeAll(fh, parts);
             await finish(fh);
@@ -411,7 +413,7 @@ class StagingWriter {
     }
 
     // A large one is written as it arrives, one batch in flight while the next is gathered.
-    const fh = await openNew(abs);
+    const fh = await openNew(abs, mode);
     let closing = false;
     try {
       let failed: unknown = null;
@@ -507,8 +509,26 @@ async function drain(body: AsyncIterable<Buffer>): Promise<void> {
 }
 
 /** Creates a file that must not exist yet, never through a symlink. */
-function openNew(abs: string): Promise<FileHandle> {
-  return fs.open(abs, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL | fsConstants.O_NOFOLLOW, 0o600);
+function openNew(abs: string, mode: number): Promise<FileHandle> {
+  return fs.open(abs, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL | fsConstants.O_NOFOLLOW, mode & 0o777);
+}
+
+let umask: number | null = null;
+
+/**
+ * The process's umask, read once from /proc (reading it through `process.umask()` is deprecated);
+ * all bits when it cannot be read, so that every file gets an explicit chmod.
+ */
+function processUmask(): number {
+  if (umask === null) {
+    try {
+      const m = /^Umask:\s+([0-7]+)$/m.exec(readFileSync('/proc/self/status', 'utf8'));
+      umask = m?.[1] ? parseInt(m[1], 8) : 0o777;
+    } catch {
+      umask = 0o777;
+    }
+  }
+  return umask;
 }
 
 async function writeAll(fh: FileHandle, parts: Buffer[]): Promise<void> {
