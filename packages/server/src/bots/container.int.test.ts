@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Bot, Container, Operation } from '@berth/contract';
-import { readSse, startTestBerth, type TestBerth } from '../testing/harness.js';
+import { closeTestBerth, expectJson, readSse, startTestBerth, type TestBerth } from '../testing/harness.js';
 import { realPodman, TEST_IMAGE } from '../testing/podman.js';
 import { pushFreshRunnableImage, startTestRegistry } from '../testing/registry.js';
 
@@ -31,33 +31,23 @@ describe('container lifecycle on Podman', () => {
   });
 
   afterAll(async () => {
-    if (t) {
-      for (const bot of await t.berth.bots.list()) await t.berth.bots.remove(bot.id).catch(() => undefined);
-      await t.close();
-    }
+    await closeTestBerth(t);
     fs.rmSync(cdiFile, { force: true });
     await podman?.close();
   });
 
-  async function json<T>(res: Response | Promise<Response>, status: number): Promise<T> {
-    const r = await res;
-    const body = (await r.json()) as T;
-    expect({ status: r.status, body }).toMatchObject({ status });
-    return body;
-  }
-
   async function newBot(name: string, body: Record<string, unknown> = {}): Promise<Bot> {
-    return json<Bot>(t.api('POST', '/bots', { body: { name: `${name}-${run}`, image: TEST_IMAGE, ...body } }), 201);
+    return expectJson<Bot>(t.api('POST', '/bots', { body: { name: `${name}-${run}`, image: TEST_IMAGE, ...body } }), 201);
   }
 
   async function createContainer(bot: Bot, body: Record<string, unknown> = {}): Promise<Operation> {
-    const { operation } = await json<{ operation: Operation }>(t.api('POST', `/bots/${bot.id}/container`, { body }), 202);
+    const { operation } = await expectJson<{ operation: Operation }>(t.api('POST', `/bots/${bot.id}/container`, { body }), 202);
     await t.berth.operations.settled(operation.id);
     return t.berth.operations.get(operation.id);
   }
 
   async function sh(bot: Bot, script: string): Promise<{ exitCode: number; stdout: string }> {
-    const c = await json<Container>(t.api('GET', `/bots/${bot.id}/container`), 200);
+    const c = await expectJson<Container>(t.api('GET', `/bots/${bot.id}/container`), 200);
     const r = await podman.driver.exec(c.id, ['/bin/sh', '-c', script]);
     return { exitCode: r.exitCode, stdout: r.stdout.toString('utf8') };
   }
@@ -126,13 +116,13 @@ describe('container lifecycle on Podman', () => {
   it('keeps a file written on the host data path through stop/start, delete/create and recreate', async () => {
     const bot = await newBot('data');
     expect((await createContainer(bot)).status).toBe('succeeded');
-    const c = await json<Container>(t.api('GET', `/bots/${bot.id}/container`), 200);
+    const c = await expectJson<Container>(t.api('GET', `/bots/${bot.id}/container`), 200);
     fs.writeFileSync(path.join(c.paths.host, 'note.txt'), `hello ${run}`);
     expect((await sh(bot, 'cat /data/note.txt')).stdout).toBe(`hello ${run}`);
 
-    const stopped = await json<Container>(t.api('POST', `/bots/${bot.id}/container/stop`, { body: {} }), 200);
+    const stopped = await expectJson<Container>(t.api('POST', `/bots/${bot.id}/container/stop`, { body: {} }), 200);
     expect(stopped).toMatchObject({ status: 'stopped', processes: 0 });
-    const started = await json<Container>(t.api('POST', `/bots/${bot.id}/container/start`), 200);
+    const started = await expectJson<Container>(t.api('POST', `/bots/${bot.id}/container/start`), 200);
     expect(started.status).toBe('running');
     expect((await sh(bot, 'cat /data/note.txt')).stdout).toBe(`hello ${run}`);
 
@@ -142,9 +132,9 @@ describe('container lifecycle on Podman', () => {
     expect((await sh(bot, 'cat /data/note.txt')).stdout).toBe(`hello ${run}`);
 
     await sh(bot, 'echo rootfs > /root-change');
-    const before = await json<Container>(t.api('GET', `/bots/${bot.id}/container`), 200);
+    const before = await expectJson<Container>(t.api('GET', `/bots/${bot.id}/container`), 200);
     expect((await createContainer(bot, { recreate: true })).kind).toBe('recreate');
-    const after = await json<Container>(t.api('GET', `/bots/${bot.id}/container`), 200);
+    const after = await expectJson<Container>(t.api('GET', `/bots/${bot.id}/container`), 200);
     expect(after.id).not.toBe(before.id);
     expect(after.version).toBe(before.version + 1);
     expect((await sh(bot, 'cat /data/note.txt')).stdout).toBe(`hello ${run}`);
@@ -156,10 +146,10 @@ describe('container lifecycle on Podman', () => {
     await createContainer(bot);
     // The init process forwards the signal to the container's main process, which ends.
     await sh(bot, 'kill -TERM 1').catch(() => undefined);
-    let c = await json<Container>(t.api('GET', `/bots/${bot.id}/container`), 200);
+    let c = await expectJson<Container>(t.api('GET', `/bots/${bot.id}/container`), 200);
     for (let i = 0; i < 50 && c.status === 'running'; i++) {
       await new Promise((r) => setTimeout(r, 100));
-      c = await json<Container>(t.api('GET', `/bots/${bot.id}/container`), 200);
+      c = await expectJson<Container>(t.api('GET', `/bots/${bot.id}/container`), 200);
     }
     expect(c.status).toBe('exited');
     expect(c.exitCode).not.toBeNull();
@@ -167,18 +157,18 @@ describe('container lifecycle on Podman', () => {
   });
 
   it('injects CDI devices: the spec’s env var and device node are in the container and reported', async () => {
-    const { devices } = await json<{ devices: { name: string; specFile: string }[] }>(t.api('GET', '/cdi/devices'), 200);
+    const { devices } = await expectJson<{ devices: { name: string; specFile: string }[] }>(t.api('GET', '/cdi/devices'), 200);
     expect(devices).toContainEqual({ name: `${cdiKind}=null0`, specFile: cdiFile });
     const bot = await newBot('cdi', { cdiDevices: `${cdiKind}=null0` });
     const op = await createContainer(bot);
     expect(op.error).toBeNull();
-    const c = await json<Container>(t.api('GET', `/bots/${bot.id}/container`), 200);
+    const c = await expectJson<Container>(t.api('GET', `/bots/${bot.id}/container`), 200);
     expect(c.cdiDevices).toEqual([`${cdiKind}=null0`]);
     expect(c.devices).toContainEqual({ hostPath: '/dev/null', containerPath: '/dev/berth-null' });
     expect((await sh(bot, "tr '\\0' '\\n' < /proc/1/environ | grep BERTH_TEST_CDI; test -c /dev/berth-null && echo char-device")).stdout).toBe('BERTH_TEST_CDI=null0\nchar-device\n');
     // Stop and start keep them.
-    await json<Container>(t.api('POST', `/bots/${bot.id}/container/stop`, { body: {} }), 200);
-    await json<Container>(t.api('POST', `/bots/${bot.id}/container/start`), 200);
+    await expectJson<Container>(t.api('POST', `/bots/${bot.id}/container/stop`, { body: {} }), 200);
+    await expectJson<Container>(t.api('POST', `/bots/${bot.id}/container/start`), 200);
     expect((await sh(bot, "tr '\\0' '\\n' < /proc/1/environ | grep BERTH_TEST_CDI")).stdout).toBe('BERTH_TEST_CDI=null0\n');
   });
 
@@ -189,7 +179,7 @@ describe('container lifecycle on Podman', () => {
     expect(op.error).toMatchObject({ code: 'cdi_unresolvable' });
     expect(op.error?.message).toContain('unresolvable CDI devices');
     expect(op.error?.message).toContain(`${cdiKind}=missing`);
-    expect((await json<{ error: { code: string } }>(t.api('GET', `/bots/${bot.id}/container`), 404)).error.code).toBe('container_not_found');
+    expect((await expectJson<{ error: { code: string } }>(t.api('GET', `/bots/${bot.id}/container`), 404)).error.code).toBe('container_not_found');
     expect(await podman.driver.listContainers({ labels: [`berth.bot=${bot.id}`] })).toEqual([]);
   });
 

@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Bot, Container, Operation } from '@berth/contract';
-import { startTestBerth, TEST_ADMIN_TOKEN, type TestBerth } from '../testing/harness.js';
+import { closeTestBerth, expectJson, startTestBerth, TEST_ADMIN_TOKEN, type TestBerth } from '../testing/harness.js';
 import { realPodman, TEST_IMAGE } from '../testing/podman.js';
 import { buildTar, listTree } from '../testing/tree.js';
 
@@ -19,29 +19,19 @@ describe('data dir import, reset and export on Podman', () => {
   });
 
   afterAll(async () => {
-    if (t) {
-      for (const bot of await t.berth.bots.list()) await t.berth.bots.remove(bot.id).catch(() => undefined);
-      await t.close();
-    }
+    await closeTestBerth(t);
     await podman?.close();
   });
-
-  async function json<T>(res: Response | Promise<Response>, status: number): Promise<T> {
-    const r = await res;
-    const body = (await r.json()) as T;
-    expect({ status: r.status, body }).toMatchObject({ status });
-    return body;
-  }
 
   function raw(method: string, p: string, body?: Buffer): Promise<Response> {
     return Promise.resolve(t.berth.app.request(`/api/v1${p}`, { method, headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}` }, ...(body && { body }) }));
   }
 
   async function runningBot(name: string): Promise<{ bot: Bot; container: Container; dataDir: string }> {
-    const bot = await json<Bot>(t.api('POST', '/bots', { body: { name: `${name}-${run}`, image: TEST_IMAGE } }), 201);
-    const { operation } = await json<{ operation: Operation }>(t.api('POST', `/bots/${bot.id}/container`, { body: {} }), 202);
+    const bot = await expectJson<Bot>(t.api('POST', '/bots', { body: { name: `${name}-${run}`, image: TEST_IMAGE } }), 201);
+    const { operation } = await expectJson<{ operation: Operation }>(t.api('POST', `/bots/${bot.id}/container`, { body: {} }), 202);
     await t.berth.operations.settled(operation.id);
-    const container = await json<Container>(t.api('GET', `/bots/${bot.id}/container`), 200);
+    const container = await expectJson<Container>(t.api('GET', `/bots/${bot.id}/container`), 200);
     expect(container.status).toBe('running');
     return { bot, container, dataDir: t.berth.paths.dataDir(bot.id) };
   }
@@ -68,19 +58,19 @@ describe('data dir import, reset and export on Podman', () => {
       ],
       { gzip: true },
     );
-    expect(await json(raw('POST', `/bots/${bot.id}/data/import?mode=merge`, archive), 200)).toEqual({ files: 3, bytes: 9 + 24 });
+    expect(await expectJson(raw('POST', `/bots/${bot.id}/data/import?mode=merge`, archive), 200)).toEqual({ files: 3, bytes: 9 + 24 });
     expect((await sh(container, 'ls -A /data')).split('\n').filter(Boolean).sort()).toEqual(['before.txt', 'docs', 'readme', 'tool.sh']);
     expect(await sh(container, 'cat /data/readme && /data/tool.sh')).toBe('imported\ntool ran\n');
 
-    await json(raw('POST', `/bots/${bot.id}/data/import?mode=replace`, archive), 200);
+    await expectJson(raw('POST', `/bots/${bot.id}/data/import?mode=replace`, archive), 200);
     expect((await sh(container, 'ls -A /data')).split('\n').filter(Boolean).sort()).toEqual(['docs', 'readme', 'tool.sh']);
 
-    expect(await json(raw('POST', `/bots/${bot.id}/data/reset`), 200)).toEqual({});
+    expect(await expectJson(raw('POST', `/bots/${bot.id}/data/reset`), 200)).toEqual({});
     expect(await sh(container, 'ls -A /data')).toBe('');
     expect((await sh(container, 'stat -c %i /data')).trim()).toBe(String(inode));
     expect(fs.statSync(dataDir).ino).toBe(inode);
     // Still the same container, never restarted.
-    const after = await json<Container>(t.api('GET', `/bots/${bot.id}/container`), 200);
+    const after = await expectJson<Container>(t.api('GET', `/bots/${bot.id}/container`), 200);
     expect(after).toMatchObject({ id: container.id, status: 'running', startedAt: container.startedAt, version: container.version });
     await sh(container, 'echo still-writable > /data/after-reset.txt');
     expect(fs.readFileSync(`${dataDir}/after-reset.txt`, 'utf8')).toBe('still-writable\n');
@@ -112,7 +102,7 @@ describe('data dir import, reset and export on Podman', () => {
     fs.rmSync(`${a.dataDir}/busy.log`);
     const quiet = Buffer.from(await (await raw('GET', `/bots/${a.bot.id}/data/export`)).arrayBuffer());
     const b = await runningBot('target');
-    await json(raw('POST', `/bots/${b.bot.id}/data/import?mode=replace`, quiet), 200);
+    await expectJson(raw('POST', `/bots/${b.bot.id}/data/import?mode=replace`, quiet), 200);
     expect(listTree(b.dataDir)).toEqual(listTree(a.dataDir));
     expect(await sh(b.container, 'cat /data/config-link && stat -c "%a %u:%g" /data/app/config /data/app/cache')).toBe('config\n600 0:0\n755 1000:1000\n');
   });

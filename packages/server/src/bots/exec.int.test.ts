@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Bot, Container, ExecResult, Operation, Task } from '@berth/contract';
-import { readSse, startTestBerth, type TestBerth } from '../testing/harness.js';
+import { closeTestBerth, expectJson, readSse, startTestBerth, type TestBerth } from '../testing/harness.js';
 import { realPodman, TEST_IMAGE } from '../testing/podman.js';
 
 const WORKSPACE_IMAGE = 'localhost/berth/workspace:bookworm';
@@ -21,29 +21,19 @@ describe('exec and background tasks on Podman', () => {
   });
 
   afterAll(async () => {
-    if (t) {
-      for (const bot of await t.berth.bots.list()) await t.berth.bots.remove(bot.id).catch(() => undefined);
-      await t.close();
-    }
+    await closeTestBerth(t);
     await podman?.close();
   });
 
-  async function json<T>(res: Response | Promise<Response>, status: number): Promise<T> {
-    const r = await res;
-    const body = (await r.json()) as T;
-    expect({ status: r.status, body }).toMatchObject({ status });
-    return body;
-  }
-
   async function newBot(name: string, image: string): Promise<Bot> {
-    const bot = await json<Bot>(t.api('POST', '/bots', { body: { name: `${name}-${run}`, image } }), 201);
-    const { operation } = await json<{ operation: Operation }>(t.api('POST', `/bots/${bot.id}/container`, { body: {} }), 202);
+    const bot = await expectJson<Bot>(t.api('POST', '/bots', { body: { name: `${name}-${run}`, image } }), 201);
+    const { operation } = await expectJson<{ operation: Operation }>(t.api('POST', `/bots/${bot.id}/container`, { body: {} }), 202);
     await t.berth.operations.settled(operation.id);
     expect((await t.berth.operations.get(operation.id)).status).toBe('succeeded');
     return bot;
   }
 
-  const exec = (bot: Bot, body: Record<string, unknown>) => json<ExecResult>(t.api('POST', `/bots/${bot.id}/exec`, { body }), 200);
+  const exec = (bot: Bot, body: Record<string, unknown>) => expectJson<ExecResult>(t.api('POST', `/bots/${bot.id}/exec`, { body }), 200);
 
   /** Processes in the container whose whole argv is `sleep <n>`. */
   async function sleepers(bot: Bot, n: string): Promise<number> {
@@ -83,7 +73,7 @@ describe('exec and background tasks on Podman', () => {
       expect((await exec(bot(), { command: ['pwd'], cwd: '/tmp' })).stdout).toBe('/tmp\n');
       await exec(bot(), { command: ['mkdir', '-p', '/data/sub'] });
       expect((await exec(bot(), { command: ['pwd'], cwd: 'sub' })).stdout).toBe('/data/sub\n');
-      const bad = await json<{ error: { code: string } }>(t.api('POST', `/bots/${bot().id}/exec`, { body: { command: ['pwd'], cwd: `/nowhere-${run}` } }), 400);
+      const bad = await expectJson<{ error: { code: string } }>(t.api('POST', `/bots/${bot().id}/exec`, { body: { command: ['pwd'], cwd: `/nowhere-${run}` } }), 400);
       expect(bad.error.code).toBe('validation_failed');
     });
 
@@ -138,28 +128,28 @@ describe('exec and background tasks on Podman', () => {
 
   it('refuses a stopped container with 409 container_not_running and a missing one with 404', async () => {
     const bot = await newBot('stopped', TEST_IMAGE);
-    await json<Container>(t.api('POST', `/bots/${bot.id}/container/stop`, { body: { timeoutSeconds: 1 } }), 200);
+    await expectJson<Container>(t.api('POST', `/bots/${bot.id}/container/stop`, { body: { timeoutSeconds: 1 } }), 200);
     for (const body of [{ command: ['true'] }, { command: ['true'], background: true }]) {
-      expect((await json<{ error: { code: string } }>(t.api('POST', `/bots/${bot.id}/exec`, { body }), 409)).error.code).toBe('container_not_running');
+      expect((await expectJson<{ error: { code: string } }>(t.api('POST', `/bots/${bot.id}/exec`, { body }), 409)).error.code).toBe('container_not_running');
     }
-    expect((await json<{ error: { code: string } }>(t.api('POST', `/bots/${bot.id}/exec`, { body: { command: ['true'] }, headers: { accept: 'text/event-stream' } }), 409)).error.code).toBe('container_not_running');
-    expect((await json<{ tasks: Task[] }>(t.api('GET', `/bots/${bot.id}/tasks`), 200)).tasks).toEqual([]);
+    expect((await expectJson<{ error: { code: string } }>(t.api('POST', `/bots/${bot.id}/exec`, { body: { command: ['true'] }, headers: { accept: 'text/event-stream' } }), 409)).error.code).toBe('container_not_running');
+    expect((await expectJson<{ tasks: Task[] }>(t.api('GET', `/bots/${bot.id}/tasks`), 200)).tasks).toEqual([]);
     expect((await t.api('DELETE', `/bots/${bot.id}/container`)).status).toBe(204);
-    expect((await json<{ error: { code: string } }>(t.api('POST', `/bots/${bot.id}/exec`, { body: { command: ['true'] } }), 404)).error.code).toBe('container_not_found');
+    expect((await expectJson<{ error: { code: string } }>(t.api('POST', `/bots/${bot.id}/exec`, { body: { command: ['true'] } }), 404)).error.code).toBe('container_not_found');
   });
 
   describe.each(['busybox', 'debian'] as const)('background tasks on the %s image', (image) => {
     const bot = () => bots[image];
-    const task = (id: string, query = '') => json<Task>(t.api('GET', `/bots/${bot().id}/tasks/${id}${query}`), 200);
+    const task = (id: string, query = '') => expectJson<Task>(t.api('GET', `/bots/${bot().id}/tasks/${id}${query}`), 200);
 
     it('starts at once, runs detached, and ends with its exit code and output tail', async () => {
-      const { task: started } = await json<{ task: Task }>(
+      const { task: started } = await expectJson<{ task: Task }>(
         t.api('POST', `/bots/${bot().id}/exec`, { body: { command: 'echo begin; read line; echo "got $line"; echo warn >&2; sleep 1; exit 7', stdin: 'input\n', background: true } }),
         202,
       );
       expect(started).toMatchObject({ status: 'running', exitCode: null, cwd: '/data', command: 'echo begin; read line; echo "got $line"; echo warn >&2; sleep 1; exit 7' });
       expect(started.id).toMatch(/^task_/);
-      const listed = await json<{ tasks: Task[] }>(t.api('GET', `/bots/${bot().id}/tasks`), 200);
+      const listed = await expectJson<{ tasks: Task[] }>(t.api('GET', `/bots/${bot().id}/tasks`), 200);
       expect(listed.tasks.map((x) => x.id)).toContain(started.id);
       await eventually(async () => (await task(started.id)).status !== 'running');
       const done = await task(started.id);
@@ -172,19 +162,19 @@ describe('exec and background tasks on Podman', () => {
 
     it('is counted in the container info while it runs, and DELETE kills its whole process group', async () => {
       const n = String(300_000 + Math.floor(Math.random() * 100_000));
-      const { task: started } = await json<{ task: Task }>(t.api('POST', `/bots/${bot().id}/exec`, { body: { command: `sleep ${n} & sleep ${n}`, background: true } }), 202);
+      const { task: started } = await expectJson<{ task: Task }>(t.api('POST', `/bots/${bot().id}/exec`, { body: { command: `sleep ${n} & sleep ${n}`, background: true } }), 202);
       await eventually(async () => (await sleepers(bot(), n)) === 2);
-      expect((await json<Container>(t.api('GET', `/bots/${bot().id}/container`), 200)).tasks).toBe(1);
-      const killed = await json<Task>(t.api('DELETE', `/bots/${bot().id}/tasks/${started.id}`), 200);
+      expect((await expectJson<Container>(t.api('GET', `/bots/${bot().id}/container`), 200)).tasks).toBe(1);
+      const killed = await expectJson<Task>(t.api('DELETE', `/bots/${bot().id}/tasks/${started.id}`), 200);
       expect(killed).toMatchObject({ status: 'killed', exitCode: 137 });
       await eventually(async () => (await sleepers(bot(), n)) === 0);
-      expect((await json<Container>(t.api('GET', `/bots/${bot().id}/container`), 200)).tasks).toBe(0);
+      expect((await expectJson<Container>(t.api('GET', `/bots/${bot().id}/container`), 200)).tasks).toBe(0);
       // Killing it again answers the same.
-      expect(await json<Task>(t.api('DELETE', `/bots/${bot().id}/tasks/${started.id}`), 200)).toMatchObject({ status: 'killed' });
+      expect(await expectJson<Task>(t.api('DELETE', `/bots/${bot().id}/tasks/${started.id}`), 200)).toMatchObject({ status: 'killed' });
     });
 
     it('kills a task whose timeout runs out', async () => {
-      const { task: started } = await json<{ task: Task }>(t.api('POST', `/bots/${bot().id}/exec`, { body: { command: ['sleep', '1000'], timeoutSeconds: 1, background: true } }), 202);
+      const { task: started } = await expectJson<{ task: Task }>(t.api('POST', `/bots/${bot().id}/exec`, { body: { command: ['sleep', '1000'], timeoutSeconds: 1, background: true } }), 202);
       await eventually(async () => (await task(started.id)).status !== 'running');
       expect(await task(started.id)).toMatchObject({ status: 'killed', timedOut: true, exitCode: 137 });
     });
@@ -192,15 +182,15 @@ describe('exec and background tasks on Podman', () => {
 
   it('marks a task lost when its container stops under it, and answers task_not_found for unknown ids', async () => {
     const bot = await newBot('lost', TEST_IMAGE);
-    const { task: started } = await json<{ task: Task }>(t.api('POST', `/bots/${bot.id}/exec`, { body: { command: ['sleep', '1000'], background: true } }), 202);
-    await json<Container>(t.api('POST', `/bots/${bot.id}/container/stop`, { body: { timeoutSeconds: 1 } }), 200);
-    expect(await json<Task>(t.api('GET', `/bots/${bot.id}/tasks/${started.id}`), 200)).toMatchObject({ status: 'lost' });
-    const c = await json<Container>(t.api('POST', `/bots/${bot.id}/container/start`), 200);
+    const { task: started } = await expectJson<{ task: Task }>(t.api('POST', `/bots/${bot.id}/exec`, { body: { command: ['sleep', '1000'], background: true } }), 202);
+    await expectJson<Container>(t.api('POST', `/bots/${bot.id}/container/stop`, { body: { timeoutSeconds: 1 } }), 200);
+    expect(await expectJson<Task>(t.api('GET', `/bots/${bot.id}/tasks/${started.id}`), 200)).toMatchObject({ status: 'lost' });
+    const c = await expectJson<Container>(t.api('POST', `/bots/${bot.id}/container/start`), 200);
     expect(c.tasks).toBe(0);
-    const after = await json<Task>(t.api('GET', `/bots/${bot.id}/tasks/${started.id}`), 200);
+    const after = await expectJson<Task>(t.api('GET', `/bots/${bot.id}/tasks/${started.id}`), 200);
     expect(after).toMatchObject({ status: 'lost', exitCode: null });
     expect(after.finishedAt).not.toBeNull();
-    expect((await json<{ error: { code: string } }>(t.api('GET', `/bots/${bot.id}/tasks/task_nope`), 404)).error.code).toBe('task_not_found');
-    expect((await json<{ error: { code: string } }>(t.api('DELETE', `/bots/${bot.id}/tasks/task_nope`), 404)).error.code).toBe('task_not_found');
+    expect((await expectJson<{ error: { code: string } }>(t.api('GET', `/bots/${bot.id}/tasks/task_nope`), 404)).error.code).toBe('task_not_found');
+    expect((await expectJson<{ error: { code: string } }>(t.api('DELETE', `/bots/${bot.id}/tasks/task_nope`), 404)).error.code).toBe('task_not_found');
   });
 });

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Bot, Container, DirectoryListing, ExecResult, FileEditResult, FileInfo, Operation } from '@berth/contract';
-import { startTestBerth, type TestBerth } from '../testing/harness.js';
+import { closeTestBerth, expectJson, startTestBerth, type TestBerth } from '../testing/harness.js';
 import { realPodman, TEST_IMAGE } from '../testing/podman.js';
 
 const WORKSPACE_IMAGE = 'localhost/berth/workspace:bookworm';
@@ -37,24 +37,14 @@ describe('files on Podman', () => {
   });
 
   afterAll(async () => {
-    if (t) {
-      for (const bot of await t.berth.bots.list()) await t.berth.bots.remove(bot.id).catch(() => undefined);
-      await t.close();
-    }
+    await closeTestBerth(t);
     if (canaryDir) fs.rmSync(canaryDir, { recursive: true, force: true });
     await podman?.close();
   });
 
-  async function json<T>(res: Response | Promise<Response>, status: number): Promise<T> {
-    const r = await res;
-    const body = (await r.json()) as T;
-    expect({ status: r.status, body }).toMatchObject({ status });
-    return body;
-  }
-
   async function newBot(name: string, image: string): Promise<Bot> {
-    const bot = await json<Bot>(t.api('POST', '/bots', { body: { name: `${name}-${run}`, image } }), 201);
-    const { operation } = await json<{ operation: Operation }>(t.api('POST', `/bots/${bot.id}/container`, { body: {} }), 202);
+    const bot = await expectJson<Bot>(t.api('POST', '/bots', { body: { name: `${name}-${run}`, image } }), 201);
+    const { operation } = await expectJson<{ operation: Operation }>(t.api('POST', `/bots/${bot.id}/container`, { body: {} }), 202);
     await t.berth.operations.settled(operation.id);
     expect((await t.berth.operations.get(operation.id)).status).toBe('succeeded');
     return bot;
@@ -65,7 +55,7 @@ describe('files on Podman', () => {
     Promise.resolve(t.berth.app.request(`/api/v1/bots/${bot.id}/files?path=${q(p)}${query}`, { method: 'PUT', headers: { authorization: `Bearer ${tokenOf()}`, 'content-type': 'application/octet-stream' }, body }));
   const get = (bot: Bot, p: string, headers: Record<string, string> = {}, query = '') => t.api('GET', `/bots/${bot.id}/files?path=${q(p)}${query}`, { headers });
   const del = (bot: Bot, p: string, query = '') => t.api('DELETE', `/bots/${bot.id}/files?path=${q(p)}${query}`);
-  const sh = (bot: Bot, command: string) => json<ExecResult>(t.api('POST', `/bots/${bot.id}/exec`, { body: { command } }), 200);
+  const sh = (bot: Bot, command: string) => expectJson<ExecResult>(t.api('POST', `/bots/${bot.id}/exec`, { body: { command } }), 200);
   const tokenOf = () => 'berth_test_admin_token_0123456789';
   const bytesOf = async (res: Response) => Buffer.from(await res.arrayBuffer());
   const codeOf = async (res: Response | Promise<Response>) => {
@@ -85,36 +75,36 @@ describe('files on Podman', () => {
     const bot = () => bots[image];
 
     it('round-trips text, creating parents; the data dir on the host has it', async () => {
-      const written = await json<FileInfo>(put(bot(), 'notes/today/a.txt', 'hello, files \u2603\n'), 200);
+      const written = await expectJson<FileInfo>(put(bot(), 'notes/today/a.txt', 'hello, files \u2603\n'), 200);
       expect(written).toMatchObject({ path: '/data/notes/today/a.txt', type: 'file', size: 17, mode: '0644' });
       const res = await get(bot(), '/data/notes/today/a.txt');
       expect(res.status).toBe(200);
       expect(res.headers.get('content-type')).toBe('application/octet-stream');
       expect(res.headers.get('content-length')).toBe('17');
       expect(await res.text()).toBe('hello, files \u2603\n');
-      const c = await json<Container>(t.api('GET', `/bots/${bot().id}/container`), 200);
+      const c = await expectJson<Container>(t.api('GET', `/bots/${bot().id}/container`), 200);
       expect(fs.readFileSync(path.join(c.paths.host, 'notes/today/a.txt'), 'utf8')).toBe('hello, files \u2603\n');
       // Outside the data dir too: the container's own root filesystem.
-      await json<FileInfo>(put(bot(), '/opt/berth-test/x.txt', 'rootfs'), 200);
+      await expectJson<FileInfo>(put(bot(), '/opt/berth-test/x.txt', 'rootfs'), 200);
       expect((await sh(bot(), 'cat /opt/berth-test/x.txt')).stdout).toBe('rootfs');
     });
 
     it('round-trips binary content byte for byte, big ones too', async () => {
       const small = Buffer.from(Array.from({ length: 256 }, (_, i) => i));
-      await json<FileInfo>(put(bot(), 'bin/all-bytes', small), 200);
+      await expectJson<FileInfo>(put(bot(), 'bin/all-bytes', small), 200);
       expect((await bytesOf(await get(bot(), 'bin/all-bytes'))).equals(small)).toBe(true);
       const big = randomBytes(3 * 1024 * 1024 + 17);
-      expect((await json<FileInfo>(put(bot(), 'bin/big', big), 200)).size).toBe(big.length);
+      expect((await expectJson<FileInfo>(put(bot(), 'bin/big', big), 200)).size).toBe(big.length);
       expect((await bytesOf(await get(bot(), 'bin/big'))).equals(big)).toBe(true);
       expect((await sh(bot(), 'wc -c < /data/bin/big')).stdout.trim()).toBe(String(big.length));
     });
 
     it('sets the mode, keeps it on overwrite, and replaces atomically (no temporary file left)', async () => {
-      expect((await json<FileInfo>(put(bot(), 'modes/secret', 'one', '&mode=0600'), 200)).mode).toBe('0600');
-      expect((await json<FileInfo>(put(bot(), 'modes/secret', 'two'), 200)).mode).toBe('0600');
-      expect((await json<FileInfo>(put(bot(), 'modes/run.sh', '#!/bin/sh\necho ran\n', '&mode=755'), 200)).mode).toBe('0755');
+      expect((await expectJson<FileInfo>(put(bot(), 'modes/secret', 'one', '&mode=0600'), 200)).mode).toBe('0600');
+      expect((await expectJson<FileInfo>(put(bot(), 'modes/secret', 'two'), 200)).mode).toBe('0600');
+      expect((await expectJson<FileInfo>(put(bot(), 'modes/run.sh', '#!/bin/sh\necho ran\n', '&mode=755'), 200)).mode).toBe('0755');
       expect((await sh(bot(), '/data/modes/run.sh')).stdout).toBe('ran\n');
-      const listing = await json<DirectoryListing>(get(bot(), 'modes'), 200);
+      const listing = await expectJson<DirectoryListing>(get(bot(), 'modes'), 200);
       expect(listing.entries.map((e) => e.name)).toEqual(['run.sh', 'secret']);
       expect((await codeOf(put(bot(), 'modes/x', 'x', '&mode=abc'))).code).toBe('validation_failed');
     });
@@ -141,7 +131,7 @@ describe('files on Podman', () => {
     });
 
     it('reads ranges: Range header, offset/length, suffix; refuses one beyond the end', async () => {
-      await json<FileInfo>(put(bot(), 'range.txt', '0123456789'), 200);
+      await expectJson<FileInfo>(put(bot(), 'range.txt', '0123456789'), 200);
       const a = await get(bot(), 'range.txt', { range: 'bytes=2-5' });
       expect(a.status).toBe(206);
       expect(a.headers.get('content-range')).toBe('bytes 2-5/10');
@@ -167,33 +157,33 @@ describe('files on Podman', () => {
     });
 
     it('moves: renames, refuses an existing target without overwrite, replaces it with', async () => {
-      await json<FileInfo>(put(bot(), 'mv/a', 'A'), 200);
-      await json<FileInfo>(put(bot(), 'mv/b', 'B'), 200);
-      const moved = await json<FileInfo>(t.api('POST', `/bots/${bot().id}/files/move`, { body: { from: 'mv/a', to: 'mv/new/c' } }), 200);
+      await expectJson<FileInfo>(put(bot(), 'mv/a', 'A'), 200);
+      await expectJson<FileInfo>(put(bot(), 'mv/b', 'B'), 200);
+      const moved = await expectJson<FileInfo>(t.api('POST', `/bots/${bot().id}/files/move`, { body: { from: 'mv/a', to: 'mv/new/c' } }), 200);
       expect(moved).toMatchObject({ path: '/data/mv/new/c', type: 'file', size: 1 });
       expect(await codeOf(get(bot(), 'mv/a'))).toEqual({ status: 404, code: 'file_not_found' });
       expect(await codeOf(t.api('POST', `/bots/${bot().id}/files/move`, { body: { from: 'mv/new/c', to: 'mv/b' } }))).toEqual({ status: 409, code: 'file_exists' });
       expect(await (await get(bot(), 'mv/b')).text()).toBe('B');
-      await json<FileInfo>(t.api('POST', `/bots/${bot().id}/files/move`, { body: { from: 'mv/new/c', to: 'mv/b', overwrite: true } }), 200);
+      await expectJson<FileInfo>(t.api('POST', `/bots/${bot().id}/files/move`, { body: { from: 'mv/new/c', to: 'mv/b', overwrite: true } }), 200);
       expect(await (await get(bot(), 'mv/b')).text()).toBe('A');
       expect(await codeOf(t.api('POST', `/bots/${bot().id}/files/move`, { body: { from: 'mv/nothing', to: 'mv/x' } }))).toEqual({ status: 404, code: 'file_not_found' });
     });
 
     it('edits text that occurs exactly once; zero or two occurrences leave the file as it was', async () => {
-      await json<FileInfo>(put(bot(), 'edit.py', 'x = 1\ny = 2\nx = 1\n', '&mode=0640'), 200);
+      await expectJson<FileInfo>(put(bot(), 'edit.py', 'x = 1\ny = 2\nx = 1\n', '&mode=0640'), 200);
       const edit = (oldText: string, newText: string) => t.api('POST', `/bots/${bot().id}/files/edit`, { body: { path: 'edit.py', oldText, newText } });
-      const none = await json<{ error: { code: string; details: { occurrences: number } } }>(edit('z = 3', 'z = 4'), 409);
+      const none = await expectJson<{ error: { code: string; details: { occurrences: number } } }>(edit('z = 3', 'z = 4'), 409);
       expect(none.error).toMatchObject({ code: 'edit_no_match', details: { occurrences: 0 } });
-      const two = await json<{ error: { code: string; details: { occurrences: number } } }>(edit('x = 1', 'x = 9'), 409);
+      const two = await expectJson<{ error: { code: string; details: { occurrences: number } } }>(edit('x = 1', 'x = 9'), 409);
       expect(two.error).toMatchObject({ code: 'edit_no_match', details: { occurrences: 2 } });
       expect(await (await get(bot(), 'edit.py')).text()).toBe('x = 1\ny = 2\nx = 1\n');
-      const one = await json<FileEditResult>(edit('y = 2', 'y = 20'), 200);
+      const one = await expectJson<FileEditResult>(edit('y = 2', 'y = 20'), 200);
       expect(one).toMatchObject({ path: '/data/edit.py', replacements: 1, mode: '0640', size: 19 });
       expect(await (await get(bot(), 'edit.py')).text()).toBe('x = 1\ny = 20\nx = 1\n');
     });
 
     it('never reaches the host: .., absolute and relative links to / and to host paths', async () => {
-      const c = await json<Container>(t.api('GET', `/bots/${bot().id}/container`), 200);
+      const c = await expectJson<Container>(t.api('GET', `/bots/${bot().id}/container`), 200);
       // Paths that climb above the root are refused outright.
       for (const p of [`/../../../..${canary}`, `../../../../../..${canary}`, `/data/../../${canary}`]) {
         expect({ p, ...(await codeOf(get(bot(), p))) }).toEqual({ p, status: 400, code: 'path_outside_root' });
@@ -230,7 +220,7 @@ describe('files on Podman', () => {
       expect(dangling.status).toBe(400);
       await canaryIntact(dangling);
       // Writing to a link replaced the link itself.
-      expect((await json<DirectoryListing>(get(bot(), '/data/esc'), 200)).entries.find((e) => e.name === 'hostfile')).toMatchObject({ type: 'file' });
+      expect((await expectJson<DirectoryListing>(get(bot(), '/data/esc'), 200)).entries.find((e) => e.name === 'hostfile')).toMatchObject({ type: 'file' });
       expect((await del(bot(), '/data/esc/home', '&recursive=true')).status).toBe(204);
       await canaryIntact();
       expect(fs.existsSync(t.home)).toBe(true);
@@ -245,25 +235,25 @@ describe('files on Podman', () => {
       bot = await newBot('stopped', TEST_IMAGE);
       // Links planted while it ran: to /, to the host's canary and BERTH_HOME, climbing up, and one that stays inside.
       await sh(bot, `mkdir -p /data/esc /data/real && echo inside > /data/real/f && ln -s / /data/esc/root && ln -s ${canary} /data/esc/hostfile && ln -s ${canaryDir} /data/esc/hostdir && ln -s ${t.home} /data/esc/home && ln -s ../../../../../../.. /data/esc/up && ln -s /data/real /data/esc/ok-abs && ln -s ../real /data/esc/ok-rel && ln -s /etc /data/esc/etc`);
-      host = (await json<Container>(t.api('POST', `/bots/${bot.id}/container/stop`, { body: { timeoutSeconds: 1 } }), 200)).paths.host;
+      host = (await expectJson<Container>(t.api('POST', `/bots/${bot.id}/container/stop`, { body: { timeoutSeconds: 1 } }), 200)).paths.host;
     });
 
     it('reads, writes, lists, moves, edits and removes under /data', async () => {
-      expect((await json<FileInfo>(put(bot, 'offline/a.txt', 'while stopped\n', '&mode=0600'), 200))).toMatchObject({ path: '/data/offline/a.txt', size: 14, mode: '0600' });
+      expect((await expectJson<FileInfo>(put(bot, 'offline/a.txt', 'while stopped\n', '&mode=0600'), 200))).toMatchObject({ path: '/data/offline/a.txt', size: 14, mode: '0600' });
       expect(fs.readFileSync(path.join(host, 'offline/a.txt'), 'utf8')).toBe('while stopped\n');
       expect((fs.statSync(path.join(host, 'offline/a.txt')).mode & 0o777).toString(8)).toBe('600');
       expect(await (await get(bot, '/data/offline/a.txt')).text()).toBe('while stopped\n');
       const r = await get(bot, 'offline/a.txt', { range: 'bytes=6-' });
       expect([r.status, await r.text()]).toEqual([206, 'stopped\n']);
-      const listing = await json<DirectoryListing>(get(bot, '/data/esc'), 200);
+      const listing = await expectJson<DirectoryListing>(get(bot, '/data/esc'), 200);
       expect(listing.entries.find((e) => e.name === 'hostfile')).toMatchObject({ type: 'symlink', linkTarget: canary });
       expect(await (await get(bot, '/data/esc/ok-abs/f')).text()).toBe('inside\n');
       expect(await (await get(bot, '/data/esc/ok-rel/f')).text()).toBe('inside\n');
-      await json<FileEditResult>(t.api('POST', `/bots/${bot.id}/files/edit`, { body: { path: 'offline/a.txt', oldText: 'stopped', newText: 'offline' } }), 200);
+      await expectJson<FileEditResult>(t.api('POST', `/bots/${bot.id}/files/edit`, { body: { path: 'offline/a.txt', oldText: 'stopped', newText: 'offline' } }), 200);
       expect(fs.readFileSync(path.join(host, 'offline/a.txt'), 'utf8')).toBe('while offline\n');
       expect((fs.statSync(path.join(host, 'offline/a.txt')).mode & 0o777).toString(8)).toBe('600');
-      expect((await json<{ error: { details: { occurrences: number } } }>(t.api('POST', `/bots/${bot.id}/files/edit`, { body: { path: 'offline/a.txt', oldText: 'nope', newText: 'x' } }), 409)).error.details.occurrences).toBe(0);
-      await json<FileInfo>(t.api('POST', `/bots/${bot.id}/files/move`, { body: { from: 'offline/a.txt', to: 'offline/b.txt' } }), 200);
+      expect((await expectJson<{ error: { details: { occurrences: number } } }>(t.api('POST', `/bots/${bot.id}/files/edit`, { body: { path: 'offline/a.txt', oldText: 'nope', newText: 'x' } }), 409)).error.details.occurrences).toBe(0);
+      await expectJson<FileInfo>(t.api('POST', `/bots/${bot.id}/files/move`, { body: { from: 'offline/a.txt', to: 'offline/b.txt' } }), 200);
       expect(fs.existsSync(path.join(host, 'offline/b.txt'))).toBe(true);
       expect((await del(bot, '/data/offline', '&recursive=true')).status).toBe(204);
       expect(fs.existsSync(path.join(host, 'offline'))).toBe(false);
@@ -292,7 +282,7 @@ describe('files on Podman', () => {
       expect(await codeOf(del(bot, '/data/esc/hostdir/canary.txt'))).toEqual({ status: 400, code: 'path_outside_root' });
       await canaryIntact();
       // A write to a link replaces the link; it never writes through it.
-      expect((await json<FileInfo>(put(bot, '/data/esc/hostfile', 'replaced'), 200)).type).toBe('file');
+      expect((await expectJson<FileInfo>(put(bot, '/data/esc/hostfile', 'replaced'), 200)).type).toBe('file');
       expect(fs.lstatSync(path.join(host, 'esc/hostfile')).isSymbolicLink()).toBe(false);
       // Removing a link removes the link only.
       expect((await del(bot, '/data/esc/home')).status).toBe(204);
@@ -310,11 +300,11 @@ describe('files on Podman', () => {
   it('caps a read at BERTH_FILES_READ_LIMIT: 206, the first part, X-Berth-Truncated', async () => {
     const small = await startTestBerth({ driver: podman.driver, config: { filesReadLimit: 1000 } });
     try {
-      const bot = await json<Bot>(small.api('POST', '/bots', { body: { name: `cap-${run}`, image: TEST_IMAGE } }), 201);
-      const { operation } = await json<{ operation: Operation }>(small.api('POST', `/bots/${bot.id}/container`, { body: {} }), 202);
+      const bot = await expectJson<Bot>(small.api('POST', '/bots', { body: { name: `cap-${run}`, image: TEST_IMAGE } }), 201);
+      const { operation } = await expectJson<{ operation: Operation }>(small.api('POST', `/bots/${bot.id}/container`, { body: {} }), 202);
       await small.berth.operations.settled(operation.id);
       const data = randomBytes(5000);
-      await json<FileInfo>(
+      await expectJson<FileInfo>(
         Promise.resolve(small.berth.app.request(`/api/v1/bots/${bot.id}/files?path=big`, { method: 'PUT', headers: { authorization: `Bearer ${tokenOf()}` }, body: data })),
         200,
       );

@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Bot, Container, Operation, Snapshot, SnapshotList, VersionList } from '@berth/contract';
-import { startTestBerth, type TestBerth } from '../testing/harness.js';
+import { closeTestBerth, expectJson, startTestBerth, type TestBerth } from '../testing/harness.js';
 import { realPodman, TEST_IMAGE } from '../testing/podman.js';
 import { snapshotsDir } from './snapshot-service.js';
 
@@ -20,32 +20,22 @@ describe('snapshots on Podman', () => {
   });
 
   afterAll(async () => {
-    if (t) {
-      for (const bot of await t.berth.bots.list()) await t.berth.bots.remove(bot.id).catch(() => undefined);
-      await t.close();
-    }
+    await closeTestBerth(t);
     await podman?.close();
   });
 
-  async function json<T>(res: Response | Promise<Response>, status: number): Promise<T> {
-    const r = await res;
-    const body = (await r.json()) as T;
-    expect({ status: r.status, body }).toMatchObject({ status });
-    return body;
-  }
-
   async function newBot(name: string): Promise<Bot> {
-    const bot = await json<Bot>(t.api('POST', '/bots', { body: { name: `${name}-${run}`, image: TEST_IMAGE } }), 201);
-    const { operation } = await json<{ operation: Operation }>(t.api('POST', `/bots/${bot.id}/container`, { body: {} }), 202);
+    const bot = await expectJson<Bot>(t.api('POST', '/bots', { body: { name: `${name}-${run}`, image: TEST_IMAGE } }), 201);
+    const { operation } = await expectJson<{ operation: Operation }>(t.api('POST', `/bots/${bot.id}/container`, { body: {} }), 202);
     await t.berth.operations.settled(operation.id);
     expect(await t.berth.operations.get(operation.id)).toMatchObject({ status: 'succeeded' });
     return bot;
   }
 
-  const container = (bot: Bot) => json<Container>(t.api('GET', `/bots/${bot.id}/container`), 200);
-  const snap = (bot: Bot, name: string) => json<Snapshot>(t.api('POST', `/bots/${bot.id}/snapshots`, { body: { name } }), 201);
-  const list = (bot: Bot) => json<SnapshotList>(t.api('GET', `/bots/${bot.id}/snapshots`), 200);
-  const restore = (bot: Bot, s: string, body: Record<string, unknown> = {}) => json<Container>(t.api('POST', `/bots/${bot.id}/snapshots/${s}/restore`, { body }), 200);
+  const container = (bot: Bot) => expectJson<Container>(t.api('GET', `/bots/${bot.id}/container`), 200);
+  const snap = (bot: Bot, name: string) => expectJson<Snapshot>(t.api('POST', `/bots/${bot.id}/snapshots`, { body: { name } }), 201);
+  const list = (bot: Bot) => expectJson<SnapshotList>(t.api('GET', `/bots/${bot.id}/snapshots`), 200);
+  const restore = (bot: Bot, s: string, body: Record<string, unknown> = {}) => expectJson<Container>(t.api('POST', `/bots/${bot.id}/snapshots/${s}/restore`, { body }), 200);
   const dataDir = (bot: Bot) => path.join(t.home, 'bots', bot.id, 'data');
 
   async function sh(bot: Bot, script: string): Promise<string> {
@@ -103,10 +93,10 @@ describe('snapshots on Podman', () => {
     await restore(bot, a.id, { keepCurrent: false });
     expect(await state(bot)).toBe('/etc/berth-pkg=-;/usr/local/berth-tool=tool;/data/notes.txt=notes;/data/later.txt=-;');
 
-    const versions = await json<VersionList>(t.api('GET', `/bots/${bot.id}/versions`), 200);
-    const { operation } = await json<{ operation: Operation }>(t.api('POST', `/bots/${bot.id}/container`, { body: { recreate: true } }), 202);
+    const versions = await expectJson<VersionList>(t.api('GET', `/bots/${bot.id}/versions`), 200);
+    const { operation } = await expectJson<{ operation: Operation }>(t.api('POST', `/bots/${bot.id}/container`, { body: { recreate: true } }), 202);
     await t.berth.operations.settled(operation.id);
-    const after = await json<VersionList>(t.api('GET', `/bots/${bot.id}/versions`), 200);
+    const after = await expectJson<VersionList>(t.api('GET', `/bots/${bot.id}/versions`), 200);
     expect(after.current).toBe(versions.current + 1);
     expect(after.history.map((v) => [v.reason, v.snapshotId])).toEqual([
       ['create', null],
@@ -193,11 +183,11 @@ describe('snapshots on Podman', () => {
   it('snapshots and restores a stopped container, which stays stopped', async () => {
     const bot = await newBot('stopped');
     await sh(bot, 'echo one > /etc/berth-pkg');
-    await json<Container>(t.api('POST', `/bots/${bot.id}/container/stop`, { body: { timeoutSeconds: 1 } }), 200);
+    await expectJson<Container>(t.api('POST', `/bots/${bot.id}/container/stop`, { body: { timeoutSeconds: 1 } }), 200);
     await snap(bot, 'cold');
     expect((await container(bot)).status).toBe('stopped');
     expect((await restore(bot, 'cold')).status).toBe('stopped');
-    await json<Container>(t.api('POST', `/bots/${bot.id}/container/start`), 200);
+    await expectJson<Container>(t.api('POST', `/bots/${bot.id}/container/start`), 200);
     expect(await sh(bot, 'cat /etc/berth-pkg')).toBe('one');
   });
 

@@ -4,7 +4,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Bot, Container, Operation, Snapshot, SnapshotList, VersionList } from '@berth/contract';
 import { FakeDriver } from '../runtime/fake/fake-driver.js';
 import { SnapshotStore } from '../store/snapshot-store.js';
-import { readSse, startTestBerth, type TestBerth } from '../testing/harness.js';
+import { expectJson, readSse, startTestBerth, type TestBerth } from '../testing/harness.js';
 import { HardLinkedDataSnapshots } from './data-snapshots.js';
 import { reconcileSnapshots } from './snapshot-reconciler.js';
 import { snapshotsDir } from './snapshot-service.js';
@@ -24,30 +24,23 @@ describe('snapshots and versions API over the fake driver', () => {
     await t.close();
   });
 
-  async function json<T>(res: Response | Promise<Response>, status: number): Promise<T> {
-    const r = await res;
-    const body = (await r.json()) as T;
-    expect({ status: r.status, body }).toMatchObject({ status });
-    return body;
-  }
-
   async function botWithContainer(name = 'alpha'): Promise<Bot> {
-    const bot = await json<Bot>(t.api('POST', '/bots', { body: { name } }), 201);
-    const { operation } = await json<{ operation: Operation }>(t.api('POST', `/bots/${bot.id}/container`, { body: {} }), 202);
+    const bot = await expectJson<Bot>(t.api('POST', '/bots', { body: { name } }), 201);
+    const { operation } = await expectJson<{ operation: Operation }>(t.api('POST', `/bots/${bot.id}/container`, { body: {} }), 202);
     await t.berth.operations.settled(operation.id);
     expect((await t.berth.operations.get(operation.id)).status).toBe('succeeded');
     return bot;
   }
 
-  const snap = (bot: string, name: string) => json<Snapshot>(t.api('POST', `/bots/${bot}/snapshots`, { body: { name } }), 201);
-  const list = (bot: string) => json<SnapshotList>(t.api('GET', `/bots/${bot}/snapshots`), 200);
-  const restore = (bot: string, s: string, body: Record<string, unknown> = {}) => json<Container>(t.api('POST', `/bots/${bot}/snapshots/${s}/restore`, { body }), 200);
-  const errorCode = async (res: Promise<Response>, status: number) => (await json<{ error: { code: string } }>(res, status)).error.code;
+  const snap = (bot: string, name: string) => expectJson<Snapshot>(t.api('POST', `/bots/${bot}/snapshots`, { body: { name } }), 201);
+  const list = (bot: string) => expectJson<SnapshotList>(t.api('GET', `/bots/${bot}/snapshots`), 200);
+  const restore = (bot: string, s: string, body: Record<string, unknown> = {}) => expectJson<Container>(t.api('POST', `/bots/${bot}/snapshots/${s}/restore`, { body }), 200);
+  const errorCode = async (res: Promise<Response>, status: number) => (await expectJson<{ error: { code: string } }>(res, status)).error.code;
   const dataFile = (bot: Bot, rel: string) => path.join(t.home, 'bots', bot.id, 'data', rel);
 
   it('snapshots a running container without stopping it: paused for the commit, then running again', async () => {
     const bot = await botWithContainer();
-    const before = await json<Container>(t.api('GET', `/bots/${bot.id}/container`), 200);
+    const before = await expectJson<Container>(t.api('GET', `/bots/${bot.id}/container`), 200);
     fs.writeFileSync(dataFile(bot, 'notes.txt'), 'hello');
     const s = await snap(bot.id, 'first');
     expect(s).toMatchObject({ name: 'first', parentId: null, version: 1, source: 'manual', missing: [], image: `localhost/berth-snapshot/${bot.id}:${s.id}` });
@@ -57,25 +50,25 @@ describe('snapshots and versions API over the fake driver', () => {
     const calls = driver.calls.map((c) => c.method);
     expect(calls.indexOf('pauseContainer')).toBeLessThan(calls.indexOf('commitContainer'));
     expect(calls.indexOf('commitContainer')).toBeLessThan(calls.indexOf('unpauseContainer'));
-    const after = await json<Container>(t.api('GET', `/bots/${bot.id}/container`), 200);
+    const after = await expectJson<Container>(t.api('GET', `/bots/${bot.id}/container`), 200);
     expect(after).toMatchObject({ id: before.id, status: 'running', startedAt: before.startedAt, version: 1 });
     expect(await list(bot.id)).toEqual({ snapshots: [s], head: s.id });
     // By id and by name.
-    expect(await json<Snapshot>(t.api('GET', `/bots/${bot.id}/snapshots/first`), 200)).toEqual(s);
-    expect(await json<Snapshot>(t.api('GET', `/bots/alpha/snapshots/${s.id}`), 200)).toEqual(s);
+    expect(await expectJson<Snapshot>(t.api('GET', `/bots/${bot.id}/snapshots/first`), 200)).toEqual(s);
+    expect(await expectJson<Snapshot>(t.api('GET', `/bots/alpha/snapshots/${s.id}`), 200)).toEqual(s);
     // The engine holds the image with Berth's labels.
     expect(await driver.listImages({ labels: [`berth.snapshot=${s.id}`] })).toMatchObject([{ names: [s.image], labels: { 'berth.managed': 'true', 'berth.bot': bot.id } }]);
   });
 
   it('snapshots a stopped container without pausing or starting it', async () => {
     const bot = await botWithContainer();
-    await json<Container>(t.api('POST', `/bots/${bot.id}/container/stop`, { body: {} }), 200);
+    await expectJson<Container>(t.api('POST', `/bots/${bot.id}/container/stop`, { body: {} }), 200);
     const from = driver.calls.length;
     await snap(bot.id, 'cold');
     const during = driver.calls.slice(from).map((c) => c.method);
     expect(during).toContain('commitContainer');
     expect(during.filter((m) => m === 'pauseContainer' || m === 'unpauseContainer' || m === 'startContainer' || m === 'stopContainer')).toEqual([]);
-    expect((await json<Container>(t.api('GET', `/bots/${bot.id}/container`), 200)).status).toBe('stopped');
+    expect((await expectJson<Container>(t.api('GET', `/bots/${bot.id}/container`), 200)).status).toBe('stopped');
   });
 
   it('builds the tree of SPEC §3: create → A → B, restore A, take C gives A the children B and C', async () => {
@@ -126,7 +119,7 @@ describe('snapshots and versions API over the fake driver', () => {
   it('leaves a stopped container stopped after a restore, and builds a running one for a bot without a container', async () => {
     const bot = await botWithContainer();
     await snap(bot.id, 'a');
-    await json<Container>(t.api('POST', `/bots/${bot.id}/container/stop`, { body: {} }), 200);
+    await expectJson<Container>(t.api('POST', `/bots/${bot.id}/container/stop`, { body: {} }), 200);
     expect((await restore(bot.id, 'a')).status).toBe('stopped');
     expect((await t.api('DELETE', `/bots/${bot.id}/container`)).status).toBe(204);
     expect((await restore(bot.id, 'a')).status).toBe('running');
@@ -162,7 +155,7 @@ describe('snapshots and versions API over the fake driver', () => {
     await restore(bot.id, 'a', { keepCurrent: false });
     expect((await t.api('DELETE', `/bots/${bot.id}/snapshots/a`)).status).toBe(204);
     expect(await driver.listImages({ labels: [`berth.snapshot=${a.id}`] })).toMatchObject([{ names: [], containers: 1 }]);
-    await json(t.api('POST', `/bots/${bot.id}/container`, { body: { recreate: true } }), 202);
+    await expectJson(t.api('POST', `/bots/${bot.id}/container`, { body: { recreate: true } }), 202);
     await waitIdle(bot.id);
     await snap(bot.id, 'z');
     expect((await t.api('DELETE', `/bots/${bot.id}/snapshots/z`)).status).toBe(204);
@@ -172,7 +165,7 @@ describe('snapshots and versions API over the fake driver', () => {
   it('resets the head to null on create and recreate from the image', async () => {
     const bot = await botWithContainer();
     await snap(bot.id, 'a');
-    await json(t.api('POST', `/bots/${bot.id}/container`, { body: { recreate: true } }), 202);
+    await expectJson(t.api('POST', `/bots/${bot.id}/container`, { body: { recreate: true } }), 202);
     await waitIdle(bot.id);
     expect((await list(bot.id)).head).toBeNull();
     expect((await snap(bot.id, 'b')).parentId).toBeNull();
@@ -182,10 +175,10 @@ describe('snapshots and versions API over the fake driver', () => {
     const bot = await botWithContainer();
     const a = await snap(bot.id, 'a');
     await restore(bot.id, 'a');
-    await json(t.api('POST', `/bots/${bot.id}/container`, { body: { recreate: true } }), 202);
+    await expectJson(t.api('POST', `/bots/${bot.id}/container`, { body: { recreate: true } }), 202);
     await waitIdle(bot.id);
     expect((await t.api('DELETE', `/bots/${bot.id}/container`)).status).toBe(204);
-    const v = await json<VersionList>(t.api('GET', `/bots/${bot.id}/versions`), 200);
+    const v = await expectJson<VersionList>(t.api('GET', `/bots/${bot.id}/versions`), 200);
     expect(v.current).toBe(3);
     expect(v.history.map((h) => [h.version, h.reason, h.snapshotId])).toEqual([
       [1, 'create', null],
@@ -200,12 +193,12 @@ describe('snapshots and versions API over the fake driver', () => {
   it('restores with the config of the snapshot’s version; pendingRecreate tells whether the bot now asks for another', async () => {
     const bot = await botWithContainer();
     await snap(bot.id, 'a');
-    await json(t.api('PATCH', `/bots/${bot.id}`, { body: { env: { LATER: '1' } } }), 200);
+    await expectJson(t.api('PATCH', `/bots/${bot.id}`, { body: { env: { LATER: '1' } } }), 200);
     const c = await restore(bot.id, 'a', { keepCurrent: false });
     expect(c.pendingRecreate).toBe(true);
     expect(driver.specOf(c.id)?.env).toEqual({});
-    await json(t.api('PATCH', `/bots/${bot.id}`, { body: { env: {} } }), 200);
-    expect((await json<Container>(t.api('GET', `/bots/${bot.id}/container`), 200)).pendingRecreate).toBe(false);
+    await expectJson(t.api('PATCH', `/bots/${bot.id}`, { body: { env: {} } }), 200);
+    expect((await expectJson<Container>(t.api('GET', `/bots/${bot.id}/container`), 200)).pendingRecreate).toBe(false);
   });
 
   it('answers snapshot_name_taken, validation_failed and the 404s', async () => {
@@ -222,17 +215,17 @@ describe('snapshots and versions API over the fake driver', () => {
     for (const [method, p] of [['GET', 'missing'], ['POST', 'missing/restore'], ['DELETE', 'missing']] as const) {
       expect(await errorCode(t.api(method, `/bots/${bot.id}/snapshots/${p}`, method === 'POST' ? { body: {} } : {}), 404)).toBe('snapshot_not_found');
     }
-    const bare = await json<Bot>(t.api('POST', '/bots', { body: { name: 'bare' } }), 201);
+    const bare = await expectJson<Bot>(t.api('POST', '/bots', { body: { name: 'bare' } }), 201);
     expect(await errorCode(t.api('POST', `/bots/${bare.id}/snapshots`, { body: { name: 'a' } }), 404)).toBe('container_not_found');
     expect((await list(bot.id)).snapshots).toHaveLength(1);
   });
 
   it('documents the routes in OpenAPI and keeps them from bot tokens', async () => {
-    const doc = await json<{ paths: Record<string, unknown> }>(t.api('GET', '/openapi.json'), 200);
+    const doc = await expectJson<{ paths: Record<string, unknown> }>(t.api('GET', '/openapi.json'), 200);
     expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(['/bots/{bot}/snapshots', '/bots/{bot}/snapshots/{snap}', '/bots/{bot}/snapshots/{snap}/restore', '/bots/{bot}/versions']));
     const bot = await botWithContainer();
     await snap(bot.id, 'a');
-    const { token } = await json<{ token: string }>(t.api('POST', `/bots/${bot.id}/tokens`, { body: { name: 'agent' } }), 201);
+    const { token } = await expectJson<{ token: string }>(t.api('POST', `/bots/${bot.id}/tokens`, { body: { name: 'agent' } }), 201);
     for (const [method, p] of [['GET', 'snapshots'], ['POST', 'snapshots'], ['POST', 'snapshots/a/restore'], ['DELETE', 'snapshots/a'], ['GET', 'versions']] as const) {
       expect(await errorCode(t.api(method, `/bots/${bot.id}/${p}`, { token, ...(method === 'POST' && { body: { name: 'b' } }) }), 403)).toBe('forbidden');
     }
@@ -256,7 +249,7 @@ describe('snapshots and versions API over the fake driver', () => {
     driver.dropImage(b.image);
     fs.mkdirSync(path.join(root, 'snap_stranger'));
     fs.mkdirSync(path.join(root, '.staging-snap_cut'));
-    const c = (await json<Container>(t.api('GET', `/bots/${bot.id}/container`), 200)).id;
+    const c = (await expectJson<Container>(t.api('GET', `/bots/${bot.id}/container`), 200)).id;
     await driver.pauseContainer(c);
     const report = await reconcileSnapshots({
       store: t.store,

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Bot, Container, Operation } from '@berth/contract';
 import { FakeDriver } from '../runtime/fake/fake-driver.js';
-import { readSse, startTestBerth, writeTestCdiSpec, type TestBerth } from '../testing/harness.js';
+import { expectJson, readSse, startTestBerth, type TestBerth, writeTestCdiSpec } from '../testing/harness.js';
 
 const IMAGE = 'localhost/berth/test:busybox';
 
@@ -20,19 +20,12 @@ describe('Berth API over the fake driver', () => {
     await t.close();
   });
 
-  async function json<T>(res: Response | Promise<Response>, status: number): Promise<T> {
-    const r = await res;
-    const body = (await r.json()) as T;
-    expect({ status: r.status, body }).toMatchObject({ status });
-    return body;
-  }
-
   async function createBot(body: Record<string, unknown> = {}): Promise<Bot> {
-    return json<Bot>(t.api('POST', '/bots', { body: { name: 'alpha', ...body } }), 201);
+    return expectJson<Bot>(t.api('POST', '/bots', { body: { name: 'alpha', ...body } }), 201);
   }
 
   async function createContainer(bot: string, body: Record<string, unknown> = {}): Promise<Operation> {
-    const { operation } = await json<{ operation: Operation }>(t.api('POST', `/bots/${bot}/container`, { body }), 202);
+    const { operation } = await expectJson<{ operation: Operation }>(t.api('POST', `/bots/${bot}/container`, { body }), 202);
     await t.berth.operations.settled(operation.id);
     return t.berth.operations.get(operation.id);
   }
@@ -51,7 +44,7 @@ describe('Berth API over the fake driver', () => {
     it('serves /healthz without a token and the OpenAPI document with one', async () => {
       expect((await t.berth.app.request('/healthz')).status).toBe(200);
       expect((await t.api('GET', '/openapi.json', { token: null })).status).toBe(401);
-      const doc = await json<{ paths: Record<string, unknown> }>(t.api('GET', '/openapi.json'), 200);
+      const doc = await expectJson<{ paths: Record<string, unknown> }>(t.api('GET', '/openapi.json'), 200);
       expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(['/bots', '/bots/{bot}/container', '/operations/{op}/events', '/cdi/devices']));
     });
   });
@@ -61,22 +54,22 @@ describe('Berth API over the fake driver', () => {
       const bot = await createBot();
       expect(bot).toMatchObject({ name: 'alpha', image: IMAGE, cdiDevices: [], network: 'bridge', status: null, version: 0 });
       expect(bot.resources).toEqual({ cpus: null, memoryMb: null, pidsLimit: 4096 });
-      expect((await json<Bot>(t.api('GET', `/bots/${bot.id}`), 200)).name).toBe('alpha');
-      expect((await json<Bot>(t.api('GET', '/bots/alpha'), 200)).id).toBe(bot.id);
-      expect((await json<{ bots: Bot[] }>(t.api('GET', '/bots'), 200)).bots.map((b) => b.name)).toEqual(['alpha']);
+      expect((await expectJson<Bot>(t.api('GET', `/bots/${bot.id}`), 200)).name).toBe('alpha');
+      expect((await expectJson<Bot>(t.api('GET', '/bots/alpha'), 200)).id).toBe(bot.id);
+      expect((await expectJson<{ bots: Bot[] }>(t.api('GET', '/bots'), 200)).bots.map((b) => b.name)).toEqual(['alpha']);
     });
 
     it('rejects bad input with validation_failed and changes nothing', async () => {
       for (const body of [{ name: 'Bad Name' }, { name: '' }, { name: 'x'.repeat(64) }, { name: 'ok', network: 'host' }, { name: 'ok', cdiDevices: 'not-a-device' }, { name: 'ok', extra: 1 }]) {
-        const err = await json<{ error: { code: string; message: string } }>(t.api('POST', '/bots', { body }), 400);
+        const err = await expectJson<{ error: { code: string; message: string } }>(t.api('POST', '/bots', { body }), 400);
         expect(err.error.code).toBe('validation_failed');
       }
-      expect((await json<{ bots: Bot[] }>(t.api('GET', '/bots'), 200)).bots).toEqual([]);
+      expect((await expectJson<{ bots: Bot[] }>(t.api('GET', '/bots'), 200)).bots).toEqual([]);
     });
 
     it('answers bot_name_taken for a second bot with the same name', async () => {
       await createBot();
-      const err = await json<{ error: { code: string } }>(t.api('POST', '/bots', { body: { name: 'alpha' } }), 409);
+      const err = await expectJson<{ error: { code: string } }>(t.api('POST', '/bots', { body: { name: 'alpha' } }), 409);
       expect(err.error.code).toBe('bot_name_taken');
     });
 
@@ -86,7 +79,7 @@ describe('Berth API over the fake driver', () => {
     });
 
     it('answers bot_not_found for an unknown bot', async () => {
-      const err = await json<{ error: { code: string } }>(t.api('GET', '/bots/nobody'), 404);
+      const err = await expectJson<{ error: { code: string } }>(t.api('GET', '/bots/nobody'), 404);
       expect(err.error.code).toBe('bot_not_found');
     });
   });
@@ -96,7 +89,7 @@ describe('Berth API over the fake driver', () => {
       const bot = await createBot({ env: { GREETING: 'hi' } });
       const op = await createContainer('alpha');
       expect(op).toMatchObject({ kind: 'create', status: 'succeeded', phase: 'ready' });
-      const c = await json<Container>(t.api('GET', '/bots/alpha/container'), 200);
+      const c = await expectJson<Container>(t.api('GET', '/bots/alpha/container'), 200);
       expect(c).toMatchObject({ botId: bot.id, name: `berth-${bot.id}`, status: 'running', image: IMAGE, version: 1, pendingRecreate: false, runtime: driver.name });
       expect(c.paths).toEqual({ host: path.join(t.home, 'bots', bot.id, 'data'), container: '/data' });
       expect(fs.statSync(c.paths.host).isDirectory()).toBe(true);
@@ -143,14 +136,14 @@ describe('Berth API over the fake driver', () => {
     it('answers container_exists unless recreate, which keeps the data dir and records a new version', async () => {
       const bot = await createBot();
       await createContainer('alpha');
-      const err = await json<{ error: { code: string } }>(t.api('POST', '/bots/alpha/container', { body: {} }), 409);
+      const err = await expectJson<{ error: { code: string } }>(t.api('POST', '/bots/alpha/container', { body: {} }), 409);
       expect(err.error.code).toBe('container_exists');
       const dataFile = path.join(t.home, 'bots', bot.id, 'data', 'keep.txt');
       fs.writeFileSync(dataFile, 'kept');
-      const first = await json<Container>(t.api('GET', '/bots/alpha/container'), 200);
+      const first = await expectJson<Container>(t.api('GET', '/bots/alpha/container'), 200);
       const op = await createContainer('alpha', { recreate: true });
       expect(op).toMatchObject({ kind: 'recreate', status: 'succeeded' });
-      const second = await json<Container>(t.api('GET', '/bots/alpha/container'), 200);
+      const second = await expectJson<Container>(t.api('GET', '/bots/alpha/container'), 200);
       expect(second.id).not.toBe(first.id);
       expect(second.version).toBe(2);
       expect(fs.readFileSync(dataFile, 'utf8')).toBe('kept');
@@ -159,13 +152,13 @@ describe('Berth API over the fake driver', () => {
     it('stops and starts; a container that dies on its own is exited with its code', async () => {
       await createBot();
       await createContainer('alpha');
-      const stopped = await json<Container>(t.api('POST', '/bots/alpha/container/stop', { body: {} }), 200);
+      const stopped = await expectJson<Container>(t.api('POST', '/bots/alpha/container/stop', { body: {} }), 200);
       expect(stopped.status).toBe('stopped');
       expect(stopped.processes).toBe(0);
-      const started = await json<Container>(t.api('POST', '/bots/alpha/container/start', {}), 200);
+      const started = await expectJson<Container>(t.api('POST', '/bots/alpha/container/start', {}), 200);
       expect(started.status).toBe('running');
       driver.simulateExit(started.id, 3);
-      const died = await json<Container>(t.api('GET', '/bots/alpha/container'), 200);
+      const died = await expectJson<Container>(t.api('GET', '/bots/alpha/container'), 200);
       expect(died).toMatchObject({ status: 'exited', exitCode: 3 });
     });
 
@@ -175,7 +168,7 @@ describe('Berth API over the fake driver', () => {
       const dataDir = path.join(t.home, 'bots', bot.id, 'data');
       fs.writeFileSync(path.join(dataDir, 'f'), 'x');
       expect((await t.api('DELETE', '/bots/alpha/container')).status).toBe(204);
-      expect((await json<{ error: { code: string } }>(t.api('GET', '/bots/alpha/container'), 404)).error.code).toBe('container_not_found');
+      expect((await expectJson<{ error: { code: string } }>(t.api('GET', '/bots/alpha/container'), 404)).error.code).toBe('container_not_found');
       expect(fs.readFileSync(path.join(dataDir, 'f'), 'utf8')).toBe('x');
       await createContainer('alpha');
       expect((await t.api('DELETE', '/bots/alpha/container?purgeData=true')).status).toBe(204);
@@ -185,14 +178,14 @@ describe('Berth API over the fake driver', () => {
     it('answers container_not_found for start/stop/info without a container', async () => {
       await createBot();
       for (const [method, p] of [['GET', '/bots/alpha/container'], ['POST', '/bots/alpha/container/start'], ['POST', '/bots/alpha/container/stop']] as const) {
-        expect((await json<{ error: { code: string } }>(t.api(method, p, method === 'POST' ? { body: {} } : {}), 404)).error.code).toBe('container_not_found');
+        expect((await expectJson<{ error: { code: string } }>(t.api(method, p, method === 'POST' ? { body: {} } : {}), 404)).error.code).toBe('container_not_found');
       }
     });
   });
 
   describe('CDI devices', () => {
     it('lists the host’s devices', async () => {
-      const { devices } = await json<{ devices: { name: string }[] }>(t.api('GET', '/cdi/devices'), 200);
+      const { devices } = await expectJson<{ devices: { name: string }[] }>(t.api('GET', '/cdi/devices'), 200);
       expect(devices.map((d) => d.name)).toEqual(['berth.test/device=null0']);
     });
 
@@ -209,13 +202,13 @@ describe('Berth API over the fake driver', () => {
     it('reports the effective devices and marks pendingRecreate until a recreate applies a change', async () => {
       await createBot({ cdiDevices: 'berth.test/device=null0' });
       await createContainer('alpha');
-      let c = await json<Container>(t.api('GET', '/bots/alpha/container'), 200);
+      let c = await expectJson<Container>(t.api('GET', '/bots/alpha/container'), 200);
       expect(c.cdiDevices).toEqual(['berth.test/device=null0']);
-      await json<Bot>(t.api('PATCH', '/bots/alpha', { body: { cdiDevices: [] } }), 200);
-      c = await json<Container>(t.api('GET', '/bots/alpha/container'), 200);
+      await expectJson<Bot>(t.api('PATCH', '/bots/alpha', { body: { cdiDevices: [] } }), 200);
+      c = await expectJson<Container>(t.api('GET', '/bots/alpha/container'), 200);
       expect(c).toMatchObject({ pendingRecreate: true, cdiDevices: ['berth.test/device=null0'] });
       await createContainer('alpha', { recreate: true });
-      c = await json<Container>(t.api('GET', '/bots/alpha/container'), 200);
+      c = await expectJson<Container>(t.api('GET', '/bots/alpha/container'), 200);
       expect(c).toMatchObject({ pendingRecreate: false, cdiDevices: [], version: 2 });
     });
   });
@@ -230,7 +223,7 @@ describe('Berth API over the fake driver', () => {
     await reader.cancel();
     await t.berth.operations.settled(opId);
     expect((await t.berth.operations.get(opId)).status).toBe('succeeded');
-    expect((await json<Container>(t.api('GET', '/bots/alpha/container'), 200)).status).toBe('running');
+    expect((await expectJson<Container>(t.api('GET', '/bots/alpha/container'), 200)).status).toBe('running');
   });
 
   it('streams bot and container changes on /events', async () => {

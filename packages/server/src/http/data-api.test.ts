@@ -6,7 +6,7 @@ import { gzipSync } from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Bot, Operation } from '@berth/contract';
 import { FakeDriver } from '../runtime/fake/fake-driver.js';
-import { startTestBerth, TEST_ADMIN_TOKEN, type TestBerth } from '../testing/harness.js';
+import { expectJson, startTestBerth, TEST_ADMIN_TOKEN, type TestBerth } from '../testing/harness.js';
 import { buildTar, listTree, type TarEntry } from '../testing/tree.js';
 
 const IMAGE = 'localhost/berth/test:busybox';
@@ -38,15 +38,8 @@ describe('data API', () => {
     );
   }
 
-  async function json<T>(res: Response | Promise<Response>, status: number): Promise<T> {
-    const r = await res;
-    const body = (await r.json()) as T;
-    expect({ status: r.status, body }).toMatchObject({ status });
-    return body;
-  }
-
   async function newBot(name: string): Promise<Bot & { dataDir: string }> {
-    const bot = await json<Bot>(t.api('POST', '/bots', { body: { name } }), 201);
+    const bot = await expectJson<Bot>(t.api('POST', '/bots', { body: { name } }), 201);
     const dataDir = t.berth.paths.dataDir(bot.id);
     fs.mkdirSync(dataDir, { recursive: true });
     return { ...bot, dataDir };
@@ -85,7 +78,7 @@ describe('data API', () => {
     expect(archive.subarray(0, 2)).toEqual(Buffer.from([0x1f, 0x8b]));
     const listing = execFileSync('tar', ['-tz'], { input: archive, encoding: 'utf8' }).trim().split('\n').sort();
     expect(listing).toEqual(['bin', 'empty/', 'model.bin', 'notes/', 'notes/old/', 'notes/old/2023.md', 'notes/todo.md', 'run-again.sh', 'run.sh', 'todo']);
-    expect((await json<ErrorBody>(raw('GET', '/bots/nobody/data/export'), 404)).error.code).toBe('bot_not_found');
+    expect((await expectJson<ErrorBody>(raw('GET', '/bots/nobody/data/export'), 404)).error.code).toBe('bot_not_found');
   });
 
   it('export then import into another bot gives identical files, modes, owners, symlinks and hard links', async () => {
@@ -96,7 +89,7 @@ describe('data API', () => {
 
     const b = await newBot('beta');
     const inode = fs.statSync(b.dataDir).ino;
-    const result = await json<{ files: number; bytes: number }>(raw('POST', '/bots/beta/data/import', archive, { 'content-type': 'application/gzip' }), 200);
+    const result = await expectJson<{ files: number; bytes: number }>(raw('POST', '/bots/beta/data/import', archive, { 'content-type': 'application/gzip' }), 200);
     expect(listTree(b.dataDir)).toEqual(listTree(a.dataDir));
     expect(fs.statSync(b.dataDir).ino).toBe(inode);
     const fileBytes = ['notes/todo.md', 'notes/old/2023.md', 'run.sh', 'model.bin'].reduce((n, f) => n + fs.statSync(path.join(a.dataDir, f)).size, 0);
@@ -110,7 +103,7 @@ describe('data API', () => {
   it('takes a plain tar too, whatever the content type says', async () => {
     const bot = await newBot('alpha');
     const tarball = await buildTar([{ name: 'hello.txt', body: 'hi' }]);
-    await json(raw('POST', '/bots/alpha/data/import', tarball, { 'content-type': 'application/gzip' }), 200);
+    await expectJson(raw('POST', '/bots/alpha/data/import', tarball, { 'content-type': 'application/gzip' }), 200);
     expect(fs.readFileSync(path.join(bot.dataDir, 'hello.txt'), 'utf8')).toBe('hi');
   });
 
@@ -128,7 +121,7 @@ describe('data API', () => {
     );
 
     fill(bot.dataDir);
-    await json(raw('POST', '/bots/alpha/data/import?mode=merge', archive), 200);
+    await expectJson(raw('POST', '/bots/alpha/data/import?mode=merge', archive), 200);
     const merged = listTree(bot.dataDir).map((l) => l.split(' ').slice(0, 2).join(' '));
     expect(merged).toEqual([
       'bin dir', // the symlink to /usr/bin was replaced by the archive's directory, never followed
@@ -148,27 +141,27 @@ describe('data API', () => {
     expect(fs.existsSync('/usr/bin/tool')).toBe(false);
 
     const inode = fs.statSync(bot.dataDir).ino;
-    await json(raw('POST', '/bots/alpha/data/import?mode=replace', archive), 200);
+    await expectJson(raw('POST', '/bots/alpha/data/import?mode=replace', archive), 200);
     expect(listTree(bot.dataDir).map((l) => l.split(' ')[0])).toEqual(['bin', 'bin/tool', 'notes', 'notes/new.md', 'notes/todo.md']);
     expect(fs.statSync(bot.dataDir).ino).toBe(inode);
     expect(workDirs(bot.id)).toEqual([]);
 
-    expect((await json<ErrorBody>(raw('POST', '/bots/alpha/data/import?mode=overwrite', archive), 400)).error.code).toBe('validation_failed');
+    expect((await expectJson<ErrorBody>(raw('POST', '/bots/alpha/data/import?mode=overwrite', archive), 400)).error.code).toBe('validation_failed');
   });
 
   it('reset empties the data dir in place and leaves the container alone', async () => {
     const bot = await newBot('alpha');
-    const { operation } = await json<{ operation: Operation }>(t.api('POST', '/bots/alpha/container', { body: {} }), 202);
+    const { operation } = await expectJson<{ operation: Operation }>(t.api('POST', '/bots/alpha/container', { body: {} }), 202);
     await t.berth.operations.settled(operation.id);
-    const before = await json<{ id: string; version: number }>(t.api('GET', '/bots/alpha/container'), 200);
+    const before = await expectJson<{ id: string; version: number }>(t.api('GET', '/bots/alpha/container'), 200);
     fill(bot.dataDir);
     const inode = fs.statSync(bot.dataDir).ino;
 
-    expect(await json(raw('POST', '/bots/alpha/data/reset'), 200)).toEqual({});
+    expect(await expectJson(raw('POST', '/bots/alpha/data/reset'), 200)).toEqual({});
     expect(fs.readdirSync(bot.dataDir)).toEqual([]);
     expect(fs.statSync(bot.dataDir).ino).toBe(inode);
     expect(workDirs(bot.id)).toEqual([]);
-    const after = await json<{ id: string; version: number }>(t.api('GET', '/bots/alpha/container'), 200);
+    const after = await expectJson<{ id: string; version: number }>(t.api('GET', '/bots/alpha/container'), 200);
     expect(after).toMatchObject({ id: before.id, version: before.version });
     expect((await t.berth.operations.recentFor(bot.id, 1))[0]).toMatchObject({ kind: 'reset', status: 'succeeded' });
   });
@@ -193,11 +186,11 @@ describe('data API', () => {
       running = (await t.berth.operations.recentFor((await t.berth.bots.get('alpha')).id, 1)).find((o) => o.status === 'running');
       await new Promise((r) => setTimeout(r, 5));
     }
-    const busy = await json<ErrorBody>(raw('POST', '/bots/alpha/data/reset'), 409);
+    const busy = await expectJson<ErrorBody>(raw('POST', '/bots/alpha/data/reset'), 409);
     expect(busy.error.code).toBe('operation_in_progress');
     expect(busy.error.message).toContain(running.id);
     release();
-    expect(await json(importing, 200)).toEqual({ files: 1, bytes: 4 });
+    expect(await expectJson(importing, 200)).toEqual({ files: 1, bytes: 4 });
   });
 
   describe('a bad archive answers 400 or 413 and leaves the data dir byte for byte as it was', () => {
@@ -260,14 +253,14 @@ describe('data API', () => {
 
     for (const c of cases) {
       it.each(['merge', 'replace'])(`${c.name} (%s)`, async (mode) => {
-        const bot = await json<Bot>(t.api('POST', '/bots', { body: { name: 'victim' } }), 201);
+        const bot = await expectJson<Bot>(t.api('POST', '/bots', { body: { name: 'victim' } }), 201);
         const dataDir = t.berth.paths.dataDir(bot.id);
         fs.mkdirSync(dataDir, { recursive: true });
         fill(dataDir);
         const before = listTree(dataDir, { times: true });
 
         const res = await raw('POST', `/bots/victim/data/import?mode=${mode}`, await c.body());
-        const body = await json<ErrorBody>(res, c.status);
+        const body = await expectJson<ErrorBody>(res, c.status);
         expect(body.error.code).toBe(c.code);
         expect(body.error.message).toMatch(c.message);
 
@@ -281,13 +274,13 @@ describe('data API', () => {
 
   it('imports a set-uid file without the bit', async () => {
     const bot = await newBot('alpha');
-    await json(raw('POST', '/bots/alpha/data/import', await buildTar([{ name: 'sudo', body: '#!/bin/sh\n', mode: 0o4755 }, { name: 'share', type: 'directory', mode: 0o2775 }], { gzip: true })), 200);
+    await expectJson(raw('POST', '/bots/alpha/data/import', await buildTar([{ name: 'sudo', body: '#!/bin/sh\n', mode: 0o4755 }, { name: 'share', type: 'directory', mode: 0o2775 }], { gzip: true })), 200);
     expect((fs.statSync(path.join(bot.dataDir, 'sudo')).mode & 0o7777).toString(8)).toBe('755');
     expect((fs.statSync(path.join(bot.dataDir, 'share')).mode & 0o7777).toString(8)).toBe('775');
   });
 
   it('documents the routes in the OpenAPI document', async () => {
-    const doc = await json<{ paths: Record<string, unknown> }>(t.api('GET', '/openapi.json'), 200);
+    const doc = await expectJson<{ paths: Record<string, unknown> }>(t.api('GET', '/openapi.json'), 200);
     expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(['/bots/{bot}/data/export', '/bots/{bot}/data/import', '/bots/{bot}/data/reset']));
   });
 });

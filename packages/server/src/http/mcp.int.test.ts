@@ -8,7 +8,7 @@ import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import type { Bot, Container, ExecResult, IssuedBotToken, Operation, Task } from '@berth/contract';
-import { startTestBerth, TEST_ADMIN_TOKEN, type TestBerth } from '../testing/harness.js';
+import { closeTestBerth, expectJson, startTestBerth, TEST_ADMIN_TOKEN, type TestBerth } from '../testing/harness.js';
 import { realPodman, TEST_IMAGE } from '../testing/podman.js';
 
 /**
@@ -34,31 +34,21 @@ describe('MCP endpoint and bot tokens on Podman', () => {
     });
     t.berth.webSockets.inject(server as Server);
     url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    alpha = await json<Bot>(t.api('POST', '/bots', { body: { name: `mcp-a-${run}`, image: TEST_IMAGE } }), 201);
-    await json<Bot>(t.api('POST', '/bots', { body: { name: `mcp-b-${run}`, image: TEST_IMAGE } }), 201);
-    const { operation } = await json<{ operation: Operation }>(t.api('POST', `/bots/${alpha.id}/container`, { body: {} }), 202);
+    alpha = await expectJson<Bot>(t.api('POST', '/bots', { body: { name: `mcp-a-${run}`, image: TEST_IMAGE } }), 201);
+    await expectJson<Bot>(t.api('POST', '/bots', { body: { name: `mcp-b-${run}`, image: TEST_IMAGE } }), 201);
+    const { operation } = await expectJson<{ operation: Operation }>(t.api('POST', `/bots/${alpha.id}/container`, { body: {} }), 202);
     await t.berth.operations.settled(operation.id);
     expect((await t.berth.operations.get(operation.id)).status).toBe('succeeded');
-    own = await json<IssuedBotToken>(t.api('POST', `/bots/${alpha.id}/tokens`, { body: { name: 'agent' } }), 201);
-    other = await json<IssuedBotToken>(t.api('POST', `/bots/mcp-b-${run}/tokens`, { body: { name: 'agent' } }), 201);
+    own = await expectJson<IssuedBotToken>(t.api('POST', `/bots/${alpha.id}/tokens`, { body: { name: 'agent' } }), 201);
+    other = await expectJson<IssuedBotToken>(t.api('POST', `/bots/mcp-b-${run}/tokens`, { body: { name: 'agent' } }), 201);
   });
 
   afterAll(async () => {
     for (const c of clients.splice(0)) await c.close().catch(() => undefined);
     if (server) await new Promise((resolve) => server.close(resolve));
-    if (t) {
-      for (const bot of await t.berth.bots.list()) await t.berth.bots.remove(bot.id).catch(() => undefined);
-      await t.close();
-    }
+    await closeTestBerth(t);
     await podman?.close();
   });
-
-  async function json<T>(res: Response | Promise<Response>, status: number): Promise<T> {
-    const r = await res;
-    const body = (await r.json()) as T;
-    expect({ status: r.status, body }).toMatchObject({ status });
-    return body;
-  }
 
   async function connect(bot: string, token: string): Promise<Client> {
     const transport = new StreamableHTTPClientTransport(new URL(`${url}/api/v1/bots/${bot}/mcp`), { requestInit: { headers: { authorization: `Bearer ${token}` } } });
@@ -113,13 +103,13 @@ describe('MCP endpoint and bot tokens on Podman', () => {
     const task = (started.structuredContent as { task: Task }).task;
     expect(task).toMatchObject({ status: 'running', botId: alpha.id });
     expect(((await call(client, 'list_tasks', {})).structuredContent as { tasks: Task[] }).tasks.map((x) => x.id)).toContain(task.id);
-    expect((await json<Container>(t.api('GET', `/bots/${alpha.id}/container`), 200)).tasks).toBe(1);
+    expect((await expectJson<Container>(t.api('GET', `/bots/${alpha.id}/container`), 200)).tasks).toBe(1);
 
     const stopped = await call(client, 'stop_task', { taskId: task.id });
     expect((stopped.structuredContent as { task: Task }).task.status).toBe('killed');
     const got = (await call(client, 'get_task', { taskId: task.id })).structuredContent as { task: Task };
     expect(got.task).toMatchObject({ status: 'killed', output: { stdout: 'started\n' } });
-    expect((await json<Container>(t.api('GET', `/bots/${alpha.id}/container`), 200)).tasks).toBe(0);
+    expect((await expectJson<Container>(t.api('GET', `/bots/${alpha.id}/container`), 200)).tasks).toBe(0);
   });
 
   it('kills a running command when the agent goes away', async () => {
@@ -148,14 +138,14 @@ describe('MCP endpoint and bot tokens on Podman', () => {
     await expect(connect(alpha.name, other.token)).rejects.toThrow(/forbidden/);
 
     const exec = (token: string) => t.api('POST', `/bots/${alpha.id}/exec`, { token, body: { command: ['echo', 'ok'] } });
-    expect((await json<ExecResult>(exec(own.token), 200)).stdout).toBe('ok\n');
-    expect((await json<{ error: { code: string } }>(exec(other.token), 403)).error.code).toBe('forbidden');
+    expect((await expectJson<ExecResult>(exec(own.token), 200)).stdout).toBe('ok\n');
+    expect((await expectJson<{ error: { code: string } }>(exec(other.token), 403)).error.code).toBe('forbidden');
     // Its own container's life cycle is the admin's: the container keeps running.
     expect((await t.api('POST', `/bots/${alpha.id}/container/stop`, { token: own.token, body: {} })).status).toBe(403);
     expect((await t.api('DELETE', `/bots/${alpha.id}/container`, { token: own.token })).status).toBe(403);
-    expect((await json<Container>(t.api('GET', `/bots/${alpha.id}/container`, { token: own.token }), 200)).status).toBe('running');
+    expect((await expectJson<Container>(t.api('GET', `/bots/${alpha.id}/container`, { token: own.token }), 200)).status).toBe('running');
 
-    const spare = await json<IssuedBotToken>(t.api('POST', `/bots/${alpha.id}/tokens`, { body: { name: 'spare' } }), 201);
+    const spare = await expectJson<IssuedBotToken>(t.api('POST', `/bots/${alpha.id}/tokens`, { body: { name: 'spare' } }), 201);
     expect((await exec(spare.token)).status).toBe(200);
     expect((await t.api('DELETE', `/bots/${alpha.id}/tokens/${spare.id}`)).status).toBe(204);
     expect((await exec(spare.token)).status).toBe(401);

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { expect } from 'vitest';
 import { loadConfig, type Config } from '../config/config.js';
 import { createLogger } from '../logger.js';
 import type { RuntimeDriver } from '../runtime/driver.js';
@@ -76,4 +77,19 @@ export function writeTestCdiSpec(dir: string, devices: { name: string; env: stri
     }),
   );
   return file;
+}
+
+/** Asserts a response's status (showing the body when it differs) and returns its JSON body. */
+export async function expectJson<T>(res: Response | Promise<Response>, status: number): Promise<T> {
+  const r = await res;
+  const body = (await r.json()) as T;
+  expect({ status: r.status, body }).toMatchObject({ status });
+  return body;
+}
+
+/** Removes every bot the test made (containers, data, snapshots go with them), then closes. */
+export async function closeTestBerth(t: TestBerth | undefined): Promise<void> {
+  if (!t) return;
+  for (const bot of await t.berth.bots.list()) await t.berth.bots.remove(bot.id).catch(() => undefined);
+  await t.close();
 }
