@@ -3,6 +3,7 @@ import path from 'node:path';
 import { serve } from '@hono/node-server';
 import { loadAdminToken } from './admin-token.js';
 import { loadConfig } from './config/config.js';
+import { prepareHome } from './home.js';
 import { createLogger } from './logger.js';
 import type { RuntimeDriver } from './runtime/driver.js';
 import { PodmanDriver } from './runtime/podman/podman-driver.js';
@@ -15,6 +16,7 @@ const DEFAULT_PODMAN_SOCKET = '/run/podman/podman.sock';
 async function main(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger({ level: config.logLevel });
+  prepareHome(config.home);
   const admin = loadAdminToken({ home: config.home, configured: config.adminToken });
   const store = await openStore({ home: config.home, databaseUrl: config.databaseUrl });
 
@@ -27,7 +29,11 @@ async function main(): Promise<void> {
   const service = await ensurePodmanService({ socketPath, logger });
   const driver: RuntimeDriver = new PodmanDriver({ socketPath });
 
-  const berth = await composeBerth({ config, logger, store, driver, adminToken: admin.token });
+  // A service we started must not outlive a start-up that fails after it.
+  const berth = await composeBerth({ config, logger, store, driver, adminToken: admin.token }).catch(async (err: unknown) => {
+    await service.stop().catch(() => undefined);
+    throw err;
+  });
   const server = serve({ fetch: berth.app.fetch, hostname: config.host, port: config.port }, (info) => {
     logger.info({ url: `http://${config.host}:${info.port}`, runtime: driver.name, socketPath }, 'Berth is listening');
     if (admin.generated) {

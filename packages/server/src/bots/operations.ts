@@ -89,7 +89,14 @@ export class Operations {
       },
     };
 
-    await emit('operation', { id, kind, botId });
+    try {
+      await emit('operation', { id, kind, botId });
+    } catch (err) {
+      // Never leave a row "running" that nothing runs: it would block the bot until a restart.
+      this.controllers.delete(id);
+      await this.deps.store.updateOperation(id, { status: 'failed', error: JSON.stringify(errorPayload(err)), finished_at: now() });
+      throw err;
+    }
     this.deps.changes.publish({ type: 'operation.started', botId, operationId: id });
 
     const result = (async () => {

@@ -48,7 +48,8 @@ const EnvSchema = z.object({
   BERTH_MAX_IMPORT_BYTES: z.coerce.number().int().positive().default(10 * GiB),
   BERTH_EXEC_OUTPUT_LIMIT: z.coerce.number().int().positive().default(MiB),
   BERTH_FILES_READ_LIMIT: z.coerce.number().int().positive().default(100 * MiB),
-  BERTH_TERMINAL_IDLE_SECONDS: z.coerce.number().int().positive().default(1800),
+  // Capped at a week: Node's timers overflow past about 24.8 days and would fire at once.
+  BERTH_TERMINAL_IDLE_SECONDS: z.coerce.number().int().positive().max(7 * 24 * 3600).default(1800),
   BERTH_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 

@@ -66,15 +66,19 @@ export function systemRoutes(deps: SystemDeps, app: OpenAPIHono<AppEnv>): void {
     createRoute({ method: 'get', path: '/events', tags: ['system'], summary: 'Every bot and container change, as SSE', responses: { 200: sseContent('change events') } }),
     (c) =>
       sseResponse(c, async (send, signal) => {
-        const pending: Promise<void>[] = [];
+        // Writes are chained so frames keep their order and only the last one is held.
+        let last: Promise<void> = Promise.resolve();
         let seq = 0;
         const unsubscribe = deps.changes.subscribe((change) => {
-          pending.push(send(change.type, change, ++seq).catch(() => undefined));
+          last = last.then(() => send(change.type, change, ++seq)).catch(() => undefined);
         });
-        await send('ready', { at: new Date().toISOString() });
-        await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
-        unsubscribe();
-        await Promise.all(pending);
+        try {
+          await send('ready', { at: new Date().toISOString() });
+          if (!signal.aborted) await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+        } finally {
+          unsubscribe();
+        }
+        await last;
       }) as never,
   );
 }
