@@ -20,8 +20,8 @@ export const LABEL = {
 
 /** What a restore builds a container from instead of the bot's desired config and image. */
 export interface SnapshotBuild {
-  /** The snapshot's image (its root filesystem). */
-  image: string;
+  /** The snapshot's image (its root filesystem); null for a data-only snapshot: the config's image, pulled if absent. */
+  image: string | null;
   /** The applied config of the version the snapshot was taken from; `image` in it stays the base image. */
   config: BotConfig;
   snapshotId: string;
@@ -83,7 +83,7 @@ export class ContainerService {
       await this.deps.cdi.assertResolvable(config.cdiDevices);
     }
     let image = await driver.inspectImage(imageRef);
-    if (!image && from) throw new AppError('snapshot_not_found', `the snapshot's root filesystem image ${imageRef} is gone from the engine`, { details: { image: imageRef } });
+    if (!image && from?.image) throw new AppError('snapshot_not_found', `the snapshot's root filesystem image ${imageRef} is gone from the engine`, { details: { image: imageRef } });
     if (!image) {
       await ctx.phase('pull', `pulling ${config.image}`);
       for await (const progress of driver.pullImage(config.image, { signal: ctx.signal })) await ctx.pull(progress);
@@ -180,8 +180,12 @@ export class ContainerService {
   /** The container's info, read from the engine; `container_not_found` when the bot has none. */
   async info(idOrName: string): Promise<Container> {
     const bot = await this.deps.store.mustGetBot(idOrName);
+    // Count processes while the container is inspected: both are engine round trips, and info is
+    // read after every start and stop. A count for a container that is not running is dropped.
+    const early = bot.container_id ? this.deps.driver.countProcesses(bot.container_id).catch(() => null) : Promise.resolve(null);
     const c = await this.mustHaveContainer(bot);
-    return this.describe(bot, c);
+    const processes = c.id === bot.container_id ? await early : null;
+    return this.describe(bot, c, processes);
   }
 
   /** Observed status of every bot's container, from one engine listing. */
@@ -201,7 +205,7 @@ export class ContainerService {
     return c ? this.statusOf(bot, c) : null;
   }
 
-  private async describe(bot: BotRow, c: ContainerState): Promise<Container> {
+  private async describe(bot: BotRow, c: ContainerState, processes: number | null = null): Promise<Container> {
     const desired = configOf(bot);
     const versionRow = await this.deps.store.getVersion(bot.id, Number(c.labels[LABEL.version] ?? bot.current_version));
     const applied: BotConfig = versionRow ? (JSON.parse(versionRow.config) as BotConfig) : desired;
@@ -218,7 +222,7 @@ export class ContainerService {
       exitCode: running ? null : c.exitCode,
       paths: { host: this.deps.paths.dataDir(bot.id), container: this.deps.containerDataPath },
       tasks: running && this.deps.countTasks ? await this.deps.countTasks(bot.id) : 0,
-      processes: running ? await this.deps.driver.countProcesses(c.id) : 0,
+      processes: running ? (processes ?? (await this.deps.driver.countProcesses(c.id))) : 0,
       cdiDevices: (c.labels[LABEL.cdi] ?? '').split(',').filter(Boolean),
       devices: c.devices,
       version: Number(c.labels[LABEL.version] ?? bot.current_version),
