@@ -234,6 +234,7 @@ async function snapshotRound(ctx: BenchContext, botId: string, containerId: stri
   const to = await uptime();
   const growth = (await du(storeDir)) - before;
   const pauseMs = await longestGap(containerId, from, to);
+  if (!snap.image) throw new Error(`snapshot ${name} of a container has no root filesystem image`);
   const history = await ctx.engine.call<{ Size?: number }[]>('GET', `${LIBPOD}/images/${encodeURIComponent(snap.image)}/history`);
   const layer = history.body?.[0]?.Size ?? 0;
   return { ms, pauseMs, reportedPauseMs: await reportedPause(ctx.berth, botId), dataGrowthBytes: growth, rootfsLayerBytes: layer, sizeBytes: snap.sizeBytes };

@@ -35,8 +35,11 @@ export const Snapshot = z.object({
   source: SnapshotSource,
   /** Bytes this snapshot added: its new data bytes plus its root filesystem layer. */
   sizeBytes: z.number().int(),
-  /** The engine image holding its root filesystem changes. */
-  image: z.string(),
+  /**
+   * The engine image holding its root filesystem changes; null for a data-only snapshot (taken before
+   * a restore while the bot had no container), whose restore builds the container from the bot's image.
+   */
+  image: z.string().nullable(),
   /** Parts found gone at start-up (`rootfs`, `data`); such a snapshot cannot be restored. Empty when whole. */
   missing: z.array(z.enum(['rootfs', 'data'])),
 });

@@ -47,7 +47,8 @@ export async function reconcileSnapshots(deps: { store: Store; snapshots: Snapsh
 
   for (const row of rows) {
     const missing: string[] = [];
-    if (!taggedRefs.has(row.image_ref) && !(await driver.inspectImage(row.image_ref))) missing.push('rootfs');
+    // A data-only snapshot (taken while the bot had no container) has no image to miss.
+    if (row.image_ref && !taggedRefs.has(row.image_ref) && !(await driver.inspectImage(row.image_ref))) missing.push('rootfs');
     if (!(await data.has(row.bot_id, row.id))) missing.push('data');
     if ((row.missing ?? '') !== missing.join(',')) await snapshots.setMissing(row.id, missing);
     if (missing.length > 0) {

@@ -57,7 +57,7 @@ export class SnapshotService {
     await this.mustHaveContainer(bot);
     return this.deps.operations.start(bot.id, 'snapshot', (ctx) =>
       this.locked(bot.id, async () => {
-        const row = await this.take(bot.id, body.name, 'manual', ctx);
+        const row = await this.take(bot.id, await this.mustHaveContainer(bot), body.name, 'manual', ctx);
         return { container: await this.deps.containers.info(bot.id), snapshot: toSnapshot(row) };
       }),
     );
@@ -76,9 +76,11 @@ export class SnapshotService {
 
   /**
    * Restores a snapshot in place. Unless `keepCurrent` is false, the state being left is saved first
-   * as an automatic snapshot. The container is rebuilt from the snapshot's image with the config of
-   * the version it was taken from, the data dir gets the snapshot's files (the directory itself
-   * stays), and the container runs again if it was running (or if there was none).
+   * as an automatic snapshot (the data dir alone when the bot has no container: a deleted container
+   * leaves its data behind, and that must not be lost). The container is rebuilt from the snapshot's
+   * image with the config of the version it was taken from (a data-only snapshot: from the bot's
+   * image and config), the data dir gets the snapshot's files (the directory itself stays), and the
+   * container runs again if it was running (or if there was none).
    */
   async restore(idOrName: string, snap: string, options: { keepCurrent?: boolean } = {}): Promise<{ operation: Operation; result: Promise<{ container: Container }> }> {
     const bot = await this.deps.store.mustGetBot(idOrName);
@@ -96,7 +98,8 @@ export class SnapshotService {
       throw new AppError('operation_in_progress', `bot has a running ${running.kind} operation ${running.id}`, { details: { operationId: running.id, kind: running.kind } });
     }
     await this.locked(bot.id, async () => {
-      const { removed } = await this.deps.driver.removeImage(row.image_ref);
+      // A data-only snapshot has no image to remove.
+      const { removed } = row.image_ref ? await this.deps.driver.removeImage(row.image_ref) : { removed: true };
       await this.deps.snapshots.delete(row);
       await this.deps.data.remove(bot.id, row.id);
       this.deps.logger.info({ botId: bot.id, snapshotId: row.id, imageRemoved: removed }, removed ? 'snapshot deleted' : 'snapshot deleted; its image stays until the container using it is gone');
@@ -143,17 +146,17 @@ export class SnapshotService {
   /**
    * Captures the container as a new snapshot whose parent is the bot's head, and makes it the head.
    * Running container: the data dir is pre-copied while it runs; then it is paused just for the
-   * engine commit and a catch-up pass over what changed meanwhile, and unpaused.
+   * engine commit and a catch-up pass over what changed meanwhile, and unpaused. No container (`c`
+   * null): a data-only snapshot, with no root filesystem image.
    */
-  private async take(botId: string, name: string, source: 'manual' | 'auto', ctx: OperationContext): Promise<SnapshotRow> {
+  private async take(botId: string, c: ContainerState | null, name: string, source: 'manual' | 'auto', ctx: OperationContext): Promise<SnapshotRow> {
     const { driver, store, snapshots, data } = this.deps;
     const bot = await store.mustGetBot(botId);
-    const c = await this.mustHaveContainer(bot);
     const snapId = newId('snap');
     const ref = snapshotImageRef(bot.id, snapId);
-    const version = Number(c.labels[LABEL.version] ?? bot.current_version);
+    const version = Number(c?.labels[LABEL.version] ?? bot.current_version);
     const parent = bot.head_snapshot_id ? await snapshots.find(bot.id, bot.head_snapshot_id) : undefined;
-    const running = c.state === 'running';
+    const running = c?.state === 'running';
     const log = this.deps.logger.child({ botId: bot.id, snapshotId: snapId, operationId: ctx.operationId });
 
     await ctx.phase('data', `copying the data dir for snapshot ${name}`);
@@ -164,22 +167,28 @@ export class SnapshotService {
     try {
       await capture.precopy({ signal: ctx.signal });
       const precopyMs = performance.now() - started;
-      await ctx.phase('commit', running ? 'pausing the container to commit its root filesystem' : 'committing the root filesystem');
-      const labels = { [LABEL.managed]: 'true', [LABEL.bot]: bot.id, [SNAPSHOT_LABEL]: snapId };
-      const createdAt = now();
-      const pausedAt = performance.now();
-      if (running) await driver.pauseContainer(c.id);
-      try {
-        committed = await driver.commitContainer(c.id, { ref, labels, pause: false, signal: ctx.signal });
+      let createdAt = now();
+      if (c) {
+        await ctx.phase('commit', running ? 'pausing the container to commit its root filesystem' : 'committing the root filesystem');
+        const labels = { [LABEL.managed]: 'true', [LABEL.bot]: bot.id, [SNAPSHOT_LABEL]: snapId };
+        createdAt = now();
+        const pausedAt = performance.now();
+        if (running) await driver.pauseContainer(c.id);
+        try {
+          committed = await driver.commitContainer(c.id, { ref, labels, pause: false, signal: ctx.signal });
+          await capture.catchUp({ signal: ctx.signal });
+        } finally {
+          if (running) await driver.unpauseContainer(c.id);
+          pausedMs = performance.now() - pausedAt;
+        }
+      } else {
         await capture.catchUp({ signal: ctx.signal });
-      } finally {
-        if (running) await driver.unpauseContainer(c.id);
-        pausedMs = performance.now() - pausedAt;
       }
       const summary = await capture.commit();
-      log.info({ precopyMs: Math.round(precopyMs), pausedMs: Math.round(pausedMs), ...summary, rootfsBytes: committed.size }, 'snapshot taken');
+      const rootfsBytes = committed?.size ?? 0;
+      log.info({ precopyMs: Math.round(precopyMs), pausedMs: Math.round(pausedMs), ...summary, rootfsBytes, dataOnly: !committed }, 'snapshot taken');
       await ctx.log(
-        `${running ? `container paused for ${Math.round(pausedMs)} ms; ` : ''}data: ${summary.files} files (${summary.copiedFiles} copied, ${summary.linkedFiles} unchanged), ${summary.newBytes} new bytes; root filesystem layer: ${committed.size} bytes`,
+        `${running ? `container paused for ${Math.round(pausedMs)} ms; ` : ''}data: ${summary.files} files (${summary.copiedFiles} copied, ${summary.linkedFiles} unchanged), ${summary.newBytes} new bytes; ${committed ? `root filesystem layer: ${committed.size} bytes` : 'no container, so no root filesystem'}`,
       );
       const row = await snapshots.insert({
         id: snapId,
@@ -189,11 +198,11 @@ export class SnapshotService {
         parent_id: parent?.id ?? null,
         version,
         source,
-        size_bytes: summary.newBytes + committed.size,
+        size_bytes: summary.newBytes + rootfsBytes,
         data_bytes: summary.newBytes,
-        rootfs_bytes: committed.size,
-        image_ref: ref,
-        image_id: committed.imageId,
+        rootfs_bytes: rootfsBytes,
+        image_ref: committed ? ref : null,
+        image_id: committed?.imageId ?? null,
         missing: null,
       });
       await snapshots.setHead(bot.id, snapId);
@@ -213,11 +222,13 @@ export class SnapshotService {
     const target = await snapshots.mustGet(bot.id, snapId);
     await this.assertRestorable(bot, target);
     const c = await this.deps.containers.engineContainer(bot);
+    const dataDir = this.deps.paths.dataDir(bot.id);
+    await fs.mkdir(dataDir, { recursive: true });
 
-    if (c && keepCurrent) {
+    if (keepCurrent) {
       const name = await this.autoName(bot.id);
-      await ctx.phase('snapshot', `saving the current state as ${name}`);
-      await this.take(bot.id, name, 'auto', ctx);
+      await ctx.phase('snapshot', c ? `saving the current state as ${name}` : `saving the data dir as ${name} (there is no container, so no root filesystem)`);
+      await this.take(bot.id, c, name, 'auto', ctx);
     }
     // Running again afterwards if it was running; a bot without a container gets a running one, as a create would.
     const start = !c || c.state === 'running' || c.state === 'paused';
@@ -229,13 +240,12 @@ export class SnapshotService {
     }
 
     await ctx.phase('data', `restoring the data dir from ${target.name}`);
-    const dataDir = this.deps.paths.dataDir(bot.id);
-    await fs.mkdir(dataDir, { recursive: true });
     const restored = await this.deps.data.restore(bot.id, target.id, dataDir, { signal: ctx.signal });
     await ctx.log(`data dir restored: ${restored.files} files, ${restored.bytes} bytes`);
 
     bot = await store.mustGetBot(bot.id);
-    const versionRow = await store.getVersion(bot.id, target.version);
+    // A data-only snapshot has no root filesystem of its own: the container is built as a create would.
+    const versionRow = target.image_ref ? await store.getVersion(bot.id, target.version) : undefined;
     const config = versionRow ? (JSON.parse(versionRow.config) as BotConfig) : configOf(bot);
     const container = await this.deps.containers.buildFromSnapshot(bot.id, { image: target.image_ref, config, snapshotId: target.id, start }, ctx);
     // The replaced container may have held the last use of a deleted snapshot's image.
@@ -245,7 +255,7 @@ export class SnapshotService {
 
   private async assertRestorable(bot: BotRow, target: SnapshotRow): Promise<void> {
     const missing: string[] = [];
-    if (!(await this.deps.driver.inspectImage(target.image_ref))) missing.push('rootfs');
+    if (target.image_ref && !(await this.deps.driver.inspectImage(target.image_ref))) missing.push('rootfs');
     if (!(await this.deps.data.has(bot.id, target.id))) missing.push('data');
     if (missing.length > 0) {
       await this.deps.snapshots.setMissing(target.id, missing);

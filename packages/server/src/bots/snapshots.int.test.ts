@@ -180,6 +180,27 @@ describe('snapshots on Podman', () => {
     expect(sum()).toBe(now);
   });
 
+  it('keeps the data of a deleted container: restoring A saves it as a data-only snapshot, and restoring that brings it back', async () => {
+    const bot = await newBot('nocontainer');
+    await sh(bot, 'mkdir -p /usr/local && echo tool > /usr/local/berth-tool && echo notes > /data/notes.txt');
+    const a = await snap(bot, 'a');
+    await sh(bot, 'echo later > /data/later.txt && echo edited > /data/notes.txt');
+    expect((await t.api('DELETE', `/bots/${bot.id}/container`)).status).toBe(204);
+    expect(execFileSync('podman', ['ps', '-a', '--quiet', '--filter', `label=berth.bot=${bot.id}`], { encoding: 'utf8' }).trim()).toBe('');
+
+    await restore(bot, 'a');
+    expect(await state(bot)).toBe('/etc/berth-pkg=-;/usr/local/berth-tool=tool;/data/notes.txt=notes;/data/later.txt=-;');
+    const auto = (await list(bot)).snapshots.find((s) => s.source === 'auto') as Snapshot;
+    expect(auto).toMatchObject({ parentId: a.id, image: null, missing: [] });
+    expect(execFileSync('podman', ['images', '-a', '--quiet', '--filter', `label=berth.snapshot=${auto.id}`], { encoding: 'utf8' }).trim()).toBe('');
+
+    // The data comes back in a container made from the bot's image, as a create would make it.
+    const restored = await restore(bot, auto.id, { keepCurrent: false });
+    expect(restored).toMatchObject({ status: 'running', image: TEST_IMAGE });
+    expect(await state(bot)).toBe('/etc/berth-pkg=-;/usr/local/berth-tool=-;/data/notes.txt=edited;/data/later.txt=later;');
+    expect((await list(bot)).head).toBe(auto.id);
+  });
+
   it('snapshots and restores a stopped container, which stays stopped', async () => {
     const bot = await newBot('stopped');
     await sh(bot, 'echo one > /etc/berth-pkg');

@@ -37,6 +37,11 @@ describe('snapshots and versions API over the fake driver', () => {
   const restore = (bot: string, s: string, body: Record<string, unknown> = {}) => expectJson<Container>(t.api('POST', `/bots/${bot}/snapshots/${s}/restore`, { body }), 200);
   const errorCode = async (res: Promise<Response>, status: number) => (await expectJson<{ error: { code: string } }>(res, status)).error.code;
   const dataFile = (bot: Bot, rel: string) => path.join(t.home, 'bots', bot.id, 'data', rel);
+  /** The root filesystem image of a snapshot taken from a container. */
+  const imageOf = (s: Snapshot): string => {
+    expect(s.image).toMatch(new RegExp(`^localhost/berth-snapshot/bot_[^:]+:${s.id}$`));
+    return s.image as string;
+  };
 
   it('snapshots a running container without stopping it: paused for the commit, then running again', async () => {
     const bot = await botWithContainer();
@@ -125,6 +130,62 @@ describe('snapshots and versions API over the fake driver', () => {
     expect((await restore(bot.id, 'a')).status).toBe('running');
   });
 
+  it('keeps the data of a deleted container: restoring without a container saves it first as a data-only snapshot', async () => {
+    const bot = await botWithContainer();
+    fs.writeFileSync(dataFile(bot, 'f.txt'), 'at A');
+    const a = await snap(bot.id, 'a');
+    fs.writeFileSync(dataFile(bot, 'f.txt'), 'after A');
+    fs.writeFileSync(dataFile(bot, 'new.txt'), 'new');
+    expect((await t.api('DELETE', `/bots/${bot.id}/container`)).status).toBe(204);
+    const imagesBefore = (await driver.listImages({ labels: [`berth.bot=${bot.id}`] })).length;
+
+    expect(await restore(bot.id, 'a')).toMatchObject({ status: 'running', version: 2, image: a.image });
+    expect(fs.readFileSync(dataFile(bot, 'f.txt'), 'utf8')).toBe('at A');
+    expect(fs.existsSync(dataFile(bot, 'new.txt'))).toBe(false);
+    const { snapshots, head } = await list(bot.id);
+    expect(head).toBe(a.id);
+    const auto = snapshots.find((s) => s.source === 'auto') as Snapshot;
+    expect(auto).toMatchObject({ parentId: a.id, version: 1, image: null, missing: [] });
+    expect(auto.sizeBytes).toBeGreaterThan(0);
+    // No image was committed for it.
+    expect(await driver.listImages({ labels: [`berth.bot=${bot.id}`] })).toHaveLength(imagesBefore);
+
+    // Restoring it brings the data back, in a container built from the bot's image and config.
+    await expectJson(t.api('PATCH', `/bots/${bot.id}`, { body: { env: { LATER: '1' } } }), 200);
+    const c = await restore(bot.id, auto.id, { keepCurrent: false });
+    expect(c).toMatchObject({ status: 'running', version: 3, image: IMAGE, pendingRecreate: false });
+    expect(driver.specOf(c.id)?.env).toEqual({ LATER: '1' });
+    expect(fs.readFileSync(dataFile(bot, 'f.txt'), 'utf8')).toBe('after A');
+    expect(fs.readFileSync(dataFile(bot, 'new.txt'), 'utf8')).toBe('new');
+    expect((await list(bot.id)).head).toBe(auto.id);
+    const v = await expectJson<VersionList>(t.api('GET', `/bots/${bot.id}/versions`), 200);
+    expect(v.history.at(-1)).toMatchObject({ version: 3, reason: 'restore', snapshotId: auto.id, image: IMAGE });
+
+    // Start-up reconciliation does not take it for a snapshot whose image is gone.
+    const report = await reconcileSnapshots({
+      store: t.store,
+      snapshots: new SnapshotStore(t.store.db),
+      driver,
+      data: new HardLinkedDataSnapshots({ rootOf: (id) => snapshotsDir(t.berth.paths, id) }),
+      logger: (await import('../logger.js')).createLogger({ level: 'silent' }),
+    });
+    expect(report.incomplete).toEqual([]);
+
+    // Deleting it removes its data tree, and nothing else.
+    expect((await t.api('DELETE', `/bots/${bot.id}/snapshots/${auto.id}`)).status).toBe(204);
+    expect(fs.existsSync(path.join(snapshotsDir(t.berth.paths, bot.id), auto.id))).toBe(false);
+    expect((await list(bot.id)).snapshots.map((s) => s.name)).toEqual(['a']);
+    expect(await driver.inspectImage(imageOf(a))).not.toBeNull();
+  });
+
+  it('restores without a container and keepCurrent false: no automatic snapshot', async () => {
+    const bot = await botWithContainer();
+    await snap(bot.id, 'a');
+    expect((await t.api('DELETE', `/bots/${bot.id}/container`)).status).toBe(204);
+    await restore(bot.id, 'a', { keepCurrent: false });
+    expect((await list(bot.id)).snapshots.map((s) => s.name)).toEqual(['a']);
+  });
+
   it('streams a restore as an operation with Accept: text/event-stream', async () => {
     const bot = await botWithContainer();
     await snap(bot.id, 'a');
@@ -144,7 +205,7 @@ describe('snapshots and versions API over the fake driver', () => {
     expect((await t.api('DELETE', `/bots/${bot.id}/snapshots/b`)).status).toBe(204);
     let l = await list(bot.id);
     expect(l.snapshots.map((s) => [s.name, s.parentId])).toEqual([['a', null], ['c', a.id]]);
-    expect(await driver.inspectImage(b.image)).toBeNull();
+    expect(await driver.inspectImage(imageOf(b))).toBeNull();
     expect(fs.existsSync(path.join(snapshotsDir(t.berth.paths, bot.id), b.id))).toBe(false);
     // Deleting the head: the head becomes its parent.
     expect((await t.api('DELETE', `/bots/${bot.id}/snapshots/${c.id}`)).status).toBe(204);
@@ -235,7 +296,7 @@ describe('snapshots and versions API over the fake driver', () => {
   it('refuses a snapshot whose image is gone, and marks it', async () => {
     const bot = await botWithContainer();
     const a = await snap(bot.id, 'a');
-    driver.dropImage(a.image);
+    driver.dropImage(imageOf(a));
     expect(await errorCode(t.api('POST', `/bots/${bot.id}/snapshots/a/restore`, { body: {} }), 404)).toBe('snapshot_not_found');
     expect((await list(bot.id)).snapshots[0]?.missing).toEqual(['rootfs']);
   });
@@ -246,7 +307,7 @@ describe('snapshots and versions API over the fake driver', () => {
     const b = await snap(bot.id, 'b');
     const root = snapshotsDir(t.berth.paths, bot.id);
     fs.rmSync(path.join(root, a.id), { recursive: true });
-    driver.dropImage(b.image);
+    driver.dropImage(imageOf(b));
     fs.mkdirSync(path.join(root, 'snap_stranger'));
     fs.mkdirSync(path.join(root, '.staging-snap_cut'));
     const c = (await expectJson<Container>(t.api('GET', `/bots/${bot.id}/container`), 200)).id;

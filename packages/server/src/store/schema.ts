@@ -79,6 +79,7 @@ export interface SnapshotsTable {
   size_bytes: number;
   data_bytes: number;
   rootfs_bytes: number;
+  /** '' (both) for a data-only snapshot, taken while the bot had no container; SnapshotStore reads it as null. */
   image_ref: string;
   image_id: string;
   /** Comma list of parts found gone at start-up ('rootfs', 'data'); null when whole. */

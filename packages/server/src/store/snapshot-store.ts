@@ -2,7 +2,12 @@ import type { Insertable, Kysely, Selectable } from 'kysely';
 import { AppError } from '../errors.js';
 import type { Database, SnapshotsTable } from './schema.js';
 
-export type SnapshotRow = Selectable<SnapshotsTable>;
+/**
+ * A snapshot record. `image_ref` and `image_id` are null for a data-only snapshot (one taken while the
+ * bot had no container); the columns hold '' for it, as they were made NOT NULL.
+ */
+export type SnapshotRow = Omit<Selectable<SnapshotsTable>, 'image_ref' | 'image_id'> & { image_ref: string | null; image_id: string | null };
+export type NewSnapshotRow = Omit<Insertable<SnapshotsTable>, 'image_ref' | 'image_id'> & { image_ref: string | null; image_id: string | null };
 
 /**
  * Snapshot records and the bot's head. The tree is kept in `parent_id`; deleting a snapshot hands its
@@ -12,9 +17,12 @@ export class SnapshotStore {
   constructor(private readonly db: Kysely<Database>) {}
 
   /** Fails with `snapshot_name_taken` when the bot already has a snapshot of that name. */
-  async insert(row: Insertable<SnapshotsTable>): Promise<SnapshotRow> {
+  async insert(row: NewSnapshotRow): Promise<SnapshotRow> {
     try {
-      await this.db.insertInto('snapshots').values(row).execute();
+      await this.db
+        .insertInto('snapshots')
+        .values({ ...row, image_ref: row.image_ref ?? '', image_id: row.image_id ?? '' })
+        .execute();
     } catch (err) {
       if (isUniqueViolation(err)) throw new AppError('snapshot_name_taken', `the bot already has a snapshot named "${row.name}"`, { cause: err, details: { name: row.name } });
       throw err;
@@ -24,21 +32,22 @@ export class SnapshotStore {
 
   /** Oldest first. */
   async list(botId: string): Promise<SnapshotRow[]> {
-    return this.db.selectFrom('snapshots').selectAll().where('bot_id', '=', botId).orderBy('created_at').orderBy('id').execute();
+    return (await this.db.selectFrom('snapshots').selectAll().where('bot_id', '=', botId).orderBy('created_at').orderBy('id').execute()).map(fromDb);
   }
 
   async listAll(): Promise<SnapshotRow[]> {
-    return this.db.selectFrom('snapshots').selectAll().orderBy('bot_id').orderBy('created_at').execute();
+    return (await this.db.selectFrom('snapshots').selectAll().orderBy('bot_id').orderBy('created_at').execute()).map(fromDb);
   }
 
   /** By id or by name, within one bot. */
   async find(botId: string, idOrName: string): Promise<SnapshotRow | undefined> {
-    return this.db
+    const row = await this.db
       .selectFrom('snapshots')
       .selectAll()
       .where('bot_id', '=', botId)
       .where((eb) => eb.or([eb('id', '=', idOrName), eb('name', '=', idOrName)]))
       .executeTakeFirst();
+    return row && fromDb(row);
   }
 
   async mustGet(botId: string, idOrName: string): Promise<SnapshotRow> {
@@ -67,6 +76,10 @@ export class SnapshotStore {
       await tx.deleteFrom('snapshots').where('id', '=', row.id).execute();
     });
   }
+}
+
+function fromDb(row: Selectable<SnapshotsTable>): SnapshotRow {
+  return { ...row, image_ref: row.image_ref || null, image_id: row.image_id || null };
 }
 
 function isUniqueViolation(err: unknown): boolean {

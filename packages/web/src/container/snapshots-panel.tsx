@@ -103,6 +103,11 @@ export function SnapshotsPanel({ bot, hasContainer, busy }: { bot: Bot; hasConta
           <div className="snapshot-main">
             <span className="snapshot-name">{s.name}</span>
             {s.source === 'auto' && <span className="badge">auto</span>}
+            {s.image === null && (
+              <span className="badge" title="Taken while the bot had no container: it holds the data directory; restoring it builds the container from the bot’s image">
+                data only
+              </span>
+            )}
             {isHead && (
               <span className="badge badge-creating" title="The current state descends from this snapshot">
                 current
