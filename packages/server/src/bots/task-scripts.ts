@@ -15,7 +15,7 @@ export const TASK_ROOT = '/run/berth/tasks';
  * It writes stdin, then starts a monitor in a session of its own and returns at once. The monitor
  * starts the task as a further session (so killing the task's group spares the monitor), waits for
  * it and records how it ended; with a timeout, a watchdog kills the task's group and leaves
- * `timedout` behind.
+ * `timedout` behind. Values reach every nested `sh -c` as positional arguments, never as script text.
  */
 export const LAUNCH_SCRIPT = `d=$1; t=$2; i=$3; shift 3
 mkdir -p "$d" || exit 70
@@ -26,7 +26,7 @@ IFS= read -r s </proc/self/stat; printf "%s\\n" "$s" >"$d/monitor"
 ( IFS=" " read -r p _ </proc/self/stat; echo "$p" >"$d/pid.tmp" && mv -f "$d/pid.tmp" "$d/pid"; exec setsid "$@" ) <"$d/stdin" >"$d/stdout" 2>"$d/stderr" &
 p=$!
 w=
-if [ "$t" -gt 0 ]; then setsid sh -c "sleep $t; : >\\"$d/timedout\\"; kill -9 -$p" </dev/null >/dev/null 2>&1 & w=$!; fi
+if [ "$t" -gt 0 ]; then setsid sh -c "sleep \\"\\$1\\"; : >\\"\\$2/timedout\\"; kill -9 -\\"\\$3\\"" berth-watchdog "$t" "$d" "$p" </dev/null >/dev/null 2>&1 & w=$!; fi
 wait "$p"; c=$?
 if [ -n "$w" ]; then kill -9 "-$w" 2>/dev/null; fi
 echo "$c $(date +%s)" >"$d/exit.tmp" && mv -f "$d/exit.tmp" "$d/exit"
