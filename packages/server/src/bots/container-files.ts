@@ -1,7 +1,8 @@
 import type { FileEntry } from '@berth/contract';
-import { AppError } from '../errors.js';
+import { AppError, isAppError } from '../errors.js';
 import type { ExecSession, RuntimeDriver } from '../runtime/driver.js';
 import { type ByteRange, type FileStat, MAX_LIST_ENTRIES, entryOf, typeOfMode } from './file-format.js';
+import { PAUSE_WAIT_MS, waitWhilePaused } from './pause-wait.js';
 
 /**
  * The files API inside a running container: every operation is one exec of a small POSIX `sh`
@@ -10,7 +11,8 @@ import { type ByteRange, type FileStat, MAX_LIST_ENTRIES, entryOf, typeOfMode } 
  * anywhere inside the container and nowhere outside it: the host's files are simply not there. The
  * files API thereby has exactly the reach the bot has through exec, no more.
  *
- * Exit codes of the script say what went wrong; its messages are in stderr.
+ * Exit codes of the script say what went wrong; its messages are in stderr, which reaches the log
+ * (as the error's cause) but never the client.
  */
 export const FILES_SCRIPT = `op=$1; shift
 case "$op" in
@@ -85,6 +87,7 @@ export class ContainerFiles {
   constructor(
     private readonly driver: RuntimeDriver,
     private readonly containerId: string,
+    private readonly options: { botId?: string; pauseWaitMs?: number } = {},
   ) {}
 
   /**
@@ -165,8 +168,20 @@ export class ContainerFiles {
     return parseStatLine(out ?? '', to);
   }
 
-  private run(args: string[], stdin = false): Promise<ExecSession> {
-    return this.driver.execStream(this.containerId, { command: ['/bin/sh', '-c', FILES_SCRIPT, 'berth-files', ...args], stdin, cwd: '/' });
+  /**
+   * Starts the script. A container paused after it was found running (a snapshot's commit) refuses
+   * the exec; it is tried once more when the pause is over. Nothing ran yet, so that is safe.
+   */
+  private async run(args: string[], stdin = false): Promise<ExecSession> {
+    const start = () => this.driver.execStream(this.containerId, { command: ['/bin/sh', '-c', FILES_SCRIPT, 'berth-files', ...args], stdin, cwd: '/' });
+    try {
+      return await start();
+    } catch (err) {
+      if (!isAppError(err, 'container_not_running')) throw err;
+      const state = await waitWhilePaused(this.driver, this.containerId, { timeoutMs: this.options.pauseWaitMs ?? PAUSE_WAIT_MS });
+      if (state?.state !== 'running') throw err;
+      return start();
+    }
   }
 
   private async checkExit(s: ExecSession, reader: StreamReader, path: string, to?: string): Promise<void> {
@@ -178,6 +193,7 @@ export class ContainerFiles {
     return this.error(await s.exitCode, reader.stderrText(), path);
   }
 
+  /** The error for the script's exit code; an unexpected one is `internal`, its stderr only in the cause (logged). */
   private error(code: number, stderr: string, path: string, to?: string): AppError {
     const details = { path, ...(to !== undefined && { to }) };
     switch (code) {
@@ -194,8 +210,9 @@ export class ContainerFiles {
       case 8:
         return new AppError('validation_failed', `${path} is not a regular file or directory`, { details });
       default: {
-        const message = stderr.trim().split('\n').at(-1) ?? '';
-        return new AppError('internal', `the file operation on ${path} failed in the container (exit ${code})${message ? `: ${message}` : ''}`, { details: { ...details, exitCode: code } });
+        const bot = this.options.botId ? `bot ${this.options.botId}, ` : '';
+        const cause = new Error(`the files script exited with ${code} (${bot}container ${this.containerId}, path ${path}${to !== undefined ? ` to ${to}` : ''}): ${stderr.trim().slice(-2000) || 'no message'}`);
+        return new AppError('internal', 'the file operation failed inside the container', { details, cause });
       }
     }
   }

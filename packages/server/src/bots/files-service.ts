@@ -10,6 +10,7 @@ import { containerPath, relativeTo } from './container-path.js';
 import { containerName } from './container-service.js';
 import { DataDirFiles } from './data-dir-files.js';
 import { type ByteRange, type FileStat, countOccurrences, octal, planRead } from './file-format.js';
+import { PAUSE_WAIT_MS, waitWhilePaused } from './pause-wait.js';
 
 export interface FilesServiceDeps {
   store: Store;
@@ -19,6 +20,8 @@ export interface FilesServiceDeps {
   containerDataPath: string;
   /** Most bytes one read answers with (BERTH_FILES_READ_LIMIT). */
   readLimit: number;
+  /** How long a call waits for a paused container (a snapshot's commit) to run again; PAUSE_WAIT_MS by default. */
+  pauseWaitMs?: number;
 }
 
 /** Largest file `edit` reads into memory. */
@@ -47,7 +50,8 @@ type Backend = { kind: 'container'; files: ContainerFiles } | { kind: 'data-dir'
  * The files API over the bot's container. While the container runs, every operation happens inside
  * it (container-files.ts): its kernel resolves paths within its own root. While it does not, only
  * the data dir is reachable, from the host (data-dir-files.ts), and no symlink leads out of it.
- * Either way, nothing outside the container's root is ever read or written.
+ * Either way, nothing outside the container's root is ever read or written. A paused container (a
+ * snapshot's commit) counts as running: the call waits for it to resume.
  */
 export class FilesService {
   constructor(private readonly deps: FilesServiceDeps) {}
@@ -152,8 +156,16 @@ export class FilesService {
   }
 
   private async backendFor(bot: BotRow): Promise<Backend> {
-    const state = await this.deps.driver.inspectContainer(containerName(bot.id));
-    if (state && state.state === 'running') return { kind: 'container', files: new ContainerFiles(this.deps.driver, state.id) };
+    // Working on the data dir from the host while the container is paused would race the container
+    // when it resumes, in the middle of the call; an exec cannot start in it before then.
+    const pauseWaitMs = this.deps.pauseWaitMs ?? PAUSE_WAIT_MS;
+    const state = await waitWhilePaused(this.deps.driver, containerName(bot.id), { timeoutMs: pauseWaitMs });
+    if (state?.state === 'running') return { kind: 'container', files: new ContainerFiles(this.deps.driver, state.id, { botId: bot.id, pauseWaitMs }) };
+    if (state?.state === 'paused') {
+      throw new AppError('container_not_running', `the container of bot "${bot.name}" stayed paused; try again once it runs`, {
+        details: { status: 'paused' },
+      });
+    }
     return { kind: 'data-dir', files: new DataDirFiles(this.deps.paths.dataDir(bot.id), this.deps.containerDataPath), why: state ? 'stopped' : 'none' };
   }
 

@@ -297,6 +297,36 @@ describe('files on Podman', () => {
     });
   });
 
+  it('waits out a pause (a snapshot’s commit), then works inside the container', async () => {
+    const bot = bots.busybox;
+    const c = await expectJson<Container>(t.api('GET', `/bots/${bot.id}/container`), 200);
+    await podman.driver.pauseContainer(c.id);
+    let settled = false;
+    let pending: Promise<Response> | undefined;
+    try {
+      pending = put(bot, '/tmp/after-pause.txt', 'resumed');
+      pending.then(
+        () => (settled = true),
+        () => (settled = true),
+      );
+      await new Promise((r) => setTimeout(r, 500));
+      // No answer while paused: neither an error nor work on the data dir from the host beside it.
+      expect(settled).toBe(false);
+    } finally {
+      await podman.driver.unpauseContainer(c.id);
+    }
+    expect(await expectJson<FileInfo>(pending, 200)).toMatchObject({ path: '/tmp/after-pause.txt', size: 7 });
+    expect((await sh(bot, 'cat /tmp/after-pause.txt')).stdout).toBe('resumed');
+  });
+
+  it('answers an unexpected failure in the container with internal and a generic message', async () => {
+    // /proc takes no new files: the script's own words about it stay in the log.
+    const res = await put(bots.busybox, '/proc/berth-nope', 'x');
+    expect(res.status).toBe(500);
+    const { error } = (await res.json()) as { error: { code: string; message: string; details: unknown } };
+    expect(error).toMatchObject({ code: 'internal', message: 'the file operation failed inside the container', details: { path: '/proc/berth-nope' } });
+  });
+
   it('caps a read at BERTH_FILES_READ_LIMIT: 206, the first part, X-Berth-Truncated', async () => {
     const small = await startTestBerth({ driver: podman.driver, config: { filesReadLimit: 1000 } });
     try {
