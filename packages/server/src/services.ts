@@ -42,7 +42,7 @@ export async function composeBerth(options: { config: Readonly<Config>; logger: 
   const webSockets = createWebSocketSupport();
   const containers = new ContainerService({ store, driver, operations, cdi, paths, changes, logger, containerDataPath: config.containerDataPath, countTasks: (botId) => tasks.countRunning(botId) });
   const tokens = new TokenService({ store, logger });
-  const data = new DataService({ store, operations, paths, logger, maxImportBytes: config.maxImportBytes, importLimits: { maxEntries: config.maxImportEntries } });
+  const data = new DataService({ store, operations, paths, logger, driver, containers, maxImportBytes: config.maxImportBytes, importLimits: { maxEntries: config.maxImportEntries } });
   const snapshotStore = new SnapshotStore(store.db);
   const dataSnapshots = new HardLinkedDataSnapshots({ rootOf: (botId) => snapshotsDir(paths, botId), warn: (msg, details) => logger.warn(details, msg) });
   const snapshots = new SnapshotService({ store, snapshots: snapshotStore, driver, operations, containers, data: dataSnapshots, paths, changes, logger });
@@ -50,6 +50,8 @@ export async function composeBerth(options: { config: Readonly<Config>; logger: 
 
   let unmanaged: UnmanagedContainer[] = [];
   ({ unmanaged } = await reconcile({ store, driver, operations, logger }));
+  // Imports and resets a crash cut off are rolled back from their journals (their operations were just marked failed).
+  await data.recoverInterrupted();
   await reconcileSnapshots({ store, snapshots: snapshotStore, driver, data: dataSnapshots, logger });
   await tasks.reconcileAll();
 

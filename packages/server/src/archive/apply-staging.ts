@@ -1,12 +1,19 @@
 import type { Stats } from 'node:fs';
-import fs from 'node:fs/promises';
+import fs, { type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
+import { changedUnderfoot, fdPath, openDirAt, removeTree } from './safe-fs.js';
 
 /**
  * Moves a fully extracted staging dir into a target dir that must keep its own inode (a running
  * container's bind mount points at it), all or nothing: every step is a rename on one file system,
- * recorded so that a failure moves everything back before the error is rethrown. `trash` must not
- * exist yet and must be on the target's file system; it is removed at the end.
+ * written to a journal beside the trash dir before it is taken, so that a failure, or a crash
+ * recovered at the next start (`recoverApply`), moves everything back. `trash` must not exist yet
+ * and must be on the target's file system; it is removed once the apply is complete, and kept, with
+ * its journal, as long as the old data it holds may still be needed.
+ *
+ * Changes inside the target go through directories opened and proven to be where they should be
+ * (see safe-fs.ts), so a bot that swaps one of its directories for a link to a host directory
+ * cannot make the apply write, move or change anything outside the target.
  */
 export interface ApplyOptions {
   staging: string;
@@ -16,107 +23,311 @@ export interface ApplyOptions {
   keepOwners?: boolean;
 }
 
-type Undo = () => Promise<void>;
+/** The journal of the apply whose trash dir is `trash`. */
+export function journalOf(trash: string): string {
+  return `${trash}${JOURNAL_SUFFIX}`;
+}
+export const JOURNAL_SUFFIX = '.journal';
+
+/**
+ * The journal of an apply whose rollback could not be completed, renamed so: it is never retried on
+ * its own (by then the target may hold newer data that old entries must not be mixed into), and its
+ * trash and staging dirs are kept for a person to recover from (`recoverApply` takes it too).
+ */
+export function incompleteOf(trash: string): string {
+  return `${trash}${INCOMPLETE_SUFFIX}`;
+}
+export const INCOMPLETE_SUFFIX = '.incomplete';
+
+/**
+ * One step of an apply, recorded before it is taken. Paths are relative to the target (`rel`) and,
+ * for a moved-aside entry, to the trash (`to`); an entry moved in came from the same `rel` in the
+ * staging dir.
+ */
+type Step =
+  | { a: 'aside'; rel: string; to: string }
+  | { a: 'in'; rel: string }
+  /** A merged directory's mode, owner (when merges set owners) and times before it took the staged ones; times in seconds. */
+  | { a: 'meta'; rel: string; mode: number; uid?: number; gid?: number; atime: number; mtime: number }
+  | { a: 'commit' };
+
+interface JournalHeader {
+  v: 1;
+  target: string;
+  staging: string | null;
+  trash: string;
+}
 
 /** `replace`: the target ends up holding exactly what the staging dir held. */
 export async function replaceContents(options: ApplyOptions): Promise<void> {
-  const { staging, target, trash } = options;
-  await fs.mkdir(trash);
-  await journaled(async (undo) => {
-    for (const name of await fs.readdir(target)) {
-      await moveAside(path.join(target, name), path.join(trash, name), undo);
+  const { staging, trash } = options;
+  await applyJournaled({ target: options.target, staging, trash }, async ({ root, record }) => {
+    const at = fdPath(root);
+    for (const name of await fs.readdir(at)) {
+      await record({ a: 'aside', rel: name, to: name });
+      await fs.rename(`${at}/${name}`, path.join(trash, name));
     }
     for (const name of await fs.readdir(staging)) {
-      await moveIn(path.join(staging, name), path.join(target, name), undo);
+      await record({ a: 'in', rel: name });
+      await fs.rename(path.join(staging, name), `${at}/${name}`);
     }
   });
-  await fs.rm(trash, { recursive: true, force: true });
 }
 
 /**
  * `merge`: staged entries replace entries of the same name, everything else stays. Directories on
- * both sides are merged (they take the staged mode, owner and time); anything else of the same name,
- * a symlink to a directory included, is replaced whole.
+ * both sides are merged (they take the staged mode, owner and time, never set-uid or set-gid);
+ * anything else of the same name, a symlink to a directory included, is replaced whole.
  */
 export async function mergeContents(options: ApplyOptions): Promise<void> {
-  const { staging, target, trash } = options;
-  await fs.mkdir(trash);
+  const { staging, trash } = options;
+  const keepOwners = options.keepOwners ?? false;
   let aside = 0;
-  const merge = async (from: string, into: string, undo: Undo[]): Promise<void> => {
-    for (const name of await fs.readdir(from)) {
-      const staged = path.join(from, name);
-      const current = path.join(into, name);
-      const s = await fs.lstat(staged);
-      const c = await lstatOrNull(current);
-      if (s.isDirectory() && c?.isDirectory()) {
-        await merge(staged, current, undo);
-        await adopt(current, c, s, options.keepOwners ?? false, undo);
-        continue;
+  await applyJournaled({ target: options.target, staging, trash }, async ({ root, realTarget, record }) => {
+    const merge = async (fromRel: string, into: FileHandle): Promise<void> => {
+      const at = fdPath(into);
+      for (const name of await fs.readdir(path.join(staging, fromRel))) {
+        const rel = fromRel ? `${fromRel}/${name}` : name;
+        const staged = path.join(staging, rel);
+        const current = `${at}/${name}`;
+        const s = await fs.lstat(staged);
+        const c = await lstatOrNull(current);
+        if (s.isDirectory() && c?.isDirectory()) {
+          const dir = await openDirAt(current, `${realTarget}/${rel}`);
+          if (!dir) throw movedWhileApplied(rel);
+          try {
+            await merge(rel, dir);
+            await adopt(dir, rel, s, keepOwners, record);
+          } finally {
+            await dir.close();
+          }
+          continue;
+        }
+        if (c) {
+          const to = String(aside++);
+          await record({ a: 'aside', rel, to });
+          await fs.rename(current, path.join(trash, to));
+        }
+        await record({ a: 'in', rel });
+        await fs.rename(staged, current);
       }
-      if (c) await moveAside(current, path.join(trash, String(aside++)), undo);
-      await moveIn(staged, current, undo);
-    }
-  };
-  await journaled((undo) => merge(staging, target, undo));
-  await fs.rm(trash, { recursive: true, force: true });
+    };
+    await merge('', root);
+  });
 }
 
 /** Empties `target` in place: its entries go to `trash` (renames), then the trash is removed. */
 export async function emptyContents(options: { target: string; trash: string }): Promise<number> {
-  const { target, trash } = options;
-  await fs.mkdir(trash);
   let moved = 0;
-  await journaled(async (undo) => {
-    for (const name of await fs.readdir(target)) {
-      await moveAside(path.join(target, name), path.join(trash, name), undo);
+  await applyJournaled({ target: options.target, staging: null, trash: options.trash }, async ({ root, record }) => {
+    const at = fdPath(root);
+    for (const name of await fs.readdir(at)) {
+      await record({ a: 'aside', rel: name, to: name });
+      await fs.rename(`${at}/${name}`, path.join(options.trash, name));
       moved += 1;
     }
   });
-  await fs.rm(trash, { recursive: true, force: true });
   return moved;
 }
 
-async function journaled(work: (undo: Undo[]) => Promise<void>): Promise<void> {
-  const undo: Undo[] = [];
+export interface RecoveryResult {
+  /** `completed`: the apply had finished, its leftovers are gone; `rolled-back`: the target is as before it; `kept`: some steps could not be undone, and the journal (now `incompleteOf(trash)`), trash and staging dir stay. */
+  outcome: 'completed' | 'rolled-back' | 'kept';
+  failures: number;
+}
+
+/**
+ * Finishes what an apply cut off by a crash left behind, from its journal: a complete apply only
+ * loses its trash; an incomplete one is rolled back, its moved-aside entries moved back. The
+ * journal, the trash and the staging dir are removed only when that succeeded in full.
+ */
+export async function recoverApply(journal: string): Promise<RecoveryResult> {
+  let read: { header: JournalHeader; steps: Step[] };
   try {
-    await work(undo);
+    read = await readJournal(journal);
   } catch (err) {
-    // Newest first, so that what was moved in leaves before what was moved aside comes back. A step
-    // that fails does not stop the others.
-    const failures: unknown[] = [];
-    for (const step of undo.reverse()) await step().catch((e: unknown) => failures.push(e));
-    if (failures.length > 0) throw new Error(`rolling back after a failure left ${failures.length} step(s) undone`, { cause: [err, ...failures] });
-    throw err;
+    // A journal that cannot be read cannot be followed: keep it, and what it names, for a person.
+    if (!journal.endsWith(JOURNAL_SUFFIX) || (err as NodeJS.ErrnoException).code === 'ENOENT') throw err;
+    await fs.rename(journal, `${journal.slice(0, -JOURNAL_SUFFIX.length)}${INCOMPLETE_SUFFIX}`);
+    return { outcome: 'kept', failures: 1 };
+  }
+  const { header, steps } = read;
+  if (steps.at(-1)?.a === 'commit') {
+    await finish(header, journal);
+    return { outcome: 'completed', failures: 0 };
+  }
+  const failures = await rollBack(header, steps);
+  if (failures.length > 0) {
+    if (journal !== incompleteOf(header.trash)) await fs.rename(journal, incompleteOf(header.trash));
+    return { outcome: 'kept', failures: failures.length };
+  }
+  await finish(header, journal);
+  return { outcome: 'rolled-back', failures: 0 };
+}
+
+interface ApplyContext {
+  /** The target, opened and proven to be at its real path. */
+  root: FileHandle;
+  realTarget: string;
+  /** Writes a step to the journal; to be awaited before the step is taken. */
+  record: (step: Step) => Promise<void>;
+}
+
+async function applyJournaled(where: { target: string; staging: string | null; trash: string }, work: (ctx: ApplyContext) => Promise<void>): Promise<void> {
+  const realTarget = await fs.realpath(where.target);
+  const root = await openDirAt(realTarget, realTarget);
+  if (!root) throw new Error(`${where.target} is not a directory`);
+  const header: JournalHeader = { v: 1, target: realTarget, staging: where.staging, trash: where.trash };
+  const journalFile = journalOf(where.trash);
+  let journal: FileHandle | null = null;
+  const steps: Step[] = [];
+  try {
+    await fs.mkdir(where.trash);
+    journal = await fs.open(journalFile, 'wx', 0o600);
+    await journal.write(`${JSON.stringify(header)}\n`);
+    // The journal exists for sure before anything moves; the steps themselves are not synced one by
+    // one (a crash of the process keeps what was written, and a step is written before it is taken).
+    await journal.sync();
+    const handle = journal;
+    const record = async (step: Step) => {
+      steps.push(step);
+      await handle.write(`${JSON.stringify(step)}\n`);
+    };
+    try {
+      await work({ root, realTarget, record });
+    } catch (err) {
+      const failures = await rollBack(header, steps);
+      if (failures.length > 0) {
+        await fs.rename(journalFile, incompleteOf(where.trash));
+        throw new Error(`rolling back after a failure left ${failures.length} step(s) undone; the old entries are kept in ${where.trash} (see ${incompleteOf(where.trash)})`, { cause: [err, ...failures] });
+      }
+      await journal.close();
+      journal = null;
+      await finish(header, journalFile);
+      throw err;
+    }
+    await record({ a: 'commit' });
+    // Once the commit is on disk, the trash is no longer the only copy of anything needed.
+    await journal.sync();
+  } finally {
+    await journal?.close();
+    await root.close();
+  }
+  // The apply is done whatever happens here: what cannot be removed now is removed from the
+  // (committed) journal by the next start or data operation.
+  await finish(header, journalFile).catch(() => undefined);
+}
+
+/** Removes a finished or fully rolled-back apply's trash and staging dir, then its journal. */
+async function finish(header: JournalHeader, journalFile: string): Promise<void> {
+  await removeTree(header.trash);
+  if (header.staging) await removeTree(header.staging);
+  await fs.rm(journalFile, { force: true });
+}
+
+/**
+ * Undoes recorded steps, newest first, so that what was moved in leaves before what was moved aside
+ * comes back. A step recorded but never taken (the process stopped in between) is recognised by
+ * where its entry is, and skipped. A step that fails does not stop the others; the failures are
+ * returned.
+ */
+async function rollBack(header: JournalHeader, steps: Step[]): Promise<unknown[]> {
+  const failures: unknown[] = [];
+  for (const step of [...steps].reverse()) {
+    if (step.a === 'commit') continue;
+    await undo(header, step).catch((e: unknown) => failures.push(e));
+  }
+  return failures;
+}
+
+async function undo(header: JournalHeader, step: Exclude<Step, { a: 'commit' }>): Promise<void> {
+  if (step.a === 'meta') {
+    const dir = await openInTarget(header.target, step.rel);
+    try {
+      if (step.uid !== undefined && step.gid !== undefined) await dir.chown(step.uid, step.gid);
+      await dir.chmod(step.mode & 0o7777);
+      await dir.utimes(step.atime, step.mtime);
+    } finally {
+      await dir.close();
+    }
+    return;
+  }
+  const parent = await openInTarget(header.target, path.posix.dirname(step.rel) === '.' ? '' : path.posix.dirname(step.rel));
+  try {
+    const current = `${fdPath(parent)}/${path.posix.basename(step.rel)}`;
+    if (step.a === 'in') {
+      if (!header.staging) return;
+      const staged = path.join(header.staging, step.rel);
+      // Not moved in yet, or already back.
+      if ((await lstatOrNull(staged)) || !(await lstatOrNull(current))) return;
+      await fs.rename(current, staged);
+      return;
+    }
+    const aside = path.join(header.trash, step.to);
+    if (!(await lstatOrNull(aside))) return;
+    if (await lstatOrNull(current)) throw new Error(`cannot move ${aside} back: ${path.join(header.target, step.rel)} exists again`);
+    await fs.rename(aside, current);
+  } finally {
+    await parent.close();
   }
 }
 
-async function moveAside(current: string, aside: string, undo: Undo[]): Promise<void> {
-  await fs.rename(current, aside);
-  undo.push(() => fs.rename(aside, current));
+/**
+ * A directory of the target, opened and proven to be at `target/rel`. A few tries: what moves it
+ * away is another process, which may be done a moment later.
+ */
+async function openInTarget(target: string, rel: string): Promise<FileHandle> {
+  const expected = rel ? `${target}/${rel}` : target;
+  for (let attempt = 1; ; attempt++) {
+    const dir = await openDirAt(expected, expected);
+    if (dir) return dir;
+    if (attempt >= 5) throw movedWhileApplied(rel);
+    await new Promise((resolve) => setTimeout(resolve, 5 * attempt));
+  }
 }
 
-async function moveIn(staged: string, current: string, undo: Undo[]): Promise<void> {
-  await fs.rename(staged, current);
-  undo.push(() => fs.rename(current, staged));
-}
-
-/** Gives an existing directory the staged one's mode, owner and time; remembers the old ones. */
-async function adopt(dir: string, before: Stats, staged: Stats, keepOwners: boolean, undo: Undo[]): Promise<void> {
-  undo.push(async () => {
-    if (keepOwners) await fs.chown(dir, before.uid, before.gid);
-    await fs.chmod(dir, before.mode & 0o7777);
-    await fs.utimes(dir, before.atime, before.mtime);
+/** Gives an existing directory the staged one's mode (without set-uid or set-gid), owner and time; records the old ones first. */
+async function adopt(dir: FileHandle, rel: string, staged: Stats, keepOwners: boolean, record: (step: Step) => Promise<void>): Promise<void> {
+  const before = await dir.stat();
+  await record({
+    a: 'meta',
+    rel,
+    mode: before.mode & 0o7777,
+    ...(keepOwners && { uid: before.uid, gid: before.gid }),
+    atime: before.atimeMs / 1000,
+    mtime: before.mtimeMs / 1000,
   });
-  if (keepOwners && (before.uid !== staged.uid || before.gid !== staged.gid)) await fs.chown(dir, staged.uid, staged.gid);
-  await fs.chmod(dir, staged.mode & 0o7777);
-  await fs.utimes(dir, staged.atime, staged.mtime);
+  if (keepOwners && (before.uid !== staged.uid || before.gid !== staged.gid)) await dir.chown(staged.uid, staged.gid);
+  await dir.chmod(staged.mode & 0o1777);
+  await dir.utimes(staged.atime, staged.mtime);
+}
+
+async function readJournal(file: string): Promise<{ header: JournalHeader; steps: Step[] }> {
+  const lines = (await fs.readFile(file, 'utf8')).split('\n');
+  const header = JSON.parse(lines[0] ?? '') as JournalHeader;
+  if (header.v !== 1 || typeof header.target !== 'string' || typeof header.trash !== 'string') throw new Error(`${file} is not an apply journal Berth knows`);
+  const steps: Step[] = [];
+  for (const [i, line] of lines.entries()) {
+    if (i === 0 || line === '') continue;
+    try {
+      steps.push(JSON.parse(line) as Step);
+    } catch (err) {
+      // Only the last line may be cut short (the process stopped while writing it; its step was not taken).
+      if (i < lines.length - 1 && lines.slice(i + 1).some((l) => l !== '')) throw new Error(`${file} is corrupt at line ${i + 1}`, { cause: err });
+    }
+  }
+  return { header, steps };
+}
+
+function movedWhileApplied(rel: string): Error {
+  return new Error(`the directory "${rel}" of the data dir moved or was replaced by a link while the import was applied`);
 }
 
 async function lstatOrNull(p: string): Promise<Stats | null> {
   try {
     return await fs.lstat(p);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    if (changedUnderfoot(err)) return null;
     throw err;
   }
 }

@@ -1,14 +1,15 @@
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
+import fsp from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { AppError } from '../errors.js';
 import { buildTar, listTree, type TarEntry } from '../testing/tree.js';
-import { emptyContents, mergeContents, replaceContents } from './apply-staging.js';
+import { emptyContents, incompleteOf, journalOf, mergeContents, recoverApply, replaceContents } from './apply-staging.js';
 import { exportArchive } from './export-archive.js';
 import { DEFAULT_IMPORT_LIMITS, extractArchive, type ImportLimits } from './import-archive.js';
 
@@ -309,6 +310,14 @@ describe('extract: the archive rules of SPEC §5', () => {
     expect(modeOf('tmp')).toBe('1777');
     expect(fs.readFileSync(path.join(out, 'dup'), 'utf8')).toBe('second');
   });
+
+  it('makes no set-gid directory even inside a set-gid staging dir, whose new directories would inherit the bit', async () => {
+    const out = dir('out');
+    fs.chmodSync(out, 0o2700);
+    await extractTo(chunks(await buildTar([{ name: 'listed', type: 'directory', mode: 0o775 }, { name: 'implied/deeper/file', body: 'x' }])), out);
+    const modes = listTree(out).map((l) => l.split(' ').slice(0, 3).join(' '));
+    expect(modes).toEqual(['implied dir mode=0755', 'implied/deeper dir mode=0755', 'implied/deeper/file file mode=0644', 'listed dir mode=0775']);
+  });
 });
 
 describe('applying a staging dir', () => {
@@ -360,6 +369,103 @@ describe('applying a staging dir', () => {
     } finally {
       execFileSync('chattr', ['-i', path.join(s.target, 'zz-immutable')]);
     }
+  });
+
+  it('merge gives a merged directory the staged mode without set-uid or set-gid', async () => {
+    const s = setUp();
+    // As a staged directory could only have them by a mistake upstream.
+    fs.chmodSync(path.join(s.staging, 'd'), 0o6750);
+    await mergeContents(s);
+    expect((fs.statSync(path.join(s.target, 'd')).mode & 0o7777).toString(8)).toBe('750');
+  });
+
+  /** Lets `renames` renames through, then hangs every later one for good, as a process that stopped there would. */
+  function stopAfter(renames: number) {
+    const rename = fsp.rename.bind(fsp);
+    let calls = 0;
+    const stopped = new Promise<void>((resolve) => {
+      vi.spyOn(fsp, 'rename').mockImplementation((from, to) => {
+        if (++calls <= renames) return rename(from, to);
+        resolve();
+        return new Promise<void>(() => undefined);
+      });
+    });
+    return stopped;
+  }
+
+  it.each([
+    ['replace', 2],
+    ['replace', 5],
+    ['merge', 1],
+    ['merge', 3],
+    ['reset', 2],
+  ] as const)('rolls back a %s cut off after %i renames from its journal, byte for byte', async (mode, renames) => {
+    const s = setUp();
+    fs.chmodSync(path.join(s.staging, 'd'), 0o700);
+    const before = listTree(s.target);
+    const stopped = stopAfter(renames);
+    void (mode === 'replace' ? replaceContents(s) : mode === 'merge' ? mergeContents(s) : emptyContents(s));
+    await stopped;
+    vi.restoreAllMocks();
+    expect(listTree(s.target)).not.toEqual(before);
+
+    expect(await recoverApply(journalOf(s.trash))).toEqual({ outcome: 'rolled-back', failures: 0 });
+    expect(listTree(s.target)).toEqual(before);
+    expect(fs.statSync(s.target).ino).toBe(s.inode);
+    // A reset has no staging dir of its own.
+    expect(fs.readdirSync(tmp).sort()).toEqual(mode === 'reset' ? ['staging', 'target'] : ['target']);
+  });
+
+  it('keeps the trash and marks its journal incomplete when a step cannot be undone; rolls back in full once it can', async () => {
+    const s = setUp();
+    const before = listTree(s.target);
+    const stopped = stopAfter(3);
+    void replaceContents(s);
+    await stopped;
+    vi.restoreAllMocks();
+    // Something took the name of an entry that was moved aside.
+    const moved = fs.readdirSync(s.trash)[0] as string;
+    fs.writeFileSync(path.join(s.target, moved), 'someone else');
+    expect(await recoverApply(journalOf(s.trash))).toEqual({ outcome: 'kept', failures: 1 });
+    expect(fs.existsSync(path.join(s.trash, moved))).toBe(true);
+    expect(fs.existsSync(journalOf(s.trash))).toBe(false);
+    expect(fs.existsSync(incompleteOf(s.trash))).toBe(true);
+
+    fs.rmSync(path.join(s.target, moved));
+    expect(await recoverApply(incompleteOf(s.trash))).toEqual({ outcome: 'rolled-back', failures: 0 });
+    expect(listTree(s.target)).toEqual(before);
+    expect(fs.readdirSync(tmp).sort()).toEqual(['target']);
+  });
+
+  it('keeps a journal it cannot read, and what it names', async () => {
+    const s = setUp();
+    fs.mkdirSync(s.trash);
+    fs.writeFileSync(path.join(s.trash, 'old'), 'only copy');
+    fs.writeFileSync(journalOf(s.trash), '{"v":1,"tar');
+    expect(await recoverApply(journalOf(s.trash))).toEqual({ outcome: 'kept', failures: 1 });
+    expect(fs.readFileSync(path.join(s.trash, 'old'), 'utf8')).toBe('only copy');
+    expect(fs.existsSync(incompleteOf(s.trash))).toBe(true);
+  });
+
+  it('only clears what an apply that had finished left', async () => {
+    const s = setUp();
+    const expected = listTree(s.staging);
+    // Stopped while its trash was removed: after the commit.
+    const rm = vi.spyOn(fsp, 'rm').mockImplementation(() => new Promise<void>(() => undefined));
+    const stopped = new Promise<void>((resolve) => {
+      void replaceContents(s);
+      const poll = setInterval(() => {
+        if (fs.existsSync(journalOf(s.trash)) && fs.readFileSync(journalOf(s.trash), 'utf8').includes('"commit"') && !fs.existsSync(s.trash)) {
+          clearInterval(poll);
+          resolve();
+        }
+      }, 5);
+    });
+    await stopped;
+    rm.mockRestore();
+    expect(await recoverApply(journalOf(s.trash))).toEqual({ outcome: 'completed', failures: 0 });
+    expect(listTree(s.target)).toEqual(expected);
+    expect(fs.readdirSync(tmp).sort()).toEqual(['target']);
   });
 
   it('empties a directory in place', async () => {

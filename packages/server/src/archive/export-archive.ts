@@ -1,6 +1,5 @@
-import { constants as fsConstants, type Stats } from 'node:fs';
+import { fstatSync, type Stats } from 'node:fs';
 import fs, { type FileHandle } from 'node:fs/promises';
-import path from 'node:path';
 import os from 'node:os';
 import { Readable } from 'node:stream';
 import { promisify } from 'node:util';
@@ -8,6 +7,7 @@ import { gzip } from 'node:zlib';
 import tar from 'tar-stream';
 import type { Pack } from 'tar-stream';
 import { drainedOrClosed } from './drained.js';
+import { changedUnderfoot, fdPath, openDirAt, pinAt, reopen } from './safe-fs.js';
 
 type EntryHeader = Parameters<Pack['entry']>[0];
 
@@ -38,6 +38,10 @@ const ZEROS = Buffer.alloc(64 * 1024);
  * its size when it is opened, at most that many bytes are read, and a file that shrank is padded with
  * zeros, so the archive is always valid; entries that vanish before they are opened are skipped. A
  * missing `dir` gives an empty archive.
+ *
+ * The bot may also swap a directory for a link to a host directory while it is read: every directory
+ * and file is opened without following links and read only once its descriptor proves it lies at its
+ * place inside `dir` (what moved is skipped), so nothing outside `dir` is ever read.
  */
 export function exportArchive(dir: string, options: ExportArchiveOptions = {}): Readable {
   const pack = tar.pack();
@@ -94,13 +98,25 @@ async function packTree(pack: Pack, root: string, options: ExportArchiveOptions)
   const chunk = options.readChunkBytes ?? DEFAULT_READ_CHUNK;
   // First name of each multiply-linked file, so later names become hard-link entries.
   const linked = new Map<string, string>();
+  let realRoot: string;
+  try {
+    realRoot = await fs.realpath(root);
+  } catch (err) {
+    if (changedUnderfoot(err)) return;
+    throw err;
+  }
+  const top = await openDirAt(realRoot, realRoot);
+  if (!top) return;
 
-  const walk = async (relDir: string): Promise<void> => {
+  // Each directory is read through its own descriptor, proven to be inside the data dir, and its
+  // entries are reached from it: a directory the bot swaps for a link meanwhile is never followed.
+  const walk = async (dir: FileHandle, relDir: string): Promise<void> => {
+    const at = fdPath(dir);
     let names: string[];
     try {
-      names = await fs.readdir(path.join(root, relDir));
+      names = await fs.readdir(at);
     } catch (err) {
-      if (vanished(err)) return;
+      if (changedUnderfoot(err)) return;
       throw err;
     }
     names.sort();
@@ -108,40 +124,47 @@ async function packTree(pack: Pack, root: string, options: ExportArchiveOptions)
       options.signal?.throwIfAborted();
       if (pack.destroyed) return;
       const rel = relDir ? `${relDir}/${name}` : name;
-      const abs = path.join(root, rel);
-      let st: Stats;
+      const entry = `${at}/${name}`;
+      const pinned = await pinAt(entry, `${realRoot}/${rel}`);
+      if (!pinned) continue;
       try {
-        st = await fs.lstat(abs);
-      } catch (err) {
-        if (vanished(err)) continue;
-        throw err;
-      }
-      if (st.isDirectory()) {
-        // A trailing slash, as tar writes directory names.
-        await addEntry(pack, { ...common(`${rel}/`, st), type: 'directory' });
-        await walk(rel);
-      } else if (st.isSymbolicLink()) {
-        let target: string;
-        try {
-          target = await fs.readlink(abs);
-        } catch (err) {
-          if (vanished(err)) continue;
-          throw err;
+        // What the pinned entry is, not what was at its name a moment ago (synchronous: the inode
+        // is in memory already, and a thread-pool round trip per entry would cost more).
+        const st = fstatSync(pinned.fd);
+        if (st.isDirectory()) {
+          // A trailing slash, as tar writes directory names.
+          await addEntry(pack, { ...common(`${rel}/`, st), type: 'directory' });
+          await walk(pinned, rel);
+        } else if (st.isSymbolicLink()) {
+          let target: string;
+          try {
+            target = await fs.readlink(entry);
+          } catch (err) {
+            if (changedUnderfoot(err)) continue;
+            throw err;
+          }
+          await addEntry(pack, { ...common(rel, st), type: 'symlink', linkname: target });
+        } else if (st.isFile()) {
+          const key = `${st.dev}:${st.ino}`;
+          const first = st.nlink > 1 ? linked.get(key) : undefined;
+          if (first !== undefined) {
+            await addEntry(pack, { ...common(rel, st), type: 'link', linkname: first });
+            continue;
+          }
+          await addFile(pack, rel, pinned, st, chunk, options.signal);
+          if (st.nlink > 1) linked.set(key, rel);
         }
-        await addEntry(pack, { ...common(rel, st), type: 'symlink', linkname: target });
-      } else if (st.isFile()) {
-        const key = `${st.dev}:${st.ino}`;
-        const first = st.nlink > 1 ? linked.get(key) : undefined;
-        if (first !== undefined) {
-          await addEntry(pack, { ...common(rel, st), type: 'link', linkname: first });
-          continue;
-        }
-        if (await addFile(pack, rel, abs, chunk, options.signal) && st.nlink > 1) linked.set(key, rel);
+        // Sockets, FIFOs and device nodes: nothing an import would take back, and never opened.
+      } finally {
+        await pinned.close();
       }
-      // Sockets, FIFOs and device nodes: nothing an import would take back.
     }
   };
-  await walk('');
+  try {
+    await walk(top, '');
+  } finally {
+    await top.close();
+  }
 }
 
 function common(name: string, st: Stats): EntryHeader {
@@ -149,18 +172,10 @@ function common(name: string, st: Stats): EntryHeader {
   return { name, mode: st.mode, uid: st.uid, gid: st.gid, mtime: st.mtime };
 }
 
-/** Adds one regular file; false when it vanished or stopped being a regular file before it was opened. */
-async function addFile(pack: Pack, rel: string, abs: string, chunk: number, signal: AbortSignal | undefined): Promise<boolean> {
-  let fh: FileHandle;
+/** Adds one pinned regular file, its header from `st` (the pinned file's own stat). */
+async function addFile(pack: Pack, rel: string, pinned: FileHandle, st: Stats, chunk: number, signal: AbortSignal | undefined): Promise<void> {
+  const fh = await reopen(pinned);
   try {
-    fh = await fs.open(abs, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW);
-  } catch (err) {
-    if (vanished(err)) return false;
-    throw err;
-  }
-  try {
-    const st = await fh.stat();
-    if (!st.isFile()) return false;
     const size = st.size;
     await new Promise<void>((resolve, reject) => {
       const sink = pack.entry({ ...common(rel, st), type: 'file', size }, (err) => (err ? reject(err) : resolve()));
@@ -190,7 +205,6 @@ async function addFile(pack: Pack, rel: string, abs: string, chunk: number, sign
         reject(err instanceof Error ? err : new Error(String(err)));
       });
     });
-    return true;
   } finally {
     await fh.close();
   }
@@ -200,10 +214,4 @@ function addEntry(pack: Pack, header: EntryHeader): Promise<void> {
   return new Promise((resolve, reject) => {
     pack.entry(header, (err) => (err ? reject(err) : resolve()));
   });
-}
-
-function vanished(err: unknown): boolean {
-  const code = (err as NodeJS.ErrnoException | null)?.code;
-  // ELOOP: a file replaced by a symlink between lstat and open (O_NOFOLLOW).
-  return code === 'ENOENT' || code === 'ENOTDIR' || code === 'ELOOP';
 }

@@ -2,12 +2,16 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import type { DataImportMode, DataImportResult } from '@berth/contract';
-import { emptyContents, mergeContents, replaceContents } from '../archive/apply-staging.js';
+import { performance } from 'node:perf_hooks';
+import { emptyContents, INCOMPLETE_SUFFIX, incompleteOf, JOURNAL_SUFFIX, journalOf, mergeContents, recoverApply, replaceContents } from '../archive/apply-staging.js';
 import { exportArchive } from '../archive/export-archive.js';
 import { DEFAULT_IMPORT_LIMITS, extractArchive, type ImportLimits } from '../archive/import-archive.js';
+import { removeTree } from '../archive/safe-fs.js';
 import type { Logger } from '../logger.js';
+import type { RuntimeDriver } from '../runtime/driver.js';
 import type { Store } from '../store/store.js';
 import type { BotPaths } from './bot-paths.js';
+import type { ContainerService } from './container-service.js';
 import type { Operations } from './operations.js';
 
 export interface DataServiceDeps {
@@ -15,6 +19,9 @@ export interface DataServiceDeps {
   operations: Operations;
   paths: BotPaths;
   logger: Logger;
+  /** To pause a running container while an import changes its data dir. */
+  driver: Pick<RuntimeDriver, 'pauseContainer' | 'unpauseContainer'>;
+  containers: Pick<ContainerService, 'engineContainer'>;
   /** BERTH_MAX_IMPORT_BYTES. */
   maxImportBytes: number;
   /** The other archive limits; the defaults of SPEC §5 unless a test narrows them. */
@@ -54,6 +61,7 @@ export class DataService {
       const dataDir = await this.prepare(bot.id);
       const botDir = this.deps.paths.botDir(bot.id);
       const staging = path.join(botDir, `${STAGING_PREFIX}${ctx.operationId}`);
+      const trash = path.join(botDir, `${TRASH_PREFIX}${ctx.operationId}`);
       await fs.mkdir(staging, { mode: 0o700 });
       try {
         await ctx.phase('receive', 'reading the archive into a staging dir');
@@ -61,12 +69,13 @@ export class DataService {
         const extracted = await extractArchive(body, staging, { limits: this.limits, signal: ctx.signal, keepOwners });
         await ctx.log(`the archive holds ${extracted.entries} entries: ${extracted.files} files, ${extracted.bytes} bytes`);
         await ctx.phase('apply', options.mode === 'replace' ? 'replacing the data dir’s contents' : 'merging into the data dir');
-        const apply = { staging, target: dataDir, trash: path.join(botDir, `${TRASH_PREFIX}${ctx.operationId}`), keepOwners };
-        if (options.mode === 'replace') await replaceContents(apply);
-        else await mergeContents(apply);
+        const apply = { staging, target: dataDir, trash, keepOwners };
+        const pausedMs = await this.whilePaused(bot.id, () => (options.mode === 'replace' ? replaceContents(apply) : mergeContents(apply)));
+        if (pausedMs !== null) await ctx.log(`the container was paused for ${Math.round(pausedMs)} ms while the data dir changed`);
         return { container: null, files: extracted.files, bytes: extracted.bytes };
       } finally {
-        await fs.rm(staging, { recursive: true, force: true });
+        // After a rollback that could not be completed, the staging dir is kept with the trash.
+        if (!(await exists(journalOf(trash))) && !(await exists(incompleteOf(trash)))) await removeTree(staging).catch((err: unknown) => this.deps.logger.warn({ err, botId: bot.id }, 'could not remove an import’s staging dir'));
       }
     });
     const { files, bytes } = await result;
@@ -88,19 +97,112 @@ export class DataService {
   }
 
   /**
-   * Makes sure the data dir exists, and removes work dirs an interrupted import or reset left next
-   * to it (the operation that made them was marked failed at start-up).
+   * Start-up: finishes or rolls back imports and resets that a crash cut off while they changed a
+   * data dir (their operations were marked failed just before), from their journals.
+   */
+  async recoverInterrupted(): Promise<void> {
+    for (const bot of await this.deps.store.listBots()) {
+      await this.recoverBot(bot.id).catch((err: unknown) => this.deps.logger.error({ err, botId: bot.id }, 'could not recover an interrupted import or reset of the data dir'));
+    }
+  }
+
+  /**
+   * Makes sure the data dir exists, finishes what an interrupted import or reset left (see
+   * `recoverBot`), and removes work dirs it left that hold nothing needed.
    */
   private async prepare(botId: string): Promise<string> {
     const dataDir = this.deps.paths.dataDir(botId);
     await fs.mkdir(dataDir, { recursive: true });
-    const botDir = this.deps.paths.botDir(botId);
-    for (const name of await fs.readdir(botDir)) {
-      if (name.startsWith(STAGING_PREFIX) || name.startsWith(TRASH_PREFIX)) {
-        this.deps.logger.warn({ botId, dir: name }, 'removing a work dir left by an interrupted import or reset');
-        await fs.rm(path.join(botDir, name), { recursive: true, force: true });
-      }
-    }
+    await this.recoverBot(botId);
     return dataDir;
   }
+
+  /**
+   * An apply's journal says whether it finished: a finished one only loses its leftovers, an
+   * unfinished one is rolled back, the running container paused meanwhile. The trash and staging
+   * dirs of one whose rollback could not be completed are kept (they hold the only copy of the old
+   * data), and so is a non-empty trash dir without a journal (the journal is removed only after the
+   * trash). A staging dir without a journal never held anything of the data dir.
+   */
+  private async recoverBot(botId: string): Promise<void> {
+    const botDir = this.deps.paths.botDir(botId);
+    const names = await fs.readdir(botDir).catch((err: unknown) => {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [] as string[];
+      throw err;
+    });
+    const trashOf = (name: string, suffix: string) => (name.startsWith(TRASH_PREFIX) && name.endsWith(suffix) ? name.slice(0, -suffix.length) : null);
+    const stagingOf = (trash: string) => `${STAGING_PREFIX}${trash.slice(TRASH_PREFIX.length)}`;
+    // Work dirs that a journal accounts for: its recovery removes them, or keeps them when it must.
+    const journaled = new Set<string>();
+    const pending: string[] = [];
+    for (const name of names) {
+      const unfinished = trashOf(name, JOURNAL_SUFFIX);
+      const incomplete = trashOf(name, INCOMPLETE_SUFFIX);
+      const trash = unfinished ?? incomplete;
+      if (trash !== null) journaled.add(trash).add(stagingOf(trash)).add(name);
+      if (unfinished !== null) pending.push(name);
+      if (incomplete !== null) {
+        this.deps.logger.error({ botId, trash: path.join(botDir, incomplete), journal: path.join(botDir, name) }, 'an import or reset could not be rolled back in full: the entries it moved aside are kept in its trash dir, and its journal says where each came from');
+      }
+    }
+    if (pending.length > 0) {
+      await this.whilePaused(botId, async () => {
+        for (const name of pending) {
+          const { outcome, failures } = await recoverApply(path.join(botDir, name));
+          if (outcome === 'kept') {
+            this.deps.logger.error({ botId, journal: name, failures }, 'an interrupted import or reset could not be rolled back in full; its old data stays in its trash dir');
+          } else {
+            this.deps.logger.warn({ botId, journal: name, outcome }, outcome === 'completed' ? 'removed what a finished import or reset left' : 'rolled back an import or reset that was interrupted');
+          }
+        }
+      });
+    }
+    for (const name of names) {
+      if (journaled.has(name)) continue;
+      const dir = path.join(botDir, name);
+      if (name.startsWith(STAGING_PREFIX)) {
+        this.deps.logger.warn({ botId, dir: name }, 'removing a staging dir left by an interrupted import');
+        await removeTree(dir);
+      } else if (name.startsWith(TRASH_PREFIX)) {
+        if ((await fs.readdir(dir).catch(() => [])).length === 0) await removeTree(dir);
+        else this.deps.logger.error({ botId, dir: name }, 'a trash dir without a journal is kept: it may hold the only copy of data an interrupted import or reset moved aside');
+      }
+    }
+  }
+
+  /**
+   * Runs `work` with the bot's container paused if it is running, so that nothing in it changes the
+   * data dir meanwhile (it could otherwise swap a directory for a link under the apply's feet); the
+   * milliseconds it was paused, or null when it was not running.
+   */
+  private async whilePaused(botId: string, work: () => Promise<unknown>): Promise<number | null> {
+    const bot = await this.deps.store.mustGetBot(botId);
+    const c = await this.deps.containers.engineContainer(bot);
+    if (c?.state !== 'running') {
+      await work();
+      return null;
+    }
+    const pausedAt = performance.now();
+    try {
+      await this.deps.driver.pauseContainer(c.id);
+    } catch (err) {
+      // It may have stopped on its own since it was looked at; then nothing runs in it anyway.
+      if ((await this.deps.containers.engineContainer(bot))?.state === 'running') throw err;
+      await work();
+      return null;
+    }
+    try {
+      await work();
+    } finally {
+      await this.deps.driver.unpauseContainer(c.id);
+    }
+    return performance.now() - pausedAt;
+  }
+}
+
+async function exists(p: string): Promise<boolean> {
+  return fs.lstat(p).then(
+    () => true,
+    () => false,
+  );
 }

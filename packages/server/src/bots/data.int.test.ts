@@ -1,11 +1,15 @@
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Bot, Container, Operation } from '@berth/contract';
 import { closeTestBerth, expectJson, startTestBerth, TEST_ADMIN_TOKEN, type TestBerth } from '../testing/harness.js';
 import { realPodman, TEST_IMAGE } from '../testing/podman.js';
 import { buildTar, listTree } from '../testing/tree.js';
+
+const WORKSPACE_IMAGE = 'localhost/berth/workspace:bookworm';
 
 /** A running container sees imports and resets of its data dir at once: the bind-mounted dir is never swapped. */
 describe('data dir import, reset and export on Podman', () => {
@@ -27,8 +31,8 @@ describe('data dir import, reset and export on Podman', () => {
     return Promise.resolve(t.berth.app.request(`/api/v1${p}`, { method, headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}` }, ...(body && { body }) }));
   }
 
-  async function runningBot(name: string): Promise<{ bot: Bot; container: Container; dataDir: string }> {
-    const bot = await expectJson<Bot>(t.api('POST', '/bots', { body: { name: `${name}-${run}`, image: TEST_IMAGE } }), 201);
+  async function runningBot(name: string, image = TEST_IMAGE): Promise<{ bot: Bot; container: Container; dataDir: string }> {
+    const bot = await expectJson<Bot>(t.api('POST', '/bots', { body: { name: `${name}-${run}`, image } }), 201);
     const { operation } = await expectJson<{ operation: Operation }>(t.api('POST', `/bots/${bot.id}/container`, { body: {} }), 202);
     await t.berth.operations.settled(operation.id);
     const container = await expectJson<Container>(t.api('GET', `/bots/${bot.id}/container`), 200);
@@ -74,6 +78,38 @@ describe('data dir import, reset and export on Podman', () => {
     expect(after).toMatchObject({ id: container.id, status: 'running', startedAt: container.startedAt, version: container.version });
     await sh(container, 'echo still-writable > /data/after-reset.txt');
     expect(fs.readFileSync(`${dataDir}/after-reset.txt`, 'utf8')).toBe('still-writable\n');
+  });
+
+  it('a bot swapping a directory for a link to a host dir during merges never gets a host file written, moved or changed', async () => {
+    // The workspace image, for its perl.
+    const { bot, container, dataDir } = await runningBot('swapper', WORKSPACE_IMAGE);
+    const host = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-host-canary-'));
+    try {
+      for (let i = 0; i < 40; i++) fs.writeFileSync(path.join(host, `f${i}`), 'host file');
+      const before = listTree(host, { times: true });
+      await sh(container, 'mkdir /data/d && for i in $(seq 0 39); do echo data > /data/d/f$i; done && touch /data/.go');
+      // Inside the container: swap /data/d with a link to the host dir, one rename at a time (perl's,
+      // to swap fast), holding each state a moment, until /data/.go goes.
+      const loop =
+        `chdir '/data'; my $n = 0; while (-e '.go') { ` +
+        `if (!-l 'lnk') { rename 'lnk', 'spare-' . $n++; symlink '${host}', 'lnk'; } ` +
+        `rename 'd', 'real'; rename 'lnk', 'd'; select(undef, undef, undef, 0.0002); rename 'd', 'lnk'; rename 'real', 'd'; select(undef, undef, undef, 0.0002); } ` +
+        `open my $f, '>', '.stopped';`;
+      execFileSync('podman', ['exec', '-d', container.id, 'perl', '-e', loop]);
+      const statuses: number[] = [];
+      for (let i = 0; i < 12; i++) {
+        const archive = await buildTar([{ name: 'd/', type: 'directory', mode: 0o700 }, ...Array.from({ length: 40 }, (_, j) => ({ name: `d/f${j}`, body: `import ${i}` })), { name: `d/new-${i}`, body: 'new' }]);
+        statuses.push((await raw('POST', `/bots/${bot.id}/data/import?mode=merge`, archive)).status);
+      }
+      fs.rmSync(`${dataDir}/.go`);
+      while (!fs.existsSync(`${dataDir}/.stopped`)) await new Promise((r) => setTimeout(r, 10));
+      expect(listTree(host, { times: true })).toEqual(before);
+      // Paused, the container could not get in the way: every import succeeded, and left it running.
+      expect(statuses).toEqual(Array.from({ length: 12 }, () => 200));
+      expect((await expectJson<Container>(t.api('GET', `/bots/${bot.id}/container`), 200)).status).toBe('running');
+    } finally {
+      fs.rmSync(host, { recursive: true, force: true });
+    }
   });
 
   it('exports a data dir a container is writing to, and imports it into another bot byte for byte', async () => {

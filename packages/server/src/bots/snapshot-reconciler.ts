@@ -30,13 +30,13 @@ export async function reconcileSnapshots(deps: { store: Store; snapshots: Snapsh
   const report: SnapshotReconcileReport = { incomplete: [], unknownImages: [], unknownDirs: [], unpaused: [] };
   const bots = new Map((await store.listBots()).map((b) => [b.id, b]));
 
-  // Berth never leaves a container paused on purpose: one paused now was cut off mid-snapshot.
+  // Berth never leaves a container paused on purpose: one paused now was cut off mid-snapshot or mid-import.
   for (const c of await driver.listContainers({ labels: [`${LABEL.managed}=true`] })) {
     const botId = c.labels[LABEL.bot] ?? '';
     if (c.state === 'paused' && bots.has(botId) && c.name === containerName(botId)) {
       await driver.unpauseContainer(c.id);
       report.unpaused.push(c.id);
-      logger.warn({ botId, containerId: c.id }, 'resumed a container left paused by an interrupted snapshot');
+      logger.warn({ botId, containerId: c.id }, 'resumed a container left paused by an interrupted snapshot or import');
     }
   }
 
