@@ -137,11 +137,11 @@ export class ContainerService {
 
   async start(idOrName: string): Promise<Container> {
     const bot = await this.deps.store.mustGetBot(idOrName);
-    const c = await this.mustHaveContainer(bot);
+    const id = await this.containerId(bot);
     const { result } = await this.deps.operations.start(bot.id, 'start', async (ctx) => {
       await ctx.phase('start', 'starting the container');
       await this.deps.store.updateBot(bot.id, { desired_running: 1 });
-      await this.deps.driver.startContainer(c.id);
+      await this.deps.driver.startContainer(id);
       return { container: await this.info(bot.id) };
     });
     return (await result).container;
@@ -149,11 +149,11 @@ export class ContainerService {
 
   async stop(idOrName: string, options: { timeoutSeconds?: number } = {}): Promise<Container> {
     const bot = await this.deps.store.mustGetBot(idOrName);
-    const c = await this.mustHaveContainer(bot);
+    const id = await this.containerId(bot);
     const { result } = await this.deps.operations.start(bot.id, 'stop', async (ctx) => {
       await ctx.phase('stop', 'stopping the container');
       await this.deps.store.updateBot(bot.id, { desired_running: 0 });
-      await this.deps.driver.stopContainer(c.id, { timeoutSeconds: options.timeoutSeconds ?? 10 });
+      await this.deps.driver.stopContainer(id, { timeoutSeconds: options.timeoutSeconds ?? 10 });
       return { container: await this.info(bot.id) };
     });
     return (await result).container;
@@ -180,12 +180,8 @@ export class ContainerService {
   /** The container's info, read from the engine; `container_not_found` when the bot has none. */
   async info(idOrName: string): Promise<Container> {
     const bot = await this.deps.store.mustGetBot(idOrName);
-    // Count processes while the container is inspected: both are engine round trips, and info is
-    // read after every start and stop. A count for a container that is not running is dropped.
-    const early = bot.container_id ? this.deps.driver.countProcesses(bot.container_id).catch(() => null) : Promise.resolve(null);
     const c = await this.mustHaveContainer(bot);
-    const processes = c.id === bot.container_id ? await early : null;
-    return this.describe(bot, c, processes);
+    return this.describe(bot, c);
   }
 
   /** Observed status of every bot's container, from one engine listing. */
@@ -205,7 +201,7 @@ export class ContainerService {
     return c ? this.statusOf(bot, c) : null;
   }
 
-  private async describe(bot: BotRow, c: ContainerState, processes: number | null = null): Promise<Container> {
+  private async describe(bot: BotRow, c: ContainerState): Promise<Container> {
     const desired = configOf(bot);
     const versionRow = await this.deps.store.getVersion(bot.id, Number(c.labels[LABEL.version] ?? bot.current_version));
     const applied: BotConfig = versionRow ? (JSON.parse(versionRow.config) as BotConfig) : desired;
@@ -222,7 +218,7 @@ export class ContainerService {
       exitCode: running ? null : c.exitCode,
       paths: { host: this.deps.paths.dataDir(bot.id), container: this.deps.containerDataPath },
       tasks: running && this.deps.countTasks ? await this.deps.countTasks(bot.id) : 0,
-      processes: running ? (processes ?? (await this.deps.driver.countProcesses(c.id))) : 0,
+      processes: running ? (c.processes ?? (await this.deps.driver.countProcesses(c.id))) : 0,
       cdiDevices: (c.labels[LABEL.cdi] ?? '').split(',').filter(Boolean),
       devices: c.devices,
       version: Number(c.labels[LABEL.version] ?? bot.current_version),
@@ -261,6 +257,14 @@ export class ContainerService {
     }
     const byName = await this.deps.driver.inspectContainer(containerName(bot.id));
     return byName && byName.labels[LABEL.bot] === bot.id ? byName : null;
+  }
+
+  /**
+   * The engine id of the bot's container without asking the engine when Berth recorded it: start and
+   * stop are hot paths, and the engine answers `container_not_found` itself for one that is gone.
+   */
+  private async containerId(bot: BotRow): Promise<string> {
+    return bot.container_id ?? (await this.mustHaveContainer(bot)).id;
   }
 
   private async mustHaveContainer(bot: BotRow): Promise<ContainerState> {

@@ -65,6 +65,8 @@ describe('container lifecycle on Podman', () => {
     expect(container).toMatchObject({ status: 'running', image: TEST_IMAGE, version: 1, runtime: 'podman', botId: bot.id, name: `berth-${bot.id}` });
     expect(container.imageId).toMatch(/^(sha256:)?[0-9a-f]{64}$/);
     expect(container.processes).toBeGreaterThanOrEqual(1);
+    // Counted from the host's cgroup; the engine's own process list agrees.
+    expect(container.processes).toBe(await podman.driver.countProcesses(container.id));
     expect(container.resources.pidsLimit).toBe(4096);
     // The engine agrees: Berth's labels, init process, data dir as the working directory.
     const inspect = JSON.parse(execFileSync('podman', ['inspect', container.id], { encoding: 'utf8' })) as [{ Config: { Labels: Record<string, string>; WorkingDir: string }; HostConfig: { Init: boolean; SecurityOpt: string[] | null; PidsLimit: number } }];

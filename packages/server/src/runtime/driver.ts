@@ -38,6 +38,11 @@ export interface ContainerState {
   exitCode: number | null;
   /** Device nodes the engine reports as attached. */
   devices: { hostPath: string; containerPath: string }[];
+  /**
+   * Processes in the container when the driver could count them while inspecting (cheaply, e.g.
+   * from the host's cgroup); absent when not known — ask `countProcesses`.
+   */
+  processes?: number;
 }
 
 export interface PullLayerProgress {

@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import { AppError } from '../../errors.js';
 import type {
   ContainerSpec,
@@ -37,7 +38,7 @@ interface LibpodContainerInspect {
   Created: string;
   Image: string;
   ImageName?: string;
-  State: { Status: string; ExitCode?: number; StartedAt?: string; FinishedAt?: string };
+  State: { Status: string; ExitCode?: number; StartedAt?: string; FinishedAt?: string; CgroupPath?: string };
   Config?: { Labels?: Record<string, string> | null };
   HostConfig?: { Devices?: { PathOnHost: string; PathInContainer: string }[] | null };
 }
@@ -469,7 +470,26 @@ function toContainerState(c: LibpodContainerInspect): ContainerState {
     finishedAt: realTime(c.State.FinishedAt),
     exitCode: hasExited ? (c.State.ExitCode ?? null) : null,
     devices: (c.HostConfig?.Devices ?? []).map((d) => ({ hostPath: d.PathOnHost, containerPath: d.PathInContainer })),
+    ...(state === 'running' || state === 'paused' ? processesFromCgroup(c.State.CgroupPath) : {}),
   };
+}
+
+/**
+ * Counts a running container's processes from its cgroup on this host — a small file read instead of
+ * another engine round trip (libpod's top). Nothing when the cgroup is not readable here (a remote
+ * engine, another cgroup layout): callers then ask `countProcesses`.
+ */
+function processesFromCgroup(cgroupPath: string | undefined): { processes?: number } {
+  if (!cgroupPath?.startsWith('/') || cgroupPath.includes('..')) return {};
+  for (const root of ['/sys/fs/cgroup/pids', '/sys/fs/cgroup', '/sys/fs/cgroup/unified']) {
+    try {
+      const procs = fs.readFileSync(`${root}${cgroupPath}/cgroup.procs`, 'utf8');
+      return { processes: procs.split('\n').filter(Boolean).length };
+    } catch {
+      // not this layout
+    }
+  }
+  return {};
 }
 
 function mapState(status: string): EngineState {
