@@ -117,7 +117,7 @@ export class ContainerService {
       resources: config.resources,
       network: config.network,
     };
-    const { id } = await driver.createContainer(spec, { signal: ctx.signal });
+    const { id } = await driver.createContainer(spec, { signal: ctx.signal, image });
     // A container built from the image starts a fresh line of snapshots (head null); a restored one
     // descends from its snapshot.
     const start = from?.start ?? true;

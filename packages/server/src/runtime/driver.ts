@@ -155,8 +155,11 @@ export interface RuntimeDriver {
    */
   pullImage(ref: string, options?: { signal?: AbortSignal }): AsyncIterable<PullProgress>;
 
-  /** Creates (does not start) a container; returns its engine id. */
-  createContainer(spec: ContainerSpec, options?: { signal?: AbortSignal }): Promise<{ id: string }>;
+  /**
+   * Creates (does not start) a container; returns its engine id. `image` is the spec's image as the
+   * caller just inspected it, which spares the driver looking it up again.
+   */
+  createContainer(spec: ContainerSpec, options?: { signal?: AbortSignal; image?: ImageInfo }): Promise<{ id: string }>;
   startContainer(id: string): Promise<void>;
   /** Graceful: SIGTERM to the init process, SIGKILL after `timeoutSeconds`. Stopping a stopped one is fine. */
   stopContainer(id: string, options: { timeoutSeconds: number }): Promise<void>;

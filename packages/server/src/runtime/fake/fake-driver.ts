@@ -130,7 +130,7 @@ export class FakeDriver implements RuntimeDriver {
     this.images.set(ref, fakeImage(ref));
   }
 
-  async createContainer(spec: ContainerSpec, options: { signal?: AbortSignal } = {}): Promise<{ id: string }> {
+  async createContainer(spec: ContainerSpec, options: { signal?: AbortSignal; image?: ImageInfo } = {}): Promise<{ id: string }> {
     await this.enter('createContainer', spec.name);
     options.signal?.throwIfAborted();
     const unknown = spec.cdiDevices.filter((d) => !this.cdi.has(d));

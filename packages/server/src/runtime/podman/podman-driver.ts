@@ -168,10 +168,10 @@ export class PodmanDriver implements RuntimeDriver {
     }
   }
 
-  async createContainer(spec: ContainerSpec, options: { signal?: AbortSignal } = {}): Promise<{ id: string }> {
+  async createContainer(spec: ContainerSpec, options: { signal?: AbortSignal; image?: ImageInfo } = {}): Promise<{ id: string }> {
     const { signal } = options;
     checkCdiNamesForPodman43(spec.cdiDevices);
-    const image = await this.inspectImage(spec.image);
+    const image = options.image ?? (await this.inspectImage(spec.image));
     if (!image) throw new AppError('image_not_found', `image ${spec.image} is not present locally`, { details: { image: spec.image } });
     signal?.throwIfAborted();
 
