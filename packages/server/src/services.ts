@@ -10,7 +10,6 @@ import { SnapshotStore } from './store/snapshot-store.js';
 import { Operations } from './bots/operations.js';
 import { reconcile, type UnmanagedContainer } from './bots/reconciler.js';
 import { TokenService } from './bots/token-service.js';
-import { createBotMcpServer } from './mcp/bot-mcp-server.js';
 import { ExecService } from './bots/exec-service.js';
 import { TaskService } from './bots/task-service.js';
 import { FilesService } from './bots/files-service.js';
@@ -74,7 +73,12 @@ export async function composeBerth(options: { config: Readonly<Config>; logger: 
     files,
     terminal,
     webSockets,
-    mcp: { resolveBot: (ref) => store.mustGetBot(ref), createMcpServer: (botId) => createBotMcpServer(botId, { version: BERTH_VERSION, logger, exec, tasks, files }) },
+    mcp: { resolveBot: (ref) => store.mustGetBot(ref), createMcpServer: async (botId) => {
+        // The MCP SDK is loaded on the first MCP request, not at start-up (idle memory).
+        const { createBotMcpServer } = await import('./mcp/bot-mcp-server.js');
+        return createBotMcpServer(botId, { version: BERTH_VERSION, logger, exec, tasks, files });
+      },
+    },
     webDist: config.webDist,
   });
   return { app, bots, containers, operations, changes, cdi, paths, tokens, data, snapshots, exec, tasks, files, terminal, webSockets };

@@ -1,6 +1,5 @@
 import type { OpenAPIHono } from '@hono/zod-openapi';
 import { createRoute } from '@hono/zod-openapi';
-import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js';
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { AppError } from '../../errors.js';
 import type { AppEnv } from '../context.js';
@@ -11,7 +10,7 @@ export interface McpRouteDeps {
   /** The bot a request names (id or name); `bot_not_found` when there is none. */
   resolveBot(idOrName: string): Promise<{ id: string }>;
   /** A fresh MCP server whose tools act on one bot (by id). */
-  createMcpServer(botId: string): McpServer;
+  createMcpServer(botId: string): Promise<McpServer>;
 }
 
 /** The largest JSON-RPC request accepted; file contents travel inside it. */
@@ -42,7 +41,9 @@ export function mcpRoutes(deps: McpRouteDeps, app: OpenAPIHono<AppEnv>): void {
     async (c) => {
       rejectForeignOrigin(c.req.header('origin'), c.req.header('host'));
       const bot = await deps.resolveBot(c.req.valid('param').bot);
-      const server = deps.createMcpServer(bot.id);
+      const server = await deps.createMcpServer(bot.id);
+      // Loaded on first use: the MCP SDK would otherwise be a large share of an idle server's memory.
+      const { WebStandardStreamableHTTPServerTransport } = await import('@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js');
       const transport = new WebStandardStreamableHTTPServerTransport({ sessionIdGenerator: undefined, maxRequestBodySize: MAX_MCP_BODY_BYTES });
       // A client that goes away cancels what it asked for: closing the server aborts running tools.
       const close = () => void server.close().catch(() => undefined);
