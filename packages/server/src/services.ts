@@ -4,23 +4,23 @@ import { ChangeFeed } from './bots/change-feed.js';
 import { ContainerService } from './bots/container-service.js';
 import { DataService } from './bots/data-service.js';
 import { HardLinkedDataSnapshots } from './bots/data-snapshots.js';
+import { ExecService } from './bots/exec-service.js';
+import { FilesService } from './bots/files-service.js';
+import { Operations } from './bots/operations.js';
+import { reconcile } from './bots/reconciler.js';
 import { reconcileSnapshots } from './bots/snapshot-reconciler.js';
 import { SnapshotService, snapshotsDir } from './bots/snapshot-service.js';
-import { SnapshotStore } from './store/snapshot-store.js';
-import { Operations } from './bots/operations.js';
-import { reconcile, type UnmanagedContainer } from './bots/reconciler.js';
-import { TokenService } from './bots/token-service.js';
-import { ExecService } from './bots/exec-service.js';
 import { TaskService } from './bots/task-service.js';
-import { FilesService } from './bots/files-service.js';
 import { TerminalService } from './bots/terminal-service.js';
-import { createWebSocketSupport } from './http/websocket.js';
+import { TokenService } from './bots/token-service.js';
 import { CdiRegistry } from './cdi/cdi-registry.js';
 import type { Config } from './config/config.js';
-import { AdminOrBotTokenAuthenticator, AdminTokenAuthenticator } from './http/auth.js';
 import { createApp } from './http/app.js';
+import { AdminOrBotTokenAuthenticator, AdminTokenAuthenticator } from './http/auth.js';
+import { createWebSocketSupport } from './http/websocket.js';
 import type { Logger } from './logger.js';
 import type { RuntimeDriver } from './runtime/driver.js';
+import { SnapshotStore } from './store/snapshot-store.js';
 import type { Store } from './store/store.js';
 import { BERTH_VERSION } from './version.js';
 
@@ -47,8 +47,7 @@ export async function composeBerth(options: { config: Readonly<Config>; logger: 
   const snapshots = new SnapshotService({ store, snapshots: snapshotStore, driver, operations, containers, data: dataSnapshots, paths, changes, logger });
   const bots = new BotService({ store, driver, containers, paths, changes, logger, defaultImage: config.defaultImage, defaultPidsLimit: config.defaultPidsLimit, snapshots });
 
-  let unmanaged: UnmanagedContainer[] = [];
-  ({ unmanaged } = await reconcile({ store, driver, operations, logger }));
+  const { unmanaged } = await reconcile({ store, driver, operations, logger });
   // Imports and resets a crash cut off are rolled back from their journals (their operations were just marked failed).
   await data.recoverInterrupted();
   await reconcileSnapshots({ store, snapshots: snapshotStore, driver, data: dataSnapshots, logger });
@@ -73,7 +72,9 @@ export async function composeBerth(options: { config: Readonly<Config>; logger: 
     files,
     terminal,
     webSockets,
-    mcp: { resolveBot: (ref) => store.mustGetBot(ref), createMcpServer: async (botId) => {
+    mcp: {
+      resolveBot: (ref) => store.mustGetBot(ref),
+      createMcpServer: async (botId) => {
         // The MCP SDK is loaded on the first MCP request, not at start-up (idle memory).
         const { createBotMcpServer } = await import('./mcp/bot-mcp-server.js');
         return createBotMcpServer(botId, { version: BERTH_VERSION, logger, exec, tasks, files });
