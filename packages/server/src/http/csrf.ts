@@ -20,7 +20,7 @@ export function assertCookieRequestAllowed(c: Context): void {
     throw new AppError('forbidden', `cross-site request refused (Sec-Fetch-Site: ${site}); the session cookie is for Berth's own pages`);
   }
   const origin = c.req.header('origin');
-  if (origin !== undefined && !sameOrigin(origin, c)) {
+  if (origin !== undefined && !isSameOrigin(origin, c.req.header('host') ?? new URL(c.req.url).host)) {
     throw new AppError('forbidden', `cross-origin request refused (Origin: ${origin}); the session cookie is for Berth's own pages`);
   }
   if (SAFE_METHODS.has(c.req.method.toUpperCase())) return;
@@ -30,9 +30,10 @@ export function assertCookieRequestAllowed(c: Context): void {
   }
 }
 
-function sameOrigin(origin: string, c: Context): boolean {
+/** Whether a browser's `Origin` names this server (`host`); false without a host to compare. */
+export function isSameOrigin(origin: string, host: string | undefined): boolean {
   try {
-    return new URL(origin).host === (c.req.header('host') ?? new URL(c.req.url).host);
+    return host !== undefined && new URL(origin).host === host;
   } catch {
     // "null" (sandboxed frames, some redirects) and anything unparsable.
     return false;

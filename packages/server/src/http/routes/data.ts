@@ -8,9 +8,8 @@ import { DATA_IMPORT_MEDIA_TYPES, DataImportQuery, DataImportResult, DataResetRe
 import type { DataService } from '../../bots/data-service.js';
 import type { AppEnv } from '../context.js';
 import { BotParam } from './bots.js';
-import { errorResponse, jsonContent } from './openapi.js';
+import { binary, errorResponse, jsonContent } from './openapi.js';
 
-const binary = { schema: { type: 'string' as const, format: 'binary' } };
 
 export function dataRoutes(deps: { data: DataService }, app: OpenAPIHono<AppEnv>): void {
   app.openapi(

@@ -6,9 +6,8 @@ import type { FilesService } from '../../bots/files-service.js';
 import { parseMode, parseRange } from '../../bots/file-format.js';
 import type { AppEnv } from '../context.js';
 import { BotParam } from './bots.js';
-import { errorResponse, jsonContent } from './openapi.js';
+import { binary, errorResponse, jsonContent } from './openapi.js';
 
-const binary = { schema: { type: 'string' as const, format: 'binary' } };
 const PathQuery = z.object({ path: z.string().min(1).max(4096).describe('inside the container; relative paths start at the data dir') });
 
 /** The files API (SPEC §3 "The bot's tools"). */

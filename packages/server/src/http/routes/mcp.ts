@@ -3,6 +3,7 @@ import { createRoute } from '@hono/zod-openapi';
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { AppError } from '../../errors.js';
 import type { AppEnv } from '../context.js';
+import { isSameOrigin } from '../csrf.js';
 import { BotParam } from './bots.js';
 import { errorResponse } from './openapi.js';
 
@@ -70,12 +71,5 @@ export function mcpRoutes(deps: McpRouteDeps, app: OpenAPIHono<AppEnv>): void {
  * Agents and other programs send no Origin header.
  */
 function rejectForeignOrigin(origin: string | undefined, host: string | undefined): void {
-  if (origin === undefined) return;
-  let originHost: string | undefined;
-  try {
-    originHost = new URL(origin).host;
-  } catch {
-    originHost = undefined;
-  }
-  if (originHost === undefined || originHost !== host) throw new AppError('forbidden', `MCP requests from origin ${origin} are not allowed`);
+  if (origin !== undefined && !isSameOrigin(origin, host)) throw new AppError('forbidden', `MCP requests from origin ${origin} are not allowed`);
 }

@@ -12,3 +12,6 @@ export const sseContent = (description: string) => ({
   content: { 'text/event-stream': { schema: { type: 'string' as const } } },
   description,
 });
+
+/** A body of raw bytes (a file, an archive). */
+export const binary = { schema: { type: 'string' as const, format: 'binary' } };

@@ -8,6 +8,7 @@ import { AppError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
 import type { ExecSession } from '../../runtime/driver.js';
 import type { AppEnv } from '../context.js';
+import { isSameOrigin } from '../csrf.js';
 import type { WebSocketSupport } from '../websocket.js';
 import { BotParam } from './bots.js';
 import { errorResponse } from './openapi.js';
@@ -53,7 +54,7 @@ export function terminalRoutes(deps: { terminal: TerminalService; webSockets: We
         throw new AppError('validation_failed', 'this route is a WebSocket: connect with Upgrade: websocket');
       }
       const origin = c.req.header('origin');
-      if (origin !== undefined && !sameOrigin(origin, c.req.header('host'))) {
+      if (origin !== undefined && !isSameOrigin(origin, c.req.header('host'))) {
         throw new AppError('forbidden', `a terminal cannot be opened from another origin (Origin: ${origin})`);
       }
       const { bot } = c.req.valid('param');
@@ -143,13 +144,5 @@ function controlMessage(text: string): TerminalClientMessage | null {
     return parsed.success ? parsed.data : null;
   } catch {
     return null;
-  }
-}
-
-function sameOrigin(origin: string, host: string | undefined): boolean {
-  try {
-    return host !== undefined && new URL(origin).host === host;
-  } catch {
-    return false;
   }
 }
