@@ -1,5 +1,5 @@
 import type { Bot, Network, Resources } from '@berth/contract';
-import type { BotRow } from '../store/store.js';
+import type { BotRow, VersionRow } from '../store/store.js';
 
 /** The part of a bot's config that a container instance is built from. */
 export interface BotConfig {
@@ -18,6 +18,11 @@ export function configOf(row: BotRow): BotConfig {
     network: row.network as Network,
     env: JSON.parse(row.env) as Record<string, string>,
   };
+}
+
+/** The config a version's container was built from, as recorded with it. */
+export function configOfVersion(row: VersionRow): BotConfig {
+  return JSON.parse(row.config) as BotConfig;
 }
 
 /** Whether a container built from `applied` differs from what the bot now asks for. */

@@ -1,8 +1,6 @@
 import fs from 'node:fs/promises';
-import type { CreateBotBody, PatchBotBody} from '@berth/contract';
-import { type Bot } from '@berth/contract';
+import type { Bot, CreateBotBody, PatchBotBody } from '@berth/contract';
 import type { z } from 'zod';
-import { AppError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { RuntimeDriver } from '../runtime/driver.js';
 import type { Store } from '../store/store.js';
@@ -84,10 +82,7 @@ export class BotService {
   /** Removes the bot with its container, data dir and records. */
   async remove(idOrName: string): Promise<void> {
     const row = await this.deps.store.mustGetBot(idOrName);
-    const running = await this.deps.store.runningOperationFor(row.id);
-    if (running) {
-      throw new AppError('operation_in_progress', `bot has a running ${running.kind} operation ${running.id}`, { details: { operationId: running.id, kind: running.kind } });
-    }
+    await this.deps.store.assertNoRunningOperation(row.id);
     const c = await this.deps.containers.engineContainer(row);
     if (c) await this.deps.driver.removeContainer(c.id);
     await this.deps.snapshots?.removeAllForBot(row.id);

@@ -5,7 +5,7 @@ import { AppError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { ContainerSpec, ContainerState, RuntimeDriver } from '../runtime/driver.js';
 import type { BotRow, Store } from '../store/store.js';
-import { configOf, needsRecreate, type BotConfig } from './bot-config.js';
+import { configOf, configOfVersion, needsRecreate, type BotConfig } from './bot-config.js';
 import type { BotPaths } from './bot-paths.js';
 import type { ChangeFeed } from './change-feed.js';
 import { now } from './ids.js';
@@ -204,7 +204,7 @@ export class ContainerService {
   private async describe(bot: BotRow, c: ContainerState): Promise<Container> {
     const desired = configOf(bot);
     const versionRow = await this.deps.store.getVersion(bot.id, Number(c.labels[LABEL.version] ?? bot.current_version));
-    const applied: BotConfig = versionRow ? (JSON.parse(versionRow.config) as BotConfig) : desired;
+    const applied = versionRow ? configOfVersion(versionRow) : desired;
     const running = c.state === 'running' || c.state === 'paused';
     return {
       id: c.id,

@@ -7,7 +7,7 @@ import type { Logger } from '../logger.js';
 import type { ContainerState, RuntimeDriver } from '../runtime/driver.js';
 import type { SnapshotRow, SnapshotStore } from '../store/snapshot-store.js';
 import type { BotRow, Store } from '../store/store.js';
-import { configOf, type BotConfig } from './bot-config.js';
+import { configOf, configOfVersion } from './bot-config.js';
 import type { BotPaths } from './bot-paths.js';
 import type { ChangeFeed } from './change-feed.js';
 import { LABEL, type ContainerService } from './container-service.js';
@@ -93,10 +93,7 @@ export class SnapshotService {
   async remove(idOrName: string, snap: string): Promise<void> {
     const bot = await this.deps.store.mustGetBot(idOrName);
     const row = await this.deps.snapshots.mustGet(bot.id, snap);
-    const running = await this.deps.store.runningOperationFor(bot.id);
-    if (running) {
-      throw new AppError('operation_in_progress', `bot has a running ${running.kind} operation ${running.id}`, { details: { operationId: running.id, kind: running.kind } });
-    }
+    await this.deps.store.assertNoRunningOperation(bot.id);
     await this.locked(bot.id, async () => {
       // A data-only snapshot has no image to remove.
       const { removed } = row.image_ref ? await this.deps.driver.removeImage(row.image_ref) : { removed: true };
@@ -112,7 +109,7 @@ export class SnapshotService {
     const bot = await this.deps.store.mustGetBot(idOrName);
     const rows = await this.deps.store.listVersions(bot.id);
     const history: Version[] = rows.map((r) => {
-      const config = JSON.parse(r.config) as BotConfig;
+      const config = configOfVersion(r);
       return {
         version: r.version,
         createdAt: r.created_at,
@@ -246,7 +243,7 @@ export class SnapshotService {
     bot = await store.mustGetBot(bot.id);
     // A data-only snapshot has no root filesystem of its own: the container is built as a create would.
     const versionRow = target.image_ref ? await store.getVersion(bot.id, target.version) : undefined;
-    const config = versionRow ? (JSON.parse(versionRow.config) as BotConfig) : configOf(bot);
+    const config = versionRow ? configOfVersion(versionRow) : configOf(bot);
     const container = await this.deps.containers.buildFromSnapshot(bot.id, { image: target.image_ref, config, snapshotId: target.id, start }, ctx);
     // The replaced container may have held the last use of a deleted snapshot's image.
     await this.sweepImages(bot.id).catch((err: unknown) => this.deps.logger.warn({ err, botId: bot.id }, 'could not sweep released snapshot images'));

@@ -1,7 +1,7 @@
 import type { Task, TaskStatus } from '@berth/contract';
 import { AppError, isAppError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import type { ContainerState, RuntimeDriver } from '../runtime/driver.js';
+import type { RuntimeDriver } from '../runtime/driver.js';
 import type { BotRow, Store } from '../store/store.js';
 import { TaskStore, type TaskRow } from '../store/task-store.js';
 import { containerName } from './container-service.js';
@@ -47,7 +47,7 @@ export class TaskService {
     const row: TaskRow = {
       id: newId('task'),
       bot_id: bot.id,
-      container_id: (state as ContainerState).id,
+      container_id: state.id,
       command: JSON.stringify(req.command),
       cwd: cmd.cwd,
       status: 'running',
@@ -122,11 +122,12 @@ export class TaskService {
 
   /** Tasks still running in the bot's container (for the container info); 0 without asking it when none are recorded. */
   async countRunning(botId: string): Promise<number> {
-    if ((await this.tasks.running(botId)).length === 0) return 0;
+    const rows = await this.tasks.running(botId);
+    if (rows.length === 0) return 0;
     const bot = await this.deps.store.findBot(botId);
     if (!bot) return 0;
     try {
-      const observed = await this.observe(bot);
+      const observed = await this.observe(bot, rows);
       return [...observed.values()].filter((r) => r.status === 'running').length;
     } catch (err) {
       this.deps.logger.warn({ err, botId }, 'could not read task status from the container');
@@ -137,7 +138,11 @@ export class TaskService {
   /** At start-up: re-finds every task recorded as running and records what became of it meanwhile. */
   async reconcileAll(): Promise<void> {
     const byBot = new Map<string, TaskRow[]>();
-    for (const row of await this.tasks.running()) byBot.set(row.bot_id, [...(byBot.get(row.bot_id) ?? []), row]);
+    for (const row of await this.tasks.running()) {
+      const rows = byBot.get(row.bot_id);
+      if (rows) rows.push(row);
+      else byBot.set(row.bot_id, [row]);
+    }
     for (const [botId, rows] of byBot) {
       const bot = await this.deps.store.findBot(botId);
       if (!bot) continue;

@@ -92,7 +92,7 @@ export class Store {
       await this.db.insertInto('operations').values(row).execute();
     } catch (err) {
       if (!isUniqueViolation(err)) throw err;
-      const running = await this.db.selectFrom('operations').selectAll().where('bot_id', '=', row.bot_id).where('status', '=', 'running').executeTakeFirst();
+      const running = await this.runningOperationFor(row.bot_id);
       throw new AppError('operation_in_progress', `bot already has a running ${running?.kind ?? ''} operation ${running?.id ?? ''}`.replace(/\s+/g, ' '), {
         details: { operationId: running?.id, kind: running?.kind },
         cause: err,
@@ -121,6 +121,14 @@ export class Store {
 
   async runningOperationFor(botId: string): Promise<OperationRow | undefined> {
     return this.db.selectFrom('operations').selectAll().where('bot_id', '=', botId).where('status', '=', 'running').executeTakeFirst();
+  }
+
+  /** Fails with `operation_in_progress` when the bot has a running operation (for changes made outside one). */
+  async assertNoRunningOperation(botId: string): Promise<void> {
+    const running = await this.runningOperationFor(botId);
+    if (running) {
+      throw new AppError('operation_in_progress', `bot has a running ${running.kind} operation ${running.id}`, { details: { operationId: running.id, kind: running.kind } });
+    }
   }
 
   /** A bot's latest operations, newest first (the web UI finds a running one to reattach to). */
