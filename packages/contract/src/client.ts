@@ -188,21 +188,7 @@ export class BerthClient {
     archive: ReadableStream<Uint8Array> | Blob | Uint8Array,
     options: { mode?: DataImportMode; signal?: AbortSignal } = {},
   ): Promise<DataImportResult> {
-    // X-Berth: a browser holding a session cookie must show the request is not a cross-site form post.
-    const headers: Record<string, string> = { accept: 'application/json', 'content-type': 'application/octet-stream', [CSRF_HEADER]: '1' };
-    if (this.options.token) headers.authorization = `Bearer ${this.options.token}`;
-    const streamed = typeof (archive as ReadableStream).getReader === 'function';
-    const res = await this.fetchImpl(`${this.base}/api/v1/bots/${enc(bot)}/data/import?mode=${options.mode ?? 'merge'}`, {
-      method: 'POST',
-      headers,
-      body: archive as NonNullable<RequestInit['body']>,
-      // Fetch sends a stream body only when told it may start before the response (half duplex).
-      ...(streamed && { duplex: 'half' }),
-      ...(options.signal && { signal: options.signal }),
-      credentials: 'same-origin',
-    } as RequestInit);
-    if (!res.ok) throw await toApiError(res);
-    return (await res.json()) as DataImportResult;
+    return this.upload('POST', `/bots/${enc(bot)}/data/import?mode=${options.mode ?? 'merge'}`, archive, options.signal);
   }
 
   /** Empties the data dir in place; the container keeps running. */
@@ -282,19 +268,7 @@ export class BerthClient {
   async writeFile(bot: string, path: string, data: string | Uint8Array | Blob | ReadableStream<Uint8Array>, options: { mode?: string; signal?: AbortSignal } = {}): Promise<FileInfo> {
     const q = new URLSearchParams({ path });
     if (options.mode !== undefined) q.set('mode', options.mode);
-    const headers: Record<string, string> = { accept: 'application/json', 'content-type': 'application/octet-stream', [CSRF_HEADER]: '1' };
-    if (this.options.token) headers.authorization = `Bearer ${this.options.token}`;
-    const streamed = typeof (data as ReadableStream).getReader === 'function';
-    const res = await this.fetchImpl(`${this.base}/api/v1/bots/${enc(bot)}/files?${q.toString()}`, {
-      method: 'PUT',
-      headers,
-      body: data as NonNullable<RequestInit['body']>,
-      ...(streamed && { duplex: 'half' }),
-      ...(options.signal && { signal: options.signal }),
-      credentials: 'same-origin',
-    } as RequestInit);
-    if (!res.ok) throw await toApiError(res);
-    return (await res.json()) as FileInfo;
+    return this.upload('PUT', `/bots/${enc(bot)}/files?${q.toString()}`, data, options.signal);
   }
 
   /** Removes a file or a link (not its target); a non-empty directory needs `recursive`. */
@@ -331,6 +305,25 @@ export class BerthClient {
   private async jsonWith<T>(method: string, path: string, body: unknown, signal?: AbortSignal): Promise<T> {
     const res = await this.request(method, path, body, { signal, headers: { [CSRF_HEADER]: '1' } });
     if (res.status === 204) return undefined as T;
+    return (await res.json()) as T;
+  }
+
+  /** Sends raw bytes (a ReadableStream is sent as it is read) and answers the JSON reply. */
+  private async upload<T>(method: string, path: string, data: string | Uint8Array | Blob | ReadableStream<Uint8Array>, signal?: AbortSignal): Promise<T> {
+    // X-Berth: a browser holding a session cookie must show the request is not a cross-site form post.
+    const headers: Record<string, string> = { accept: 'application/json', 'content-type': 'application/octet-stream', [CSRF_HEADER]: '1' };
+    if (this.options.token) headers.authorization = `Bearer ${this.options.token}`;
+    const streamed = typeof (data as ReadableStream).getReader === 'function';
+    const res = await this.fetchImpl(`${this.base}/api/v1${path}`, {
+      method,
+      headers,
+      body: data as NonNullable<RequestInit['body']>,
+      // Fetch sends a stream body only when told it may start before the response (half duplex).
+      ...(streamed && { duplex: 'half' }),
+      ...(signal && { signal }),
+      credentials: 'same-origin',
+    } as RequestInit);
+    if (!res.ok) throw await toApiError(res);
     return (await res.json()) as T;
   }
 
