@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
-import type { OperationEvent } from '@berth/contract';
 import { connect, print } from '../connection.js';
 import type { GlobalOptions } from '../global-options.js';
+import { followOperation } from '../progress.js';
 
 export function registerContainer(program: Command, global: () => GlobalOptions): void {
   const container = program.command('container').description('a bot’s container: create, start, stop, delete, info');
@@ -12,13 +12,7 @@ export function registerContainer(program: Command, global: () => GlobalOptions)
     .option('--recreate', 'replace the existing container; the data dir is kept')
     .action(async (bot: string, o: { recreate?: boolean }) => {
       const g = global();
-      let failed = false;
-      for await (const ev of connect(g).createContainerStream(bot, { recreate: o.recreate === true })) {
-        if (g.json) process.stdout.write(`${JSON.stringify(ev)}\n`);
-        else renderEvent(ev);
-        if (ev.event === 'error') failed = true;
-      }
-      if (failed) process.exitCode = 1;
+      await followOperation(connect(g).createContainerStream(bot, { recreate: o.recreate === true }), g.json);
     });
 
   container.command('info <bot>').description('the container as the engine reports it').action(async (bot: string) => print(await connect(global()).getContainer(bot), global().json));
@@ -36,34 +30,4 @@ export function registerContainer(program: Command, global: () => GlobalOptions)
       await connect(global()).deleteContainer(bot, { purgeData: o.purgeData === true });
       process.stdout.write(`container of ${bot} removed${o.purgeData ? ' with its data' : '; data kept'}\n`);
     });
-}
-
-function renderEvent(ev: OperationEvent): void {
-  const d = ev.data as Record<string, unknown>;
-  switch (ev.event) {
-    case 'phase':
-      process.stdout.write(`[${String(d.phase)}] ${String(d.message)}\n`);
-      break;
-    case 'pull': {
-      const total = Number(d.total);
-      const current = Number(d.current);
-      process.stdout.write(`  pulling ${String(d.image)}: ${mb(current)} / ${mb(total)}${total ? ` (${Math.floor((100 * current) / total)}%)` : ''}\n`);
-      break;
-    }
-    case 'log':
-      process.stdout.write(`  ${String(d.message)}\n`);
-      break;
-    case 'done':
-      process.stdout.write('done\n');
-      break;
-    case 'error':
-      process.stderr.write(`error (${String(d.code)}): ${String(d.message)}\n`);
-      break;
-    default:
-      break;
-  }
-}
-
-function mb(n: number): string {
-  return `${(n / 1024 / 1024).toFixed(1)} MB`;
 }

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import type { Snapshot, SnapshotList, VersionList } from '@berth/contract';
 import { connect, print } from '../connection.js';
 import type { GlobalOptions } from '../global-options.js';
+import { followOperation } from '../progress.js';
 
 export function registerSnapshots(program: Command, global: () => GlobalOptions): void {
   const snapshots = program.command('snapshots').description('a bot’s snapshots: take, list (as a tree), restore, delete');
@@ -27,19 +28,7 @@ export function registerSnapshots(program: Command, global: () => GlobalOptions)
     .option('--no-keep-current', 'do not save the current state first')
     .action(async (bot: string, snapshot: string, o: { keepCurrent: boolean }) => {
       const g = global();
-      let failed = false;
-      for await (const ev of connect(g).restoreSnapshotStream(bot, snapshot, { keepCurrent: o.keepCurrent })) {
-        const d = ev.data as Record<string, unknown>;
-        if (g.json) process.stdout.write(`${JSON.stringify(ev)}\n`);
-        else if (ev.event === 'phase') process.stdout.write(`[${String(d.phase)}] ${String(d.message)}\n`);
-        else if (ev.event === 'log') process.stdout.write(`  ${String(d.message)}\n`);
-        else if (ev.event === 'done') process.stdout.write('done\n');
-        if (ev.event === 'error') {
-          process.stderr.write(`error (${String(d.code)}): ${String(d.message)}\n`);
-          failed = true;
-        }
-      }
-      if (failed) process.exitCode = 1;
+      await followOperation(connect(g).restoreSnapshotStream(bot, snapshot, { keepCurrent: o.keepCurrent }), g.json);
     });
 
   snapshots
