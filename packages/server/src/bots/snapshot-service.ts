@@ -5,7 +5,7 @@ import type { Container, Operation, Snapshot, SnapshotList, Version, VersionList
 import { AppError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { ContainerState, RuntimeDriver } from '../runtime/driver.js';
-import type { SnapshotRow, SnapshotStore } from '../store/snapshot-store.js';
+import { snapshotNameTaken, type SnapshotRow, type SnapshotStore } from '../store/snapshot-store.js';
 import type { BotRow, Store } from '../store/store.js';
 import { configOf, configOfVersion } from './bot-config.js';
 import type { BotPaths } from './bot-paths.js';
@@ -53,7 +53,7 @@ export class SnapshotService {
   /** Takes a snapshot; a running container keeps running (paused briefly), a stopped one stays stopped. */
   async create(idOrName: string, body: { name: string }): Promise<{ operation: Operation; result: Promise<{ container: Container; snapshot: Snapshot }> }> {
     const bot = await this.deps.store.mustGetBot(idOrName);
-    if (await this.deps.snapshots.nameTaken(bot.id, body.name)) throw nameTaken(body.name);
+    if (await this.deps.snapshots.nameTaken(bot.id, body.name)) throw snapshotNameTaken(body.name);
     await this.mustHaveContainer(bot);
     return this.deps.operations.start(bot.id, 'snapshot', (ctx) =>
       this.locked(bot.id, async () => {
@@ -303,10 +303,6 @@ export class SnapshotService {
     });
     return next;
   }
-}
-
-function nameTaken(name: string): AppError {
-  return new AppError('snapshot_name_taken', `the bot already has a snapshot named "${name}"`, { details: { name } });
 }
 
 export function toSnapshot(row: SnapshotRow): Snapshot {

@@ -1,6 +1,7 @@
 import type { Insertable, Kysely, Selectable } from 'kysely';
 import { AppError } from '../errors.js';
 import type { Database, SnapshotsTable } from './schema.js';
+import { isUniqueViolation } from './store.js';
 
 /**
  * A snapshot record. `image_ref` and `image_id` are null for a data-only snapshot (one taken while the
@@ -24,7 +25,7 @@ export class SnapshotStore {
         .values({ ...row, image_ref: row.image_ref ?? '', image_id: row.image_id ?? '' })
         .execute();
     } catch (err) {
-      if (isUniqueViolation(err)) throw new AppError('snapshot_name_taken', `the bot already has a snapshot named "${row.name}"`, { cause: err, details: { name: row.name } });
+      if (isUniqueViolation(err)) throw snapshotNameTaken(row.name, err);
       throw err;
     }
     return this.mustGet(row.bot_id, row.id);
@@ -82,7 +83,6 @@ function fromDb(row: Selectable<SnapshotsTable>): SnapshotRow {
   return { ...row, image_ref: row.image_ref || null, image_id: row.image_id || null };
 }
 
-function isUniqueViolation(err: unknown): boolean {
-  const code = (err as { code?: unknown }).code;
-  return code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || code === '23505';
+export function snapshotNameTaken(name: string, cause?: unknown): AppError {
+  return new AppError('snapshot_name_taken', `the bot already has a snapshot named "${name}"`, { cause, details: { name } });
 }

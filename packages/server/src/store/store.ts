@@ -159,7 +159,8 @@ export class Store {
   }
 }
 
-function isUniqueViolation(err: unknown): boolean {
+/** A unique or primary-key violation, from SQLite or PostgreSQL; the stores map it to a `*_taken` code. */
+export function isUniqueViolation(err: unknown): boolean {
   const code = (err as { code?: unknown }).code;
   return code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || code === '23505';
 }
