@@ -58,12 +58,12 @@ export class FilesService {
 
   /** A file's bytes (`range`, capped at the read limit) or a directory's listing. */
   async read(idOrName: string, input: string, range?: ByteRange): Promise<FileRead | ({ kind: 'directory' } & DirectoryListing)> {
-    const { backend, path, rel } = await this.locate(idOrName, input);
+    const { files, path, at } = await this.locate(idOrName, input);
     const limit = this.deps.readLimit;
     // Ask for one byte more than the cap, to learn whether the cap cut the read.
     const want = { offset: range?.offset ?? 0 };
     const ask = Math.min(range?.length ?? Number.MAX_SAFE_INTEGER, limit);
-    const result: ReadResult = backend.kind === 'container' ? await backend.files.read(path, want, ask) : await backend.files.read(rel as string, want, ask);
+    const result: ReadResult = await files.read(at, want, ask);
     if (result.kind === 'directory') return { kind: 'directory', path, entries: result.entries, truncated: result.truncated };
     const f: OpenedFile = result.file;
     let plan;
@@ -90,20 +90,17 @@ export class FilesService {
 
   /** Writes the body to `path` atomically (a temporary file renamed over it), making its parents. */
   async write(idOrName: string, input: string, body: AsyncIterable<Uint8Array>, options: { mode?: number } = {}): Promise<FileInfo> {
-    const { backend, path, rel } = await this.locate(idOrName, input);
+    const { files, path, at } = await this.locate(idOrName, input);
     if (path === '/') throw new AppError('validation_failed', 'the path names the root directory, not a file');
-    const st = backend.kind === 'container' ? await backend.files.write(path, body, options) : await backend.files.write(rel as string, body, options);
-    return info(path, st);
+    return info(path, await files.write(at, body, options));
   }
 
   async remove(idOrName: string, input: string, options: { recursive?: boolean } = {}): Promise<void> {
-    const { backend, path, rel } = await this.locate(idOrName, input);
+    const { files, path, at } = await this.locate(idOrName, input);
     if (path === '/' || path === this.deps.containerDataPath) {
       throw new AppError('validation_failed', `${path} cannot be removed${path === '/' ? '' : '; use POST /bots/{bot}/data/reset to empty the data dir'}`);
     }
-    const recursive = options.recursive === true;
-    if (backend.kind === 'container') await backend.files.remove(path, { recursive });
-    else await backend.files.remove(rel as string, { recursive });
+    await files.remove(at, { recursive: options.recursive === true });
   }
 
   async move(idOrName: string, body: { from: string; to: string; overwrite?: boolean | undefined }): Promise<FileInfo> {
@@ -114,10 +111,8 @@ export class FilesService {
     for (const p of [from, to]) {
       if (p === '/' || p === this.deps.containerDataPath) throw new AppError('validation_failed', `${p} cannot be moved or replaced`);
     }
-    const overwrite = body.overwrite === true;
-    if (backend.kind === 'container') return info(to, await backend.files.move(from, to, { overwrite }));
-    const [fromRel, toRel] = [this.dataRel(from, backend), this.dataRel(to, backend)];
-    return info(to, await backend.files.move(fromRel, toRel, { overwrite }));
+    const [fromAt, toAt] = [this.where(from, backend), this.where(to, backend)];
+    return info(to, await backend.files.move(fromAt, toAt, { overwrite: body.overwrite === true }));
   }
 
   /**
@@ -148,11 +143,17 @@ export class FilesService {
     return { ...written, replacements: 1 };
   }
 
-  private async locate(idOrName: string, input: string): Promise<{ backend: Backend; path: string; rel: string | null }> {
+  /** The backend for the bot's container now, the path inside the container, and `at`: that path as the backend takes it. */
+  private async locate(idOrName: string, input: string): Promise<{ files: Backend['files']; path: string; at: string }> {
     const bot = await this.deps.store.mustGetBot(idOrName);
     const path = containerPath(input, this.deps.containerDataPath);
     const backend = await this.backendFor(bot);
-    return { backend, path, rel: backend.kind === 'data-dir' ? this.dataRel(path, backend) : null };
+    return { files: backend.files, path, at: this.where(path, backend) };
+  }
+
+  /** A container path as the backend takes it: itself inside the container, its place in the data dir from the host. */
+  private where(path: string, backend: Backend): string {
+    return backend.kind === 'container' ? path : this.dataRel(path, backend);
   }
 
   private async backendFor(bot: BotRow): Promise<Backend> {
