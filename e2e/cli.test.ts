@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BerthClient } from '@berth/contract';
-import { CLI_MAIN, startServer, type ServerProcess } from './server-process.js';
+import { CLI_MAIN, runCli, startServer, type ServerProcess } from './server-process.js';
 
 const run = promisify(execFile);
 
@@ -26,7 +26,7 @@ describe('berth CLI', () => {
   });
 
   function berth(...args: string[]) {
-    return run(process.execPath, [CLI_MAIN, '--url', server.url, ...args], { env: { ...process.env, BERTH_TOKEN: server.token } });
+    return runCli(server, args);
   }
 
   it('creates a bot and its container with progress, shows, stops and deletes it', async () => {

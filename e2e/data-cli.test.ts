@@ -1,16 +1,13 @@
-import { execFile, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BerthApiError, BerthClient, type Bot } from '@berth/contract';
 import { buildTar, listTree } from '../packages/server/src/testing/tree.js';
-import { CLI_MAIN, startServer, type ServerProcess } from './server-process.js';
-
-const run = promisify(execFile);
+import { runCli, startServer, type ServerProcess } from './server-process.js';
 
 /** `berth data` and the SDK's data methods against the built server over real HTTP. */
 describe('berth data', () => {
@@ -38,7 +35,7 @@ describe('berth data', () => {
   });
 
   function berth(...args: string[]) {
-    return run(process.execPath, [CLI_MAIN, '--url', server.url, ...args], { env: { ...process.env, BERTH_TOKEN: server.token }, maxBuffer: 64 * 1024 * 1024 });
+    return runCli(server, args);
   }
 
   const dataDir = (bot: Bot) => path.join(server.home, 'bots', bot.id, 'data');

@@ -1,10 +1,11 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const SERVER_MAIN = path.join(ROOT, 'packages/server/dist/main.js');
@@ -65,6 +66,13 @@ export async function startServer(options: { home?: string; token?: string; env?
         child.kill(signal);
       }),
   };
+}
+
+const execFileAsync = promisify(execFile);
+
+/** Runs the built CLI against the server with its admin token; a non-zero exit rejects (with stdout and stderr). */
+export function runCli(server: ServerProcess, args: string[]) {
+  return execFileAsync(process.execPath, [CLI_MAIN, '--url', server.url, ...args], { env: { ...process.env, BERTH_TOKEN: server.token }, maxBuffer: 64 * 1024 * 1024 });
 }
 
 function freePort(): Promise<number> {

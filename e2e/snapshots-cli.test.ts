@@ -1,13 +1,10 @@
-import { execFile, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BerthClient, type SnapshotList } from '@berth/contract';
-import { CLI_MAIN, startServer, type ServerProcess } from './server-process.js';
-
-const run = promisify(execFile);
+import { runCli, startServer, type ServerProcess } from './server-process.js';
 
 /** `berth snapshots` and `berth versions` with the built CLI against the built server, and a kill -9 mid-snapshot. */
 describe('berth snapshots', () => {
@@ -27,7 +24,7 @@ describe('berth snapshots', () => {
   });
 
   function berth(...args: string[]) {
-    return run(process.execPath, [CLI_MAIN, '--url', server.url, ...args], { env: { ...process.env, BERTH_TOKEN: server.token } });
+    return runCli(server, args);
   }
 
   it('takes, lists as a tree, restores with progress and deletes snapshots; shows versions', async () => {

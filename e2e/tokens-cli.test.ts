@@ -1,12 +1,8 @@
-import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BerthApiError, BerthClient } from '@berth/contract';
-import { CLI_MAIN, startServer, type ServerProcess } from './server-process.js';
-
-const run = promisify(execFile);
+import { runCli, startServer, type ServerProcess } from './server-process.js';
 
 /** `berth tokens` with the built CLI against the built server, and what the issued token reaches. */
 describe('berth tokens', () => {
@@ -25,7 +21,7 @@ describe('berth tokens', () => {
   });
 
   function berth(...args: string[]) {
-    return run(process.execPath, [CLI_MAIN, '--url', server.url, ...args], { env: { ...process.env, BERTH_TOKEN: server.token } });
+    return runCli(server, args);
   }
 
   async function status(p: Promise<unknown>): Promise<number | 'ok'> {
