@@ -39,7 +39,7 @@ export async function composeBerth(options: { config: Readonly<Config>; logger: 
   const files = new FilesService({ store, driver, paths, logger, containerDataPath: config.containerDataPath, readLimit: config.filesReadLimit });
   const terminal = new TerminalService({ store, driver, containerDataPath: config.containerDataPath, idleSeconds: config.terminalIdleSeconds });
   const webSockets = createWebSocketSupport();
-  const containers = new ContainerService({ store, driver, operations, cdi, paths, changes, logger, containerDataPath: config.containerDataPath, countTasks: (botId) => tasks.countRunning(botId) });
+  const containers = new ContainerService({ store, driver, operations, cdi, paths, changes, logger, containerDataPath: config.containerDataPath, countTasks: (bot, c) => tasks.countRunning(bot, c) });
   const tokens = new TokenService({ store, logger });
   const data = new DataService({ store, operations, paths, logger, driver, containers, maxImportBytes: config.maxImportBytes, importLimits: { maxEntries: config.maxImportEntries } });
   const snapshotStore = new SnapshotStore(store.db);

@@ -38,8 +38,8 @@ export interface ContainerServiceDeps {
   changes: ChangeFeed;
   logger: Logger;
   containerDataPath: string;
-  /** Counts a bot's running background tasks (the exec API), read from its running container. */
-  countTasks?: (botId: string) => Promise<number>;
+  /** Counts a bot's running background tasks (the exec API), read from its running container as just inspected. */
+  countTasks?: (bot: BotRow, container: ContainerState) => Promise<number>;
 }
 
 /** One container per bot: its life cycle as operations, and its info read from the engine. */
@@ -217,7 +217,7 @@ export class ContainerService {
       startedAt: c.startedAt,
       exitCode: running ? null : c.exitCode,
       paths: { host: this.deps.paths.dataDir(bot.id), container: this.deps.containerDataPath },
-      tasks: running && this.deps.countTasks ? await this.deps.countTasks(bot.id) : 0,
+      tasks: running && this.deps.countTasks ? await this.deps.countTasks(bot, c) : 0,
       processes: running ? (c.processes ?? (await this.deps.driver.countProcesses(c.id))) : 0,
       cdiDevices: (c.labels[LABEL.cdi] ?? '').split(',').filter(Boolean),
       devices: c.devices,

@@ -1,7 +1,7 @@
 import type { Task, TaskStatus } from '@berth/contract';
 import { AppError, isAppError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import type { RuntimeDriver } from '../runtime/driver.js';
+import type { ContainerState, RuntimeDriver } from '../runtime/driver.js';
 import type { BotRow, Store } from '../store/store.js';
 import { TaskStore, type TaskRow } from '../store/task-store.js';
 import { containerName } from './container-service.js';
@@ -120,18 +120,19 @@ export class TaskService {
     return toTask(row);
   }
 
-  /** Tasks still running in the bot's container (for the container info); 0 without asking it when none are recorded. */
-  async countRunning(botId: string): Promise<number> {
-    const rows = await this.tasks.running(botId);
+  /**
+   * Tasks still running in the bot's container, as the caller just inspected it (for the container
+   * info); 0 without asking the container when none are recorded.
+   */
+  async countRunning(bot: BotRow, container: ContainerState): Promise<number> {
+    const rows = await this.tasks.running(bot.id);
     if (rows.length === 0) return 0;
-    const bot = await this.deps.store.findBot(botId);
-    if (!bot) return 0;
     try {
-      const observed = await this.observe(bot, rows);
+      const observed = await this.observe(bot, rows, container);
       return [...observed.values()].filter((r) => r.status === 'running').length;
     } catch (err) {
-      this.deps.logger.warn({ err, botId }, 'could not read task status from the container');
-      return (await this.tasks.running(botId)).length;
+      this.deps.logger.warn({ err, botId: bot.id }, 'could not read task status from the container');
+      return (await this.tasks.running(bot.id)).length;
     }
   }
 
@@ -166,13 +167,13 @@ export class TaskService {
    * Reads the state of the given running rows (default: all the bot's running rows) from the
    * container and records the ones that ended. Rows of a stopped container are answered `lost`
    * without recording it: they may have ended (and said so) before the stop, which the next look
-   * after a start will read.
+   * after a start will read. `inspected`: the container as the caller just read it, to save a look.
    */
-  private async observe(bot: BotRow, rows?: TaskRow[]): Promise<Map<string, TaskRow>> {
+  private async observe(bot: BotRow, rows?: TaskRow[], inspected?: ContainerState): Promise<Map<string, TaskRow>> {
     const running = (rows ?? (await this.tasks.running(bot.id))).filter((r) => r.status === 'running');
     const out = new Map<string, TaskRow>();
     if (running.length === 0) return out;
-    const state = await this.deps.driver.inspectContainer(containerName(bot.id));
+    const state = inspected ?? (await this.deps.driver.inspectContainer(containerName(bot.id)));
     // Paused (a snapshot being taken): its processes are frozen, not gone; ask again later.
     if (state?.state === 'paused') return new Map(running.map((r) => [r.id, r]));
     const live = state && state.state === 'running' ? state : null;
