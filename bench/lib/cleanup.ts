@@ -53,10 +53,6 @@ export class Cleanup {
     return failures;
   }
 
-  get pending(): number {
-    return this.steps.length;
-  }
-
   private forget(step: Step): void {
     const i = this.steps.indexOf(step);
     if (i >= 0) this.steps.splice(i, 1);
