@@ -1,15 +1,12 @@
 import { Readable } from 'node:stream';
-import type { ReadableStream as NodeWebReadableStream } from 'node:stream/web';
-import type { HttpBindings } from '@hono/node-server';
 import type { OpenAPIHono } from '@hono/zod-openapi';
-import type { Context } from 'hono';
 import { createRoute } from '@hono/zod-openapi';
 import { DATA_IMPORT_MEDIA_TYPES, DataImportQuery, DataImportResult, DataResetResult } from '@berth/contract';
 import type { DataService } from '../../bots/data-service.js';
 import type { AppEnv } from '../context.js';
+import { requestBody } from '../request-body.js';
 import { BotParam } from './bots.js';
 import { binary, errorResponse, jsonContent } from './openapi.js';
-
 
 export function dataRoutes(deps: { data: DataService }, app: OpenAPIHono<AppEnv>): void {
   app.openapi(
@@ -94,18 +91,3 @@ export function dataRoutes(deps: { data: DataService }, app: OpenAPIHono<AppEnv>
     },
   );
 }
-
-/**
- * The request body as a stream. On @hono/node-server the Node request itself is at hand, and reading
- * it directly skips the two web-stream layers the adapter wraps it in (a large share of an import's
- * CPU time); elsewhere (tests calling `app.request()`) the web stream is read.
- */
-function requestBody(c: Context<AppEnv>): AsyncIterable<Uint8Array> {
-  const incoming = (c.env as Partial<HttpBindings> | undefined)?.incoming;
-  // An import that fails stops reading early; the request must survive that so the error can still
-  // be answered (the adapter then drains or closes the connection).
-  if (incoming && typeof incoming.iterator === 'function' && !incoming.readableDidRead) return incoming.iterator({ destroyOnReturn: false }) as AsyncIterable<Uint8Array>;
-  return (c.req.raw.body ?? emptyBody()) as unknown as NodeWebReadableStream<Uint8Array>;
-}
-
-async function* emptyBody(): AsyncGenerator<Uint8Array> {}

@@ -5,6 +5,7 @@ import { DirectoryListing, FileEditBody, FileEditResult, FileInfo, FileMoveBody 
 import type { FilesService } from '../../bots/files-service.js';
 import { parseMode, parseRange } from '../../bots/file-format.js';
 import type { AppEnv } from '../context.js';
+import { requestBody } from '../request-body.js';
 import { BotParam } from './bots.js';
 import { binary, errorResponse, jsonContent } from './openapi.js';
 
@@ -90,7 +91,7 @@ export function fileRoutes(deps: { files: FilesService }, app: OpenAPIHono<AppEn
       const { bot } = c.req.valid('param');
       const { path, mode } = c.req.valid('query');
       const parsedMode = parseMode(mode);
-      const body = (c.req.raw.body ?? new ReadableStream<Uint8Array>({ start: (ctl) => ctl.close() })) as unknown as AsyncIterable<Uint8Array>;
+      const body = requestBody(c);
       try {
         return c.json(await deps.files.write(bot, path, body, { ...(parsedMode !== undefined && { mode: parsedMode }) }), 200);
       } catch (err) {
