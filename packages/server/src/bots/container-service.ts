@@ -203,7 +203,8 @@ export class ContainerService {
 
   private async describe(bot: BotRow, c: ContainerState): Promise<Container> {
     const desired = configOf(bot);
-    const versionRow = await this.deps.store.getVersion(bot.id, Number(c.labels[LABEL.version] ?? bot.current_version));
+    const version = Number(c.labels[LABEL.version] ?? bot.current_version);
+    const versionRow = await this.deps.store.getVersion(bot.id, version);
     const applied = versionRow ? configOfVersion(versionRow) : desired;
     const running = c.state === 'running' || c.state === 'paused';
     return {
@@ -221,7 +222,7 @@ export class ContainerService {
       processes: running ? (c.processes ?? (await this.deps.driver.countProcesses(c.id))) : 0,
       cdiDevices: (c.labels[LABEL.cdi] ?? '').split(',').filter(Boolean),
       devices: c.devices,
-      version: Number(c.labels[LABEL.version] ?? bot.current_version),
+      version,
       pendingRecreate: needsRecreate(applied, desired),
       resources: applied.resources,
       network: applied.network,

@@ -3,6 +3,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { once } from 'node:events';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 /**
  * Copies of a bot's data dir kept as hard-linked trees, one per snapshot:
@@ -564,8 +565,4 @@ async function exists(p: string): Promise<boolean> {
 
 function isErrno(err: unknown, code: string): boolean {
   return (err as NodeJS.ErrnoException | null)?.code === code;
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
 }

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Task, TaskStatus } from '@berth/contract';
 import { AppError, isAppError } from '../errors.js';
 import type { Logger } from '../logger.js';
@@ -113,7 +114,7 @@ export class TaskService {
     await this.deps.driver.exec(row.container_id, ['/bin/sh', '-c', KILL_SCRIPT, 'berth-kill', taskDir(row.id)]);
     const deadline = Date.now() + KILL_SETTLE_MS;
     for (let delay = 20; row.status === 'running' && Date.now() < deadline; delay = Math.min(delay * 2, 250)) {
-      await new Promise((r) => setTimeout(r, delay));
+      await sleep(delay);
       row = (await this.observe(bot, [row])).get(row.id) ?? row;
     }
     this.deps.logger.info({ botId: bot.id, taskId: row.id, status: row.status }, 'background task killed');
