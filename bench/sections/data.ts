@@ -6,7 +6,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Readable } from 'node:stream';
 import type { BerthClient } from '@berth/contract';
-import { deleteBotPatiently } from '../lib/berth-bots.js';
+import { createTrackedBot } from '../lib/berth-bots.js';
 import { kbToMb, readProcMemory } from '../lib/proc.js';
 import { median, round } from '../lib/stats.js';
 import { formatTable } from '../lib/table.js';
@@ -41,9 +41,7 @@ export const data: Section = {
     const archiveBytes = (await fs.stat(archive)).size;
     ctx.log(`data: ${generated.files} files, ${(generated.bytes / MB).toFixed(0)} MB (${(archiveBytes / MB).toFixed(0)} MB as tar.gz)`);
 
-    const bot = await ctx.berth.createBot({ name: `bench-${ctx.runId}-data` });
-    ctx.trackBot(bot.id);
-    const removeBot = ctx.cleanup.add(`Berth bot ${bot.name}`, () => deleteBotPatiently(ctx.berth, bot.id));
+    const { bot, remove: removeBot } = await createTrackedBot(ctx, `bench-${ctx.runId}-data`);
     try {
       // Fill the bot with the same data tar reads; also a warm-up of the import path.
       await importFile(ctx.berth, bot.id, archive);

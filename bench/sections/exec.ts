@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import type { BenchContext, Check, Section, SectionResult } from './section.js';
 import { check } from './section.js';
-import { deleteBotPatiently } from '../lib/berth-bots.js';
+import { createRunning, createTrackedBot } from '../lib/berth-bots.js';
 import { round, roundSummary, summarize } from '../lib/stats.js';
 import { formatTable } from '../lib/table.js';
 import { sleep, timed } from '../lib/timing.js';
@@ -25,14 +25,9 @@ export const exec: Section = {
     const rounds = Math.max(MIN_ROUNDS, ctx.rounds);
     const warmup = Math.max(MIN_WARMUP, ctx.warmup);
     const name = `bench-${ctx.runId}-exec`;
-    const bot = await ctx.berth.createBot({ name });
-    ctx.trackBot(bot.id);
-    const removeBot = ctx.cleanup.add(`Berth bot ${name}`, () => deleteBotPatiently(ctx.berth, bot.id));
+    const { bot, remove: removeBot } = await createTrackedBot(ctx, name);
     try {
-      for await (const ev of ctx.berth.createContainerStream(bot.id)) {
-        if (ev.event === 'error') throw new Error(`create failed: ${JSON.stringify(ev.data)}`);
-      }
-      const container = await ctx.berth.getContainer(bot.id);
+      const container = await createRunning(ctx.berth, bot.id);
       if (container.status !== 'running') throw new Error(`the bench container is ${container.status}, not running`);
 
       const samples = { berth: [] as number[], raw: [] as number[] };

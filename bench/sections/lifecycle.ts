@@ -2,7 +2,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { BerthClient, Container, OperationEventData } from '@berth/contract';
-import { deleteBotPatiently } from '../lib/berth-bots.js';
+import { createTrackedBot } from '../lib/berth-bots.js';
 import type { LibpodCreateSpec } from '../lib/engine.js';
 import { median, round, roundSummary, summarize } from '../lib/stats.js';
 import { formatTable } from '../lib/table.js';
@@ -111,9 +111,7 @@ export const lifecycle: Section = {
 
 async function berthRound(ctx: BenchContext, label: string): Promise<{ times: Record<Op, number>; events: Record<string, number> }> {
   const name = `bench-${ctx.runId}-${label}`;
-  const bot = await ctx.berth.createBot({ name });
-  ctx.trackBot(bot.id);
-  const removeBot = ctx.cleanup.add(`Berth bot ${name}`, () => deleteBotPatiently(ctx.berth, bot.id));
+  const { bot, remove: removeBot } = await createTrackedBot(ctx, name);
   try {
     const t0 = performance.now();
     const created = await createToRunning(ctx.berth, bot.id);

@@ -4,8 +4,8 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { promisify } from 'node:util';
-import type { BerthClient, Container, OperationEventData } from '@berth/contract';
-import { deleteBotPatiently } from '../lib/berth-bots.js';
+import type { BerthClient } from '@berth/contract';
+import { createRunning, createTrackedBot } from '../lib/berth-bots.js';
 import { LIBPOD } from '../lib/engine.js';
 import { median, round } from '../lib/stats.js';
 import { formatTable } from '../lib/table.js';
@@ -44,9 +44,7 @@ export const snapshots: Section = {
   summary: `snapshot of a running bot with ${FILES} files / ${(FILES * FILE_BYTES) / 1024 / 1024} MiB of data, incremental snapshots after a 1 MiB change, restore; vs raw commit and cp`,
   async run(ctx: BenchContext): Promise<SectionResult> {
     const rounds = Math.max(1, Math.min(ctx.rounds, MAX_ROUNDS));
-    const bot = await ctx.berth.createBot({ name: `bench-${ctx.runId}-snap` });
-    ctx.trackBot(bot.id);
-    const removeBot = ctx.cleanup.add(`Berth bot ${bot.name}`, () => deleteBotPatiently(ctx.berth, bot.id));
+    const { bot, remove: removeBot } = await createTrackedBot(ctx, `bench-${ctx.runId}-snap`);
     const rawImages: string[] = [];
     ctx.cleanup.add('raw commit images', async () => {
       for (const ref of rawImages) await ctx.engine.call('DELETE', `${LIBPOD}/images/${encodeURIComponent(ref)}`, undefined, [404, 409]);
@@ -166,21 +164,6 @@ export const snapshots: Section = {
     }
   },
 };
-
-async function createRunning(berth: BerthClient, botId: string): Promise<Container> {
-  for await (const ev of berth.createContainerStream(botId)) {
-    if (ev.event === 'error') {
-      const e = ev.data as OperationEventData<'error'>;
-      throw new Error(`create failed: ${e.code}: ${e.message}`);
-    }
-    if (ev.event === 'done') {
-      const { container } = ev.data as OperationEventData<'done'>;
-      if (!container) throw new Error('create ended with no container');
-      return container;
-    }
-  }
-  throw new Error('create stream ended without done');
-}
 
 /** 1,000 files of 100 KiB of random bytes in 10 directories, written on the host into the bind-mounted data dir. */
 async function fillData(dataDir: string): Promise<void> {
