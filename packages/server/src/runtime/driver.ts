@@ -201,3 +201,9 @@ export interface RuntimeDriver {
 
   close(): Promise<void>;
 }
+
+/** Whether `labels` match one label filter of `listContainers`/`listImages`: `key=value`, or just `key`. */
+export function matchesLabelFilter(labels: Record<string, string>, filter: string): boolean {
+  const eq = filter.indexOf('=');
+  return eq < 0 ? Object.hasOwn(labels, filter) : labels[filter.slice(0, eq)] === filter.slice(eq + 1);
+}

@@ -15,6 +15,7 @@ import type {
   RuntimeCapabilities,
   RuntimeDriver,
 } from '../driver.js';
+import { matchesLabelFilter } from '../driver.js';
 import { fakeExecSession } from './fake-exec.js';
 
 type DelayedCall =
@@ -196,7 +197,7 @@ export class FakeDriver implements RuntimeDriver {
   async listContainers(filter: { labels: string[] }): Promise<ContainerState[]> {
     await this.enter('listContainers', filter);
     return [...this.containers.values()]
-      .filter((c) => filter.labels.every((l) => matchesLabel(c.state.labels, l)))
+      .filter((c) => filter.labels.every((l) => matchesLabelFilter(c.state.labels, l)))
       .map((c) => cloneState(c.state));
   }
 
@@ -288,7 +289,7 @@ export class FakeDriver implements RuntimeDriver {
     const out: ImageSummary[] = [];
     for (const [id, names] of byId) {
       const meta = this.imageMeta.get(id) ?? { labels: {}, createdAt: new Date(0).toISOString() };
-      if (!filter.labels.every((l) => matchesLabel(meta.labels, l))) continue;
+      if (!filter.labels.every((l) => matchesLabelFilter(meta.labels, l))) continue;
       const containers = [...this.containers.values()].filter((c) => c.state.imageId === id).length;
       out.push({ id, names, labels: { ...meta.labels }, createdAt: meta.createdAt, containers });
     }
@@ -396,12 +397,6 @@ function sum(xs: number[]): number {
 
 function tick(): Promise<void> {
   return new Promise((r) => setTimeout(r, 1));
-}
-
-function matchesLabel(labels: Record<string, string>, filter: string): boolean {
-  const eq = filter.indexOf('=');
-  if (eq < 0) return Object.hasOwn(labels, filter);
-  return labels[filter.slice(0, eq)] === filter.slice(eq + 1);
 }
 
 function cloneState(s: ContainerState): ContainerState {

@@ -15,6 +15,7 @@ import type {
   RuntimeCapabilities,
   RuntimeDriver,
 } from '../driver.js';
+import { matchesLabelFilter } from '../driver.js';
 import {
   PodmanClient,
   abortReason,
@@ -408,7 +409,7 @@ export class PodmanDriver implements RuntimeDriver {
         path: `${LIBPOD}/images/json`,
         query: { all: true, ...(first !== undefined && { filters: JSON.stringify({ label: [first] }) }) },
       });
-      const matching = (body ?? []).filter((i) => rest.every((l) => hasLabel(i.Labels ?? {}, l)));
+      const matching = (body ?? []).filter((i) => rest.every((l) => matchesLabelFilter(i.Labels ?? {}, l)));
       return matching.map((i) => ({
         id: withSha256(i.Id),
         names: (i.RepoTags ?? i.Names ?? []).filter((n) => !n.startsWith('<none>')),
@@ -534,11 +535,6 @@ export function splitReference(ref: string): { name: string; tag: string } {
   const colon = ref.lastIndexOf(':');
   if (colon > ref.lastIndexOf('/')) return { name: ref.slice(0, colon), tag: ref.slice(colon + 1) };
   return { name: ref, tag: 'latest' };
-}
-
-function hasLabel(labels: Record<string, string>, filter: string): boolean {
-  const eq = filter.indexOf('=');
-  return eq < 0 ? Object.hasOwn(labels, filter) : labels[filter.slice(0, eq)] === filter.slice(eq + 1);
 }
 
 /** Label keys and values a commit may set without quoting. */
