@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as NodeWebReadableStream } from 'node:stream/web';
 import type { Command } from 'commander';
 import { decodeData, type ExecBody, type Task } from '@berth/contract';
@@ -117,13 +118,7 @@ export function registerExec(program: Command, global: () => GlobalOptions): voi
       if (res.headers.get('x-berth-truncated') === 'true') process.stderr.write(`berth: only the first part was sent (the server's read limit); ask for the rest with --offset\n`);
       if (!res.body) return;
       const src = Readable.fromWeb(res.body as NodeWebReadableStream<Uint8Array>);
-      const dst = o.out ? fs.createWriteStream(o.out) : process.stdout;
-      await new Promise<void>((resolve, reject) => {
-        src.on('error', reject);
-        dst.on('error', reject);
-        src.on('end', resolve);
-        src.pipe(dst, { end: dst !== process.stdout });
-      });
+      await pipeline(src, o.out ? fs.createWriteStream(o.out) : process.stdout);
     });
   files
     .command('put <bot> <path> [file]')
