@@ -227,7 +227,7 @@ export function errorPayload(err: unknown): { code: string; message: string; det
   return { code: 'internal', message: 'internal error' };
 }
 
-export function toOperation(row: OperationRow): Operation {
+function toOperation(row: OperationRow): Operation {
   return {
     id: row.id,
     botId: row.bot_id,

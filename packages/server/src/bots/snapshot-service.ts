@@ -16,10 +16,10 @@ import { newId, now } from './ids.js';
 import type { OperationContext, Operations } from './operations.js';
 
 /** Snapshot images: `localhost/berth-snapshot/<botId>:<snapId>`, labelled so nothing prunes them unseen. */
-export const SNAPSHOT_REPO = 'localhost/berth-snapshot';
+const SNAPSHOT_REPO = 'localhost/berth-snapshot';
 export const SNAPSHOT_LABEL = 'berth.snapshot';
 
-export function snapshotImageRef(botId: string, snapId: string): string {
+function snapshotImageRef(botId: string, snapId: string): string {
   return `${SNAPSHOT_REPO}/${botId}:${snapId}`;
 }
 
@@ -305,7 +305,7 @@ export class SnapshotService {
   }
 }
 
-export function toSnapshot(row: SnapshotRow): Snapshot {
+function toSnapshot(row: SnapshotRow): Snapshot {
   return {
     id: row.id,
     name: row.name,

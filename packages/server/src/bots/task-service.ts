@@ -20,7 +20,7 @@ export interface TaskServiceDeps {
 }
 
 /** Default bytes of each stream a task's output tail shows. */
-export const DEFAULT_TAIL_BYTES = 64 * 1024;
+const DEFAULT_TAIL_BYTES = 64 * 1024;
 const MAX_TAIL_BYTES = 1024 * 1024;
 /** How long a kill waits to see the task's end before answering. */
 const KILL_SETTLE_MS = 5_000;
@@ -232,7 +232,7 @@ export class TaskService {
   }
 }
 
-export function taskDir(taskId: string): string {
+function taskDir(taskId: string): string {
   return `${TASK_ROOT}/${taskId}`;
 }
 

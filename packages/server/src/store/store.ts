@@ -144,16 +144,6 @@ export class Store {
     return this.db.selectFrom('operation_events').selectAll().where('operation_id', '=', operationId).where('seq', '>', afterSeq).orderBy('seq').execute();
   }
 
-  // --- meta -------------------------------------------------------------------------------------
-
-  async getMeta(key: string): Promise<string | undefined> {
-    return (await this.db.selectFrom('meta').select('value').where('key', '=', key).executeTakeFirst())?.value;
-  }
-
-  async setMeta(key: string, value: string): Promise<void> {
-    await this.db.insertInto('meta').values({ key, value }).onConflict((oc) => oc.column('key').doUpdateSet({ value })).execute();
-  }
-
   async close(): Promise<void> {
     await this.db.destroy();
   }
