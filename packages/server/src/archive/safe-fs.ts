@@ -24,7 +24,7 @@ export function fdPath(fh: FileHandle): string {
  * Synchronous on purpose: it reads no disk, and a thread-pool round trip per file would cost more
  * than the call itself.
  */
-export function realPathOf(fh: FileHandle): string {
+function realPathOf(fh: FileHandle): string {
   try {
     return readlinkSync(fdPath(fh));
   } catch {

@@ -14,7 +14,7 @@ import { PAUSE_WAIT_MS, waitWhilePaused } from './pause-wait.js';
  * Exit codes of the script say what went wrong; its messages are in stderr, which reaches the log
  * (as the error's cause) but never the client.
  */
-export const FILES_SCRIPT = `op=$1; shift
+const FILES_SCRIPT = `op=$1; shift
 case "$op" in
 read)
   p=$1; off=$2; len=$3

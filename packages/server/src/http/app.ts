@@ -102,7 +102,7 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   fileRoutes(deps, api);
   const webSockets = deps.webSockets ?? createWebSocketSupport();
   webSockets.attach(app);
-  terminalRoutes({ terminal: deps.terminal, webSockets, logger: deps.logger }, api);
+  terminalRoutes({ terminal: deps.terminal, webSockets }, api);
   mcpRoutes(deps.mcp, api);
   api.doc31('/openapi.json', { openapi: '3.1.0', info: { title: 'Berth API', version: deps.version } });
 

@@ -64,11 +64,3 @@ export function requireAuth(auth: Authenticator, options: { publicRoutes?: reado
     await next();
   };
 }
-
-/** Admin-only routes; bot tokens reach only their own bot's tools. */
-export function requireAdmin(): MiddlewareHandler<AppEnv> {
-  return async (c, next) => {
-    if (c.get('principal').kind !== 'admin') throw new AppError('forbidden', 'this route needs the admin token');
-    await next();
-  };
-}

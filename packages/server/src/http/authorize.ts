@@ -17,7 +17,7 @@ const BOT_ROUTES: Readonly<Record<string, { methods?: readonly string[]; tree?: 
 };
 
 /** Where the bot-scoped routes are (the path after the API's base), or null for any other route. */
-export function botScopedRoute(method: string, apiPath: string): { bot: string } | null {
+function botScopedRoute(method: string, apiPath: string): { bot: string } | null {
   const segments = apiPath.split('/').slice(1);
   if (segments.length < 3 || segments[0] !== 'bots') return null;
   const [, bot, tool, ...rest] = segments;

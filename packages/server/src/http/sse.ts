@@ -2,7 +2,7 @@ import type { Context } from 'hono';
 import { streamSSE, type SSEStreamingApi } from 'hono/streaming';
 import type { OperationEvent } from '@berth/contract';
 
-export const HEARTBEAT_MS = 15_000;
+const HEARTBEAT_MS = 15_000;
 
 export function wantsEventStream(c: Context): boolean {
   return (c.req.header('accept') ?? '').includes('text/event-stream');

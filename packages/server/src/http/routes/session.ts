@@ -8,7 +8,7 @@ import type { AppEnv } from '../context.js';
 import { errorResponse, jsonContent } from './openapi.js';
 
 /** Where the session cookie is sent: the API only, not the UI's static files. */
-export const SESSION_COOKIE_PATH = '/api';
+const SESSION_COOKIE_PATH = '/api';
 
 /** The API path of the login route, which http/auth.ts lets through without a token. */
 export const LOGIN_ROUTE = { method: 'POST', path: '/session' } as const;

@@ -18,14 +18,14 @@ const MAX_BUFFERED = 1024 * 1024;
 /** A session opened for an upgrade that never completes is ended after this long. */
 const UPGRADE_WAIT_MS = 30_000;
 /** Close code sent when the idle time runs out (4000–4999 are the application's own). */
-export const IDLE_CLOSE_CODE = 4000;
+const IDLE_CLOSE_CODE = 4000;
 
 /**
  * `GET /bots/{bot}/terminal`: a WebSocket carrying an interactive PTY shell in the bot's running
  * container. Authenticated like every API route (Bearer header or the session cookie); the
  * `Origin`, when a browser sends one, must be this server's own.
  */
-export function terminalRoutes(deps: { terminal: TerminalService; webSockets: WebSocketSupport; logger: Logger }, app: OpenAPIHono<AppEnv>): void {
+export function terminalRoutes(deps: { terminal: TerminalService; webSockets: WebSocketSupport }, app: OpenAPIHono<AppEnv>): void {
   app.openapi(
     createRoute({
       method: 'get',

@@ -217,7 +217,7 @@ function cdiMessage(engineMessage: string): string {
   return at >= 0 ? engineMessage.slice(at) : `unresolvable CDI devices: ${engineMessage}`;
 }
 
-export function isAbortError(err: unknown): boolean {
+function isAbortError(err: unknown): boolean {
   return err instanceof Error && (err.name === 'AbortError' || (err as NodeJS.ErrnoException).code === 'ABORT_ERR');
 }
 

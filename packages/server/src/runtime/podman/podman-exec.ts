@@ -20,13 +20,13 @@ import { type PodmanClient, abortReason, demuxDockerStream, engineHttpError, rea
  * it is not a process-group leader and `setsid` runs in-process instead of forking: the pid reported
  * on stderr's first line is the command's, its session's and its process group's.
  */
-export const PLAIN_WRAPPER =
+const PLAIN_WRAPPER =
   // The outer shell's own stderr goes to /dev/null so that it adds no "Killed" of its own after a kill.
   'exec 3>&2 2>/dev/null; ( exec 2>&3 3>&-; IFS=" " read -r p _ </proc/self/stat; printf "%s\\n" "$p" >&2; ' +
   'if command -v setsid >/dev/null 2>&1; then exec setsid "$@"; fi; exec "$@" ); exit $?';
 
 /** With a tty the engine already makes the shell a session leader on the terminal; keep that. */
-export const TTY_WRAPPER = 'printf "%s\\n" "$$"; exec "$@"';
+const TTY_WRAPPER = 'printf "%s\\n" "$$"; exec "$@"';
 
 /** `kill -9 -PGID`: the one spelling busybox's and dash's `kill` both take for a process group. */
 export const KILL_SCRIPT = 'kill -9 "-$1" 2>/dev/null || kill -9 "$1" 2>/dev/null; exit 0';
