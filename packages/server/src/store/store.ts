@@ -55,16 +55,9 @@ export class Store {
     return this.mustGetBot(id);
   }
 
+  /** Its versions, operations (with their events), snapshots, tasks and tokens go with it: ON DELETE CASCADE. */
   async deleteBot(id: string): Promise<void> {
-    await this.db.transaction().execute(async (tx) => {
-      const ops = tx.selectFrom('operations').select('id').where('bot_id', '=', id);
-      await tx.deleteFrom('operation_events').where('operation_id', 'in', ops).execute();
-      await tx.deleteFrom('operations').where('bot_id', '=', id).execute();
-      await tx.deleteFrom('versions').where('bot_id', '=', id).execute();
-      await tx.deleteFrom('tokens').where('bot_id', '=', id).execute();
-      await tx.deleteFrom('tasks').where('bot_id', '=', id).execute();
-      await tx.deleteFrom('bots').where('id', '=', id).execute();
-    });
+    await this.db.deleteFrom('bots').where('id', '=', id).execute();
   }
 
   // --- versions ---------------------------------------------------------------------------------
