@@ -95,7 +95,8 @@ async function stopSwapper(): Promise<void> {
   await exited;
 }
 
-describe('a bot swapping entries of its data dir while Berth works', () => {
+// Each case repeats an operation many times against a swapping process: give it room on a loaded machine.
+describe('a bot swapping entries of its data dir while Berth works', { timeout: 60_000 }, () => {
   it('never puts a host file into an export', async () => {
     const host = hostDir();
     const data = dataDir();
