@@ -15,6 +15,7 @@ import { TerminalService } from './bots/terminal-service.js';
 import { TokenService } from './bots/token-service.js';
 import { CdiRegistry } from './cdi/cdi-registry.js';
 import type { Config } from './config/config.js';
+import { Failpoints } from './failpoints.js';
 import { createApp } from './http/app.js';
 import { AdminOrBotTokenAuthenticator, AdminTokenAuthenticator } from './http/auth.js';
 import { createWebSocketSupport } from './http/websocket.js';
@@ -30,6 +31,8 @@ import { BERTH_VERSION } from './version.js';
  */
 export async function composeBerth(options: { config: Readonly<Config>; logger: Logger; store: Store; driver: RuntimeDriver; adminToken: string }) {
   const { config, logger, store, driver } = options;
+  const failpoints = Failpoints.parse(config.failpoints);
+  if (failpoints.active) logger.warn({ failpoints: config.failpoints }, 'fault-injection points are set (BERTH_FAILPOINTS): for tests only');
   const changes = new ChangeFeed();
   const operations = new Operations({ store, logger, changes });
   const cdi = new CdiRegistry({ specDirs: config.cdiSpecDirs });
@@ -82,5 +85,5 @@ export async function composeBerth(options: { config: Readonly<Config>; logger: 
     },
     webDist: config.webDist,
   });
-  return { app, bots, containers, operations, changes, cdi, paths, tokens, data, snapshots, exec, tasks, files, terminal, webSockets };
+  return { app, failpoints, bots, containers, operations, changes, cdi, paths, tokens, data, snapshots, exec, tasks, files, terminal, webSockets };
 }

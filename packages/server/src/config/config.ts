@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
+import { Failpoints } from '../failpoints.js';
 
 /** Everything Berth reads from the environment, parsed once, validated and frozen (SPEC §2). */
 export interface Config {
@@ -27,6 +28,8 @@ export interface Config {
   filesReadLimit: number;
   /** A terminal with no input or output this long is closed. */
   terminalIdleSeconds: number;
+  /** Fault-injection points (`BERTH_FAILPOINTS`, see failpoints.ts); empty in normal use. */
+  failpoints: string;
 }
 
 const GiB = 1024 ** 3;
@@ -50,6 +53,16 @@ const EnvSchema = z.object({
   BERTH_FILES_READ_LIMIT: z.coerce.number().int().positive().default(100 * MiB),
   // Capped at a week: Node's timers overflow past about 24.8 days and would fire at once.
   BERTH_TERMINAL_IDLE_SECONDS: z.coerce.number().int().positive().max(7 * 24 * 3600).default(1800),
+  BERTH_FAILPOINTS: z
+    .string()
+    .default('')
+    .superRefine((v, ctx) => {
+      try {
+        Failpoints.parse(v);
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: (err as Error).message });
+      }
+    }),
   BERTH_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -79,6 +92,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     execOutputLimit: e.BERTH_EXEC_OUTPUT_LIMIT,
     filesReadLimit: e.BERTH_FILES_READ_LIMIT,
     terminalIdleSeconds: e.BERTH_TERMINAL_IDLE_SECONDS,
+    failpoints: e.BERTH_FAILPOINTS,
     ...overrides,
   };
   return Object.freeze(config);
