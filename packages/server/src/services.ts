@@ -8,6 +8,7 @@ import { ExecService } from './bots/exec-service.js';
 import { FilesService } from './bots/files-service.js';
 import { Operations } from './bots/operations.js';
 import { reconcile } from './bots/reconciler.js';
+import { operationRecovery } from './bots/recovery.js';
 import { reconcileSnapshots } from './bots/snapshot-reconciler.js';
 import { SnapshotService, snapshotsDir } from './bots/snapshot-service.js';
 import { TaskService } from './bots/task-service.js';
@@ -42,16 +43,18 @@ export async function composeBerth(options: { config: Readonly<Config>; logger: 
   const files = new FilesService({ store, driver, paths, logger, containerDataPath: config.containerDataPath, readLimit: config.filesReadLimit });
   const terminal = new TerminalService({ store, driver, containerDataPath: config.containerDataPath, idleSeconds: config.terminalIdleSeconds });
   const webSockets = createWebSocketSupport();
-  const containers = new ContainerService({ store, driver, operations, cdi, paths, changes, logger, containerDataPath: config.containerDataPath, countTasks: (bot, c) => tasks.countRunning(bot, c) });
+  const containers = new ContainerService({ store, driver, operations, cdi, paths, changes, logger, failpoints, containerDataPath: config.containerDataPath, countTasks: (bot, c) => tasks.countRunning(bot, c) });
   const tokens = new TokenService({ store, logger });
-  const data = new DataService({ store, operations, paths, logger, driver, containers, maxImportBytes: config.maxImportBytes, importLimits: { maxEntries: config.maxImportEntries } });
+  const data = new DataService({ store, operations, paths, logger, driver, containers, failpoints, maxImportBytes: config.maxImportBytes, importLimits: { maxEntries: config.maxImportEntries } });
   const snapshotStore = new SnapshotStore(store.db);
   const dataSnapshots = new HardLinkedDataSnapshots({ rootOf: (botId) => snapshotsDir(paths, botId), warn: (msg, details) => logger.warn(details, msg) });
-  const snapshots = new SnapshotService({ store, snapshots: snapshotStore, driver, operations, containers, data: dataSnapshots, paths, changes, logger });
+  const snapshots = new SnapshotService({ store, snapshots: snapshotStore, driver, operations, containers, data: dataSnapshots, paths, changes, logger, failpoints });
   const bots = new BotService({ store, driver, containers, paths, changes, logger, defaultImage: config.defaultImage, defaultPidsLimit: config.defaultPidsLimit, snapshots });
 
-  const { unmanaged } = await reconcile({ store, driver, operations, logger });
-  // Imports and resets a crash cut off are rolled back from their journals (their operations were just marked failed).
+  // Operations a crash cut off are finished or undone from their journals, and marked accordingly.
+  await operations.recoverInterrupted(operationRecovery({ containers, snapshots, data }));
+  const { unmanaged } = await reconcile({ store, driver, logger });
+  // Whatever else an import or reset left (journals of operations no longer recorded, staging dirs).
   await data.recoverInterrupted();
   await reconcileSnapshots({ store, snapshots: snapshotStore, driver, data: dataSnapshots, logger });
   await tasks.reconcileAll();

@@ -21,6 +21,15 @@ export interface ApplyOptions {
   trash: string;
   /** Merged directories also take the staged owner (only root may give files away). */
   keepOwners?: boolean;
+  /** Runs once the apply's commit is on disk, before its trash is removed (the caller records the commit). */
+  onCommitted?: () => Promise<void>;
+  /**
+   * Keep the trash and the (committed) journal after a complete apply: the caller then either
+   * `finishApply`s it or `undoApply`s it (a restore that fails later puts the old data back).
+   */
+  keepTrash?: boolean;
+  /** Called once, after the first step is taken (a fault-injection point: a crash half way). */
+  midway?: () => void;
 }
 
 /** The journal of the apply whose trash dir is `trash`. */
@@ -61,7 +70,7 @@ interface JournalHeader {
 /** `replace`: the target ends up holding exactly what the staging dir held. */
 export async function replaceContents(options: ApplyOptions): Promise<void> {
   const { staging, trash } = options;
-  await applyJournaled({ target: options.target, staging, trash }, async ({ root, record }) => {
+  await applyJournaled({ ...options, staging }, async ({ root, record }) => {
     const at = fdPath(root);
     for (const name of await fs.readdir(at)) {
       await record({ a: 'aside', rel: name, to: name });
@@ -83,7 +92,7 @@ export async function mergeContents(options: ApplyOptions): Promise<void> {
   const { staging, trash } = options;
   const keepOwners = options.keepOwners ?? false;
   let aside = 0;
-  await applyJournaled({ target: options.target, staging, trash }, async ({ root, realTarget, record }) => {
+  await applyJournaled({ ...options, staging }, async ({ root, realTarget, record }) => {
     const merge = async (fromRel: string, into: FileHandle): Promise<void> => {
       const at = fdPath(into);
       for (const name of await fs.readdir(path.join(staging, fromRel))) {
@@ -117,9 +126,9 @@ export async function mergeContents(options: ApplyOptions): Promise<void> {
 }
 
 /** Empties `target` in place: its entries go to `trash` (renames), then the trash is removed. */
-export async function emptyContents(options: { target: string; trash: string }): Promise<number> {
+export async function emptyContents(options: Omit<ApplyOptions, 'staging' | 'keepOwners'>): Promise<number> {
   let moved = 0;
-  await applyJournaled({ target: options.target, staging: null, trash: options.trash }, async ({ root, record }) => {
+  await applyJournaled({ ...options, staging: null }, async ({ root, record }) => {
     const at = fdPath(root);
     for (const name of await fs.readdir(at)) {
       await record({ a: 'aside', rel: name, to: name });
@@ -165,6 +174,27 @@ export async function recoverApply(journal: string): Promise<RecoveryResult> {
   return { outcome: 'rolled-back', failures: 0 };
 }
 
+/** Removes what a complete apply kept (`keepTrash`): its trash, staging dir and journal. */
+export async function finishApply(trash: string): Promise<void> {
+  const { header } = await readJournal(journalOf(trash));
+  await finish(header, journalOf(trash));
+}
+
+/**
+ * Undoes an apply from its journal, complete or not: what was moved in goes back to the staging dir,
+ * what was moved aside comes back. When a step cannot be undone, the journal becomes
+ * `incompleteOf(trash)` and the trash is kept, as for a failed rollback.
+ */
+export async function undoApply(trash: string): Promise<void> {
+  const { header, steps } = await readJournal(journalOf(trash));
+  const failures = await rollBack(header, steps);
+  if (failures.length > 0) {
+    await fs.rename(journalOf(trash), incompleteOf(trash));
+    throw new Error(`undoing the apply left ${failures.length} step(s) undone; the old entries are kept in ${trash} (see ${incompleteOf(trash)})`, { cause: failures });
+  }
+  await finish(header, journalOf(trash));
+}
+
 interface ApplyContext {
   /** The target, opened and proven to be at its real path. */
   root: FileHandle;
@@ -173,7 +203,7 @@ interface ApplyContext {
   record: (step: Step) => Promise<void>;
 }
 
-async function applyJournaled(where: { target: string; staging: string | null; trash: string }, work: (ctx: ApplyContext) => Promise<void>): Promise<void> {
+async function applyJournaled(where: Omit<ApplyOptions, 'staging'> & { staging: string | null }, work: (ctx: ApplyContext) => Promise<void>): Promise<void> {
   const realTarget = await fs.realpath(where.target);
   const root = await openDirAt(realTarget, realTarget);
   if (!root) throw new Error(`${where.target} is not a directory`);
@@ -190,6 +220,8 @@ async function applyJournaled(where: { target: string; staging: string | null; t
     await journal.sync();
     const handle = journal;
     const record = async (step: Step) => {
+      // A step is recorded before it is taken: the second record follows the first step taken.
+      if (steps.length === 1) where.midway?.();
       steps.push(step);
       await handle.write(`${JSON.stringify(step)}\n`);
     };
@@ -209,10 +241,12 @@ async function applyJournaled(where: { target: string; staging: string | null; t
     await record({ a: 'commit' });
     // Once the commit is on disk, the trash is no longer the only copy of anything needed.
     await journal.sync();
+    await where.onCommitted?.();
   } finally {
     await journal?.close();
     await root.close();
   }
+  if (where.keepTrash) return;
   // The apply is done whatever happens here: what cannot be removed now is removed from the
   // (committed) journal by the next start or data operation.
   await finish(header, journalFile).catch(() => undefined);

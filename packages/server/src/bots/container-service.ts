@@ -1,15 +1,17 @@
 import fs from 'node:fs/promises';
 import type { Bot, Container, ContainerStatus, Operation } from '@berth/contract';
+import { finishApply, journalOf, undoApply } from '../archive/apply-staging.js';
 import type { CdiRegistry } from '../cdi/cdi-registry.js';
 import { AppError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { ContainerSpec, ContainerState, RuntimeDriver } from '../runtime/driver.js';
-import type { BotRow, Store } from '../store/store.js';
+import type { Failpoints } from '../failpoints.js';
+import type { BotRow, OperationRow, Store } from '../store/store.js';
 import { configOf, configOfVersion, needsRecreate, type BotConfig } from './bot-config.js';
 import type { BotPaths } from './bot-paths.js';
 import type { ChangeFeed } from './change-feed.js';
 import { now } from './ids.js';
-import type { OperationContext, Operations } from './operations.js';
+import type { OperationContext, OperationJournal, Operations, RecoveredOperation } from './operations.js';
 
 export const LABEL = {
   managed: 'berth.managed',
@@ -27,6 +29,8 @@ export interface SnapshotBuild {
   snapshotId: string;
   /** Start the new container (it was running before the restore). */
   start: boolean;
+  /** Swaps the snapshot's data in once the old container is stopped. */
+  data: DataSwap;
 }
 
 export interface ContainerServiceDeps {
@@ -38,6 +42,7 @@ export interface ContainerServiceDeps {
   changes: ChangeFeed;
   logger: Logger;
   containerDataPath: string;
+  failpoints: Failpoints;
   /** Counts a bot's running background tasks (the exec API), read from its running container as just inspected. */
   countTasks?: (bot: BotRow, container: ContainerState) => Promise<number>;
 }
@@ -62,15 +67,23 @@ export class ContainerService {
 
   /**
    * Builds the bot's container from a snapshot's image with that snapshot's version config, inside a
-   * running restore operation (which has already removed the old container and restored the data).
+   * running restore operation, in place of `old` (all or nothing, as every build).
    */
-  async buildFromSnapshot(botId: string, from: SnapshotBuild, ctx: OperationContext): Promise<Container> {
-    return this.build(botId, 'restore', null, ctx, from);
+  async buildFromSnapshot(botId: string, old: ContainerState | null, from: SnapshotBuild, ctx: OperationContext): Promise<Container> {
+    return this.build(botId, 'restore', old, ctx, from);
   }
 
-  /** `old` is the container being replaced, as found when the operation was accepted. */
+  /**
+   * Builds the bot's container, all or nothing. `old` is the container being replaced, as found when
+   * the operation was accepted. The new container is made beside it under a temporary name; the old
+   * one is stopped (a restore then swaps the data dir's contents) and the new one started. Only then
+   * is the new version recorded (the commit, one transaction, which also marks the operation's journal
+   * committed), the old container removed and the new one renamed. A failure before the commit undoes
+   * every step: the bot keeps its old container, its data and its state, running if it ran. A crash is
+   * settled the same way at the next start (`recover`), from the operation's journal.
+   */
   private async build(botId: string, reason: 'create' | 'recreate' | 'restore', old: ContainerState | null, ctx: OperationContext, from?: SnapshotBuild): Promise<Container> {
-    const { driver, store } = this.deps;
+    const { driver, store, failpoints } = this.deps;
     const bot = await store.mustGetBot(botId);
     const config = from?.config ?? configOf(bot);
     const imageRef = from?.image ?? config.image;
@@ -93,17 +106,24 @@ export class ContainerService {
       await ctx.log(`image ${imageRef} is present (${image.id.slice(0, 19)})`);
     }
 
-    await ctx.phase('create', reason === 'recreate' ? 'replacing the container; the data dir is kept' : reason === 'restore' ? 'creating the container from the snapshot' : 'creating the container');
-    if (old) {
-      await driver.stopContainer(old.id, { timeoutSeconds: 10 });
-      await driver.removeContainer(old.id);
-      await store.updateBot(bot.id, { container_id: null });
-    }
+    await ctx.phase('create', reason === 'recreate' ? 'creating the new container beside the old one; the data dir is kept' : reason === 'restore' ? 'creating the container from the snapshot' : 'creating the container');
     const dataDir = this.deps.paths.dataDir(bot.id);
     await fs.mkdir(dataDir, { recursive: true });
     const version = bot.current_version + 1;
+    const journal: ReplaceJournal = {
+      type: 'replace',
+      old: old ? { id: old.id, running: isRunning(old) } : null,
+      name: old ? temporaryName(bot.id) : containerName(bot.id),
+      id: null,
+      version,
+      committed: false,
+      dataTrash: from?.data?.trash ?? null,
+    };
+    // A replacement left by an attempt whose undo the engine cut short is no use any more.
+    await this.removeReplacement(bot.id, journal);
+    await ctx.journal(journal);
     const spec: ContainerSpec = {
-      name: containerName(bot.id),
+      name: journal.name,
       image: imageRef,
       labels: {
         [LABEL.managed]: 'true',
@@ -118,21 +138,107 @@ export class ContainerService {
       network: config.network,
     };
     const { id } = await driver.createContainer(spec, { signal: ctx.signal, image });
+    journal.id = id;
+    await ctx.journal(journal);
+    failpoints.hit(`${reason}.created`);
+    this.deps.changes.publish({ type: 'container.changed', botId: bot.id, status: 'creating' });
+
     // A container built from the image starts a fresh line of snapshots (head null); a restored one
     // descends from its snapshot.
     const start = from?.start ?? true;
-    await store.updateBot(bot.id, { container_id: id, desired_running: start ? 1 : 0, head_snapshot_id: from?.snapshotId ?? null, updated_at: bot.updated_at });
-    await store.insertVersion({ bot_id: bot.id, version, created_at: now(), reason, image: imageRef, image_id: image.id, config: JSON.stringify(config), snapshot_id: from?.snapshotId ?? null });
-    this.deps.changes.publish({ type: 'container.changed', botId: bot.id, status: 'creating' });
-
-    if (!start) {
-      await ctx.phase('ready', 'the container is restored and left stopped, as it was');
-      return this.info(bot.id);
+    try {
+      if (old && journal.old?.running) {
+        // A create's phases are fixed (SPEC §4): a recreate stops the old container within `start`.
+        if (from) await ctx.phase('stop', 'stopping the current container');
+        else await ctx.phase('start', 'stopping the old container, then starting the new one');
+        await driver.stopContainer(old.id, { timeoutSeconds: 10 });
+        failpoints.hit(`${reason}.stopped`);
+      }
+      if (from) {
+        await ctx.phase('data', 'moving the snapshot’s data into the data dir');
+        await from.data.apply();
+        failpoints.hit(`${reason}.data`);
+      }
+      if (start) {
+        if (from || !journal.old?.running) await ctx.phase('start', 'starting the container');
+        await driver.startContainer(id);
+        failpoints.hit(`${reason}.started`);
+      }
+    } catch (err) {
+      await ctx.log('undoing: the new container is removed and the bot is left as it was');
+      await this.undoReplace(bot.id, journal);
+      await ctx.journal(null);
+      throw err;
     }
-    await ctx.phase('start', 'starting the container');
-    await driver.startContainer(id);
-    await ctx.phase('ready', 'the container is running');
+
+    const versionRow = { bot_id: bot.id, version, created_at: now(), reason, image: imageRef, image_id: image.id, config: JSON.stringify(config), snapshot_id: from?.snapshotId ?? null };
+    await store.commitVersion(versionRow, { container_id: id, desired_running: start ? 1 : 0, head_snapshot_id: from?.snapshotId ?? null }, { id: ctx.operationId, journal: JSON.stringify({ ...journal, committed: true }) });
+    failpoints.hit(`${reason}.committed`);
+    try {
+      await this.finishReplace(bot.id, journal);
+      await ctx.journal(null);
+    } catch (err) {
+      // The new container runs and is recorded; the journal stays, and the next start tidies up.
+      this.deps.logger.error({ err, botId: bot.id, operationId: ctx.operationId }, 'the new container is in place, but removing the old one or renaming the new one failed');
+    }
+    await ctx.phase('ready', start ? 'the container is running' : 'the container is restored and left stopped, as it was');
     return this.info(bot.id);
+  }
+
+  /**
+   * Settles a create, recreate or restore that a crash cut off, from its journal: committed ones are
+   * finished (the old container removed, the new one renamed, the data swap's trash removed) and
+   * count as succeeded; others are undone (the new container removed, the old data moved back, the
+   * old container started if it ran).
+   */
+  async recover(op: OperationRow, journal: ReplaceJournal): Promise<RecoveredOperation> {
+    if (journal.committed) {
+      await this.finishReplace(op.bot_id, journal);
+      return { status: 'succeeded', container: await this.info(op.bot_id).catch(() => null) };
+    }
+    await this.undoReplace(op.bot_id, journal);
+    return { status: 'failed' };
+  }
+
+  /** A start or stop cut off by a crash counts as succeeded when the engine shows its effect. */
+  async recoverUnjournaled(op: OperationRow): Promise<RecoveredOperation> {
+    if (op.kind !== 'start' && op.kind !== 'stop') return { status: 'failed' };
+    const bot = await this.deps.store.findBot(op.bot_id);
+    const c = bot ? await this.engineContainer(bot) : null;
+    if (!bot || !c || isRunning(c) !== (op.kind === 'start')) return { status: 'failed' };
+    return { status: 'succeeded', container: await this.describe(bot, c) };
+  }
+
+  /** After the commit: the old container goes, the new one takes the bot's name, the old data goes. */
+  private async finishReplace(botId: string, journal: ReplaceJournal): Promise<void> {
+    const { driver } = this.deps;
+    if (journal.old) await driver.removeContainer(journal.old.id);
+    if (journal.id && journal.name !== containerName(botId)) {
+      const next = await driver.inspectContainer(journal.id);
+      if (next && next.name !== containerName(botId)) await driver.renameContainer(journal.id, containerName(botId));
+    }
+    if (journal.dataTrash) await ifJournaled(journal.dataTrash, finishApply);
+  }
+
+  /** Before the commit: the new container goes, the old data comes back, the old container runs again if it ran. */
+  private async undoReplace(botId: string, journal: ReplaceJournal): Promise<void> {
+    const { driver } = this.deps;
+    // The data first: it needs no engine, and nothing may later take a half-undone swap for a finished one.
+    if (journal.dataTrash) await ifJournaled(journal.dataTrash, undoApply);
+    await this.removeReplacement(botId, journal);
+    if (journal.old?.running) {
+      const o = await driver.inspectContainer(journal.old.id);
+      if (o && !isRunning(o)) await driver.startContainer(journal.old.id);
+    }
+  }
+
+  /** Removes the container a build made (by its id, or by its name and labels when the crash came before the id was recorded), never the old one. */
+  private async removeReplacement(botId: string, journal: ReplaceJournal): Promise<void> {
+    const { driver } = this.deps;
+    const made = journal.id ? await driver.inspectContainer(journal.id) : await driver.inspectContainer(journal.name);
+    if (!made || made.id === journal.old?.id || made.labels[LABEL.bot] !== botId) return;
+    if (!journal.id && made.labels[LABEL.version] !== String(journal.version) && made.name !== temporaryName(botId)) return;
+    await driver.removeContainer(made.id);
   }
 
   async start(idOrName: string): Promise<Container> {
@@ -206,7 +312,7 @@ export class ContainerService {
     const version = Number(c.labels[LABEL.version] ?? bot.current_version);
     const versionRow = await this.deps.store.getVersion(bot.id, version);
     const applied = versionRow ? configOfVersion(versionRow) : desired;
-    const running = c.state === 'running' || c.state === 'paused';
+    const running = isRunning(c);
     return {
       id: c.id,
       name: c.name,
@@ -277,4 +383,36 @@ export class ContainerService {
 
 export function containerName(botId: string): string {
   return `berth-${botId}`;
+}
+
+/** The name a replacement is built under while the container it replaces still has the bot's name. */
+function temporaryName(botId: string): string {
+  return `berth-${botId}-next`;
+}
+
+function isRunning(c: ContainerState): boolean {
+  return c.state === 'running' || c.state === 'paused';
+}
+
+export type ReplaceJournal = Extract<OperationJournal, { type: 'replace' }>;
+
+/** A restore's data swap, as the container build drives it (DataService implements it). */
+export interface DataSwap {
+  /** The trash dir of the swap's journaled apply: the key `finish` and `undo` take after a crash too. */
+  trash: string;
+  /** Moves the staged data in, journaled (a failure rolls it back itself). */
+  apply(): Promise<void>;
+}
+
+/**
+ * Finishes or undoes a data swap whose journal is still there; none means the swap never began (or
+ * was already settled).
+ */
+async function ifJournaled(trash: string, settle: (trash: string) => Promise<void>): Promise<void> {
+  try {
+    await fs.lstat(journalOf(trash));
+  } catch {
+    return;
+  }
+  await settle(trash);
 }

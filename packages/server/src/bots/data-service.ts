@@ -3,16 +3,17 @@ import path from 'node:path';
 import type { Readable } from 'node:stream';
 import type { DataImportMode, DataImportResult } from '@berth/contract';
 import { performance } from 'node:perf_hooks';
-import { emptyContents, INCOMPLETE_SUFFIX, incompleteOf, JOURNAL_SUFFIX, journalOf, mergeContents, recoverApply, replaceContents } from '../archive/apply-staging.js';
+import { emptyContents, INCOMPLETE_SUFFIX, incompleteOf, JOURNAL_SUFFIX, journalOf, mergeContents, recoverApply, replaceContents, type RecoveryResult } from '../archive/apply-staging.js';
 import { exportArchive } from '../archive/export-archive.js';
 import { DEFAULT_IMPORT_LIMITS, extractArchive, type ImportLimits } from '../archive/import-archive.js';
 import { removeTree } from '../archive/safe-fs.js';
 import type { Logger } from '../logger.js';
 import type { RuntimeDriver } from '../runtime/driver.js';
-import type { Store } from '../store/store.js';
+import type { Failpoints } from '../failpoints.js';
+import type { OperationRow, Store } from '../store/store.js';
 import type { BotPaths } from './bot-paths.js';
 import type { ContainerService } from './container-service.js';
-import type { Operations } from './operations.js';
+import type { OperationJournal, Operations, RecoveredOperation } from './operations.js';
 
 export interface DataServiceDeps {
   store: Store;
@@ -22,6 +23,7 @@ export interface DataServiceDeps {
   /** To pause a running container while an import changes its data dir. */
   driver: Pick<RuntimeDriver, 'pauseContainer' | 'unpauseContainer'>;
   containers: Pick<ContainerService, 'engineContainer'>;
+  failpoints: Failpoints;
   /** BERTH_MAX_IMPORT_BYTES. */
   maxImportBytes: number;
   /** The other archive limits; the defaults of SPEC §5 unless a test narrows them. */
@@ -31,6 +33,16 @@ export interface DataServiceDeps {
 /** Work dirs of imports and resets live next to the data dir, on its file system, so moves are renames. */
 const STAGING_PREFIX = '.import-';
 const TRASH_PREFIX = '.trash-';
+
+/**
+ * The work dirs of an operation that changes a data dir through a journaled apply (an import, a
+ * reset, a restore's swap): beside the data dir, on its file system. Leftovers are found by these
+ * prefixes (`recoverBot`).
+ */
+export function applyWorkDirs(paths: BotPaths, botId: string, operationId: string): { staging: string; trash: string } {
+  const botDir = paths.botDir(botId);
+  return { staging: path.join(botDir, `${STAGING_PREFIX}${operationId}`), trash: path.join(botDir, `${TRASH_PREFIX}${operationId}`) };
+}
 
 /**
  * A bot's data dir as a whole: export it as a tar.gz, import an archive into it, or reset it to empty.
@@ -59,18 +71,22 @@ export class DataService {
     const bot = await this.deps.store.mustGetBot(idOrName);
     const { result } = await this.deps.operations.start(bot.id, 'import', async (ctx) => {
       const dataDir = await this.prepare(bot.id);
-      const botDir = this.deps.paths.botDir(bot.id);
-      const staging = path.join(botDir, `${STAGING_PREFIX}${ctx.operationId}`);
-      const trash = path.join(botDir, `${TRASH_PREFIX}${ctx.operationId}`);
+      const { staging, trash } = applyWorkDirs(this.deps.paths, bot.id, ctx.operationId);
       await fs.mkdir(staging, { mode: 0o700 });
       try {
         await ctx.phase('receive', 'reading the archive into a staging dir');
         const keepOwners = process.getuid?.() === 0;
         const extracted = await extractArchive(body, staging, { limits: this.limits, signal: ctx.signal, keepOwners });
+        this.deps.failpoints.hit('import.received');
         await ctx.log(`the archive holds ${extracted.entries} entries: ${extracted.files} files, ${extracted.bytes} bytes`);
         await ctx.phase('apply', options.mode === 'replace' ? 'replacing the data dir’s contents' : 'merging into the data dir');
-        const apply = { staging, target: dataDir, trash, keepOwners };
+        const journal = { type: 'data', trash, committed: false } as const;
+        await ctx.journal(journal);
+        const onCommitted = () => ctx.journal({ ...journal, committed: true });
+        const apply = { staging, target: dataDir, trash, keepOwners, onCommitted, midway: () => this.deps.failpoints.hit('import.midway') };
         const pausedMs = await this.whilePaused(bot.id, () => (options.mode === 'replace' ? replaceContents(apply) : mergeContents(apply)));
+        this.deps.failpoints.hit('import.applied');
+        await ctx.journal(null);
         if (pausedMs !== null) await ctx.log(`the container was paused for ${Math.round(pausedMs)} ms while the data dir changed`);
         return { container: null, files: extracted.files, bytes: extracted.bytes };
       } finally {
@@ -88,12 +104,33 @@ export class DataService {
     const { result } = await this.deps.operations.start(bot.id, 'reset', async (ctx) => {
       const dataDir = await this.prepare(bot.id);
       await ctx.phase('reset', 'emptying the data dir');
-      const trash = path.join(this.deps.paths.botDir(bot.id), `${TRASH_PREFIX}${ctx.operationId}`);
-      const removed = await emptyContents({ target: dataDir, trash });
+      const { trash } = applyWorkDirs(this.deps.paths, bot.id, ctx.operationId);
+      const journal = { type: 'data', trash, committed: false } as const;
+      await ctx.journal(journal);
+      const removed = await emptyContents({ target: dataDir, trash, onCommitted: () => ctx.journal({ ...journal, committed: true }), midway: () => this.deps.failpoints.hit('reset.midway') });
+      this.deps.failpoints.hit('reset.applied');
+      await ctx.journal(null);
       await ctx.log(`removed ${removed} top-level entries`);
       return { container: null };
     });
     await result;
+  }
+
+  /**
+   * Settles an import or reset that a crash cut off: one whose apply was committed is finished (its
+   * trash removed) and counts as succeeded; any other is rolled back from its journal.
+   */
+  async recover(op: OperationRow, journal: Extract<OperationJournal, { type: 'data' }>): Promise<RecoveredOperation> {
+    const file = journalOf(journal.trash);
+    if (!(await exists(file))) return journal.committed ? { status: 'succeeded', container: null } : { status: 'failed' };
+    let result: RecoveryResult | undefined;
+    await this.whilePaused(op.bot_id, async () => {
+      result = await recoverApply(file);
+    });
+    const outcome = result?.outcome ?? 'kept';
+    if (outcome === 'completed') return { status: 'succeeded', container: null };
+    if (outcome === 'kept') return { status: 'failed', message: 'the operation was interrupted by a stop of the server and could not be rolled back in full; the old data is kept in its trash dir (see the server log)' };
+    return { status: 'failed' };
   }
 
   /**

@@ -138,10 +138,22 @@ export class HardLinkedDataSnapshots {
    * links them instead of copying them again.
    */
   async restore(botId: string, snapId: string, dataDir: string, options: { signal?: AbortSignal } = {}): Promise<{ files: number; bytes: number }> {
+    await emptyDir(dataDir);
+    const staged = await this.stage(botId, snapId, dataDir, options);
+    await this.recordRestored(staged);
+    return { files: staged.files, bytes: staged.bytes };
+  }
+
+  /**
+   * Copies the snapshot's files into `dir` (new, or empty), with their metadata. The result names the
+   * copies nobody touched since they were written: once they are in the data dir (moved there by
+   * renames, which keep inodes) and the restore is committed, `recordRestored` makes them the baseline.
+   */
+  async stage(botId: string, snapId: string, dir: string, options: { signal?: AbortSignal } = {}): Promise<StagedRestore> {
     const root = this.options.rootOf(botId);
     const src = path.join(root, snapId, 'data');
     if (!(await exists(path.join(root, snapId, 'snapshot.json')))) throw new Error(`snapshot ${snapId} has no complete data tree`);
-    await emptyDir(dataDir);
+    await fs.mkdir(dir, { recursive: true, mode: 0o700 });
     const dirs: { rel: string; meta: Meta }[] = [];
     const written = new Map<string, Identity>();
     let files = 0;
@@ -150,7 +162,7 @@ export class HardLinkedDataSnapshots {
     await walk(src, async (rel, st) => {
       options.signal?.throwIfAborted();
       const from = path.join(src, rel);
-      const to = path.join(dataDir, rel);
+      const to = path.join(dir, rel);
       const meta = metaOf(st);
       if (st.isDirectory()) {
         if (rel !== '') await fs.mkdir(to, { mode: 0o700 });
@@ -172,19 +184,32 @@ export class HardLinkedDataSnapshots {
       return false;
     });
     await pool.drain();
-    for (const d of dirs.reverse()) await applyMeta(path.join(dataDir, d.rel), d.meta, 'dir');
+    for (const d of dirs.reverse()) await applyMeta(path.join(dir, d.rel), d.meta, 'dir');
 
     // Wait out the racy window, then keep only files nobody touched since we wrote them.
     await sleep(RACY_MS + 5);
     const entries: BaselineEntry[] = [];
     const lookedAt = nowNs();
     for (const [rel, id] of written) {
-      const st = await fs.lstat(path.join(dataDir, rel), { bigint: true }).catch(() => null);
+      const st = await fs.lstat(path.join(dir, rel), { bigint: true }).catch(() => null);
       if (st && st.isFile() && sameIdentity(identity(st), id) && notRacy(id.ctimeNs, lookedAt)) entries.push({ rel, ...id });
     }
-    await writeBaseline(root, snapId, entries);
-    return { files, bytes };
+    return { botId, snapId, files, bytes, entries };
   }
+
+  /** Records a committed restore's copies as equal to the snapshot's (see `stage`). */
+  async recordRestored(staged: StagedRestore): Promise<void> {
+    await writeBaseline(this.options.rootOf(staged.botId), staged.snapId, staged.entries);
+  }
+}
+
+/** A snapshot's data copied out by `stage`, waiting to be swapped in. */
+export interface StagedRestore {
+  botId: string;
+  snapId: string;
+  files: number;
+  bytes: number;
+  entries: BaselineEntry[];
 }
 
 interface BaselineEntry extends Identity {

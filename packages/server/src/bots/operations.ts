@@ -14,7 +14,40 @@ export interface OperationContext {
   phase(phase: string, message: string): Promise<void>;
   pull(progress: PullProgress): Promise<void>;
   log(message: string): Promise<void>;
+  /**
+   * Records what the operation has done that a crash must finish or undo (durable before it
+   * resolves); the start-up recovery reads it back (`recoverInterrupted`).
+   */
+  journal(value: OperationJournal | null): Promise<void>;
 }
+
+/**
+ * An operation's journal: enough to decide, after a crash, whether its effect was committed (then it
+ * is finished and reported as succeeded) or not (then it is undone and reported as failed).
+ */
+export type OperationJournal =
+  /** A create, recreate or restore building a container (see ContainerService). */
+  | {
+      type: 'replace';
+      /** The container being replaced and whether it ran; null when there was none. */
+      old: { id: string; running: boolean } | null;
+      /** The name the new container is made under: temporary while `old` exists. */
+      name: string;
+      /** Its engine id, once made. */
+      id: string | null;
+      version: number;
+      /** Set in the transaction that records the new version: from then on the operation rolls forward. */
+      committed: boolean;
+      /** A restore's data swap: the trash dir of its journaled apply. */
+      dataTrash: string | null;
+    }
+  /** A snapshot being taken: its record is the commit. */
+  | { type: 'snapshot'; snapshotId: string; imageRef: string }
+  /** An import or reset: the trash dir of its journaled apply; `committed` once the apply is complete. */
+  | { type: 'data'; trash: string; committed: boolean };
+
+/** What the start-up recovery of an interrupted operation found. */
+export type RecoveredOperation = { status: 'succeeded'; container: unknown } | { status: 'failed'; message?: string };
 
 type Terminal = { status: 'succeeded' | 'failed' };
 
@@ -86,6 +119,9 @@ export class Operations {
       log: async (message) => {
         await flushPull();
         await emit('log', { message });
+      },
+      journal: async (value) => {
+        await this.deps.store.updateOperation(id, { journal: value === null ? null : JSON.stringify(value) });
       },
     };
 
@@ -199,17 +235,40 @@ export class Operations {
   }
 
   /**
-   * Marks every operation still recorded as running as failed: the process that ran it is gone.
-   * Called once at start-up, before anything new starts.
+   * Settles every operation still recorded as running: the process that ran it is gone. `recover`
+   * finishes or undoes what each one left, from its journal, and says how it ended: an operation whose
+   * effect was committed is reported as succeeded, any other as failed. Called once at start-up,
+   * before anything new starts.
    */
-  async failInterrupted(): Promise<OperationRow[]> {
+  async recoverInterrupted(recover: (op: OperationRow, journal: OperationJournal | null) => Promise<RecoveredOperation>): Promise<OperationRow[]> {
     const interrupted = await this.deps.store.runningOperations();
     for (const op of interrupted) {
-      const payload = { code: 'internal', message: 'the operation was interrupted because the Berth server stopped; the bot was reconciled with the engine at the next start' };
-      const last = (await this.deps.store.listEvents(op.id, 0)).at(-1)?.seq ?? 0;
-      await this.deps.store.appendEvent({ operation_id: op.id, seq: last + 1, event: 'error', data: JSON.stringify(payload), at: now() });
-      await this.deps.store.updateOperation(op.id, { status: 'failed', error: JSON.stringify(payload), finished_at: now() });
-      this.deps.logger.warn({ operationId: op.id, botId: op.bot_id, kind: op.kind }, 'marked interrupted operation as failed');
+      const log = this.deps.logger.child({ operationId: op.id, botId: op.bot_id, kind: op.kind });
+      const outcome = await recover(op, journalOf(op)).catch((err: unknown): RecoveredOperation => {
+        log.error({ err }, 'could not recover an interrupted operation');
+        return { status: 'failed' };
+      });
+      const seq = (await this.deps.store.lastEventSeq(op.id)) + 1;
+      if (outcome.status === 'succeeded') {
+        await this.deps.store.appendEvent({ operation_id: op.id, seq, event: 'done', data: JSON.stringify({ container: outcome.container ?? null }), at: now() });
+        await this.deps.store.updateOperation(op.id, { status: 'succeeded', finished_at: now(), journal: null });
+        log.warn('an operation interrupted by a stop of the server had committed its effect: finished and marked succeeded');
+        continue;
+      }
+      const payload = {
+        code: 'internal',
+        message: outcome.message ?? 'the operation was interrupted because the Berth server stopped; what it had begun was undone and the bot reconciled with the engine at the next start',
+      };
+      await this.deps.store.appendEvent({ operation_id: op.id, seq, event: 'error', data: JSON.stringify(payload), at: now() });
+      await this.deps.store.updateOperation(op.id, { status: 'failed', error: JSON.stringify(payload), finished_at: now(), journal: null });
+      log.warn('marked interrupted operation as failed');
+    }
+    // Finished operations that could not tidy up (the engine failed them at the end) are finished now;
+    // their recorded outcome stands.
+    for (const op of await this.deps.store.finishedOperationsWithJournal()) {
+      await recover(op, journalOf(op))
+        .then(() => this.deps.store.updateOperation(op.id, { journal: null }))
+        .catch((err: unknown) => this.deps.logger.error({ err, operationId: op.id, botId: op.bot_id }, 'could not finish what an operation left'));
     }
     return interrupted;
   }
@@ -225,6 +284,10 @@ export function errorPayload(err: unknown): { code: string; message: string; det
     return err.details === undefined ? { code: err.code, message: err.message } : { code: err.code, message: err.message, details: err.details };
   }
   return { code: 'internal', message: 'internal error' };
+}
+
+function journalOf(row: OperationRow): OperationJournal | null {
+  return row.journal ? (JSON.parse(row.journal) as OperationJournal) : null;
 }
 
 function toOperation(row: OperationRow): Operation {

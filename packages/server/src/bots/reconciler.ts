@@ -4,7 +4,6 @@ import type { Store } from '../store/store.js';
 import { configOf } from './bot-config.js';
 import { LABEL, containerName } from './container-service.js';
 import { now } from './ids.js';
-import type { Operations } from './operations.js';
 
 export interface UnmanagedContainer {
   id: string;
@@ -13,13 +12,12 @@ export interface UnmanagedContainer {
 }
 
 /**
- * Start-up reconciliation: operations cut off by a crash are marked failed, and each bot's record is
- * brought in line with what the engine really has. Containers carrying Berth's labels are adopted
+ * Start-up reconciliation, after the operations a crash cut off are settled (Operations.recoverInterrupted):
+ * each bot's record is brought in line with what the engine really has. Containers carrying Berth's labels are adopted
  * when they belong to a known bot and reported otherwise. Nothing in a data dir is ever touched.
  */
-export async function reconcile(deps: { store: Store; driver: RuntimeDriver; operations: Operations; logger: Logger }): Promise<{ unmanaged: UnmanagedContainer[] }> {
+export async function reconcile(deps: { store: Store; driver: RuntimeDriver; logger: Logger }): Promise<{ unmanaged: UnmanagedContainer[] }> {
   const { store, driver, logger } = deps;
-  await deps.operations.failInterrupted();
 
   const containers = await driver.listContainers({ labels: [`${LABEL.managed}=true`] });
   const bots = new Map((await store.listBots()).map((b) => [b.id, b]));

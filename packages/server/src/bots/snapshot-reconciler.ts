@@ -11,8 +11,8 @@ export interface SnapshotReconcileReport {
   incomplete: { botId: string; snapshotId: string; missing: string[] }[];
   /** Tagged snapshot images that no listed snapshot owns (left alone). */
   unknownImages: { id: string; names: string[]; botId: string | null; snapshotId: string | null }[];
-  /** Snapshot trees on disk that no listed snapshot owns (left alone). */
-  unknownDirs: { botId: string; name: string }[];
+  /** Snapshot trees on disk that no listed snapshot owns: left by an interrupted snapshot, removed. */
+  removedDirs: { botId: string; name: string }[];
   /** Containers found paused (a snapshot cut off by a crash) and resumed. */
   unpaused: string[];
 }
@@ -20,14 +20,15 @@ export interface SnapshotReconcileReport {
 /**
  * Start-up reconciliation of snapshots with the engine and the disk, after the container
  * reconciliation. A listed snapshot whose image or data tree is gone is logged and marked (never
- * dropped); tagged images and trees Berth has no record of are reported and left alone. What Berth
- * itself left half-done is finished: containers it paused for a snapshot are resumed, staging trees
- * of interrupted captures are removed, and images a delete could only untag are removed once unused.
+ * dropped). What Berth itself left half-done is finished: containers it paused for a snapshot are
+ * resumed; staging trees, images and trees of captures a crash cut off before they were recorded are
+ * removed, and so are images a delete could only untag, once unused. Snapshot images of bots Berth
+ * does not know are reported and left alone.
  * Nothing in a data dir is touched.
  */
 export async function reconcileSnapshots(deps: { store: Store; snapshots: SnapshotStore; driver: RuntimeDriver; data: HardLinkedDataSnapshots; logger: Logger }): Promise<SnapshotReconcileReport> {
   const { store, snapshots, driver, data, logger } = deps;
-  const report: SnapshotReconcileReport = { incomplete: [], unknownImages: [], unknownDirs: [], unpaused: [] };
+  const report: SnapshotReconcileReport = { incomplete: [], unknownImages: [], removedDirs: [], unpaused: [] };
   const bots = new Map((await store.listBots()).map((b) => [b.id, b]));
 
   // Berth never leaves a container paused on purpose: one paused now was cut off mid-snapshot or mid-import.
@@ -61,9 +62,13 @@ export async function reconcileSnapshots(deps: { store: Store; snapshots: Snapsh
     const snapshotId = image.labels[SNAPSHOT_LABEL] ?? null;
     if (snapshotId && listed.has(snapshotId)) continue;
     const botId = image.labels[LABEL.bot] ?? null;
-    if (image.names.length === 0 && image.containers === 0 && botId && bots.has(botId)) {
-      // Untagged by a delete while a container used it; that container is gone now.
-      await driver.removeImage(image.id).catch((err: unknown) => logger.warn({ err, image: image.id }, 'could not remove a released snapshot image'));
+    if (image.containers === 0 && botId && bots.has(botId)) {
+      // Untagged by a delete while a container used it, which is gone now; or tagged by a snapshot a
+      // crash cut off before it was recorded. Either way Berth's own, and nothing needs it.
+      for (const ref of image.names.length > 0 ? image.names : [image.id]) {
+        await driver.removeImage(ref).catch((err: unknown) => logger.warn({ err, image: image.id }, 'could not remove a snapshot image no snapshot owns'));
+      }
+      if (image.names.length > 0) logger.warn({ image: image.id, names: image.names, botId, snapshotId }, 'removed the image of a snapshot that was never recorded (interrupted)');
       continue;
     }
     if (image.names.length === 0) continue;
@@ -79,8 +84,10 @@ export async function reconcileSnapshots(deps: { store: Store; snapshots: Snapsh
     }
     for (const name of disk.snapshots) {
       if (listed.has(name)) continue;
-      report.unknownDirs.push({ botId, name });
-      logger.warn({ botId, dir: name }, 'snapshot data tree matches no listed snapshot; left untouched');
+      // Moved into place by a snapshot a crash cut off before it was recorded.
+      await data.remove(botId, name);
+      report.removedDirs.push({ botId, name });
+      logger.warn({ botId, dir: name }, 'removed the data tree of a snapshot that was never recorded (interrupted)');
     }
   }
   return report;

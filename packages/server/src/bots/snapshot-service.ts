@@ -6,14 +6,18 @@ import { AppError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { ContainerState, RuntimeDriver } from '../runtime/driver.js';
 import { snapshotNameTaken, type SnapshotRow, type SnapshotStore } from '../store/snapshot-store.js';
-import type { BotRow, Store } from '../store/store.js';
+import type { BotRow, OperationRow, Store } from '../store/store.js';
 import { configOf, configOfVersion } from './bot-config.js';
 import type { BotPaths } from './bot-paths.js';
 import type { ChangeFeed } from './change-feed.js';
 import { LABEL, type ContainerService } from './container-service.js';
-import type { HardLinkedDataSnapshots } from './data-snapshots.js';
+import { replaceContents } from '../archive/apply-staging.js';
+import { removeTree } from '../archive/safe-fs.js';
+import type { Failpoints } from '../failpoints.js';
+import { applyWorkDirs } from './data-service.js';
+import type { HardLinkedDataSnapshots, StagedRestore } from './data-snapshots.js';
 import { newId, now } from './ids.js';
-import type { OperationContext, Operations } from './operations.js';
+import type { OperationContext, OperationJournal, Operations, RecoveredOperation } from './operations.js';
 
 /** Snapshot images: `localhost/berth-snapshot/<botId>:<snapId>`, labelled so nothing prunes them unseen. */
 const SNAPSHOT_REPO = 'localhost/berth-snapshot';
@@ -37,6 +41,7 @@ export interface SnapshotServiceDeps {
   paths: BotPaths;
   changes: ChangeFeed;
   logger: Logger;
+  failpoints: Failpoints;
 }
 
 /**
@@ -156,6 +161,8 @@ export class SnapshotService {
     const running = c?.state === 'running';
     const log = this.deps.logger.child({ botId: bot.id, snapshotId: snapId, operationId: ctx.operationId });
 
+    // A crash from here on leaves an image and a tree that only this journal names (see `recover`).
+    await ctx.journal({ type: 'snapshot', snapshotId: snapId, imageRef: ref });
     await ctx.phase('data', `copying the data dir for snapshot ${name}`);
     const started = performance.now();
     const capture = await data.begin(bot.id, snapId, this.deps.paths.dataDir(bot.id));
@@ -163,6 +170,7 @@ export class SnapshotService {
     let pausedMs = 0;
     try {
       await capture.precopy({ signal: ctx.signal });
+      this.deps.failpoints.hit('snapshot.precopy');
       const precopyMs = performance.now() - started;
       let createdAt = now();
       if (c) {
@@ -181,13 +189,15 @@ export class SnapshotService {
       } else {
         await capture.catchUp({ signal: ctx.signal });
       }
+      this.deps.failpoints.hit('snapshot.commit');
       const summary = await capture.commit();
       const rootfsBytes = committed?.size ?? 0;
       log.info({ precopyMs: Math.round(precopyMs), pausedMs: Math.round(pausedMs), ...summary, rootfsBytes, dataOnly: !committed }, 'snapshot taken');
       await ctx.log(
         `${running ? `container paused for ${Math.round(pausedMs)} ms; ` : ''}data: ${summary.files} files (${summary.copiedFiles} copied, ${summary.linkedFiles} unchanged), ${summary.newBytes} new bytes; ${committed ? `root filesystem layer: ${committed.size} bytes` : 'no container, so no root filesystem'}`,
       );
-      const row = await snapshots.insert({
+      // The record and the head in one transaction: the snapshot exists from here on.
+      const row = await snapshots.insertAsHead({
         id: snapId,
         bot_id: bot.id,
         name,
@@ -202,19 +212,27 @@ export class SnapshotService {
         image_id: committed?.imageId ?? null,
         missing: null,
       });
-      await snapshots.setHead(bot.id, snapId);
+      await ctx.journal(null);
       this.deps.changes.publish({ type: 'bot.updated', botId: bot.id });
       return row;
     } catch (err) {
       await capture.abort().catch(() => undefined);
       await data.remove(bot.id, snapId).catch(() => undefined);
       if (committed) await driver.removeImage(ref).catch((e: unknown) => log.warn({ err: e }, 'could not remove the image of a failed snapshot'));
+      // The start-up reconciliation removes an image that could not be removed now (it names no snapshot).
+      await ctx.journal(null).catch(() => undefined);
       throw err;
     }
   }
 
+  /**
+   * The restore, all or nothing: the snapshot's data is copied beside the data dir while the bot runs
+   * on; then the container build (ContainerService) makes the new container, stops the old one,
+   * swaps the staged data in (journaled renames), starts the new one and commits. Until that commit
+   * every step is undone on failure, and by the next start after a crash.
+   */
   private async doRestore(botId: string, snapId: string, keepCurrent: boolean, ctx: OperationContext): Promise<Container> {
-    const { driver, store, snapshots } = this.deps;
+    const { store, snapshots, failpoints } = this.deps;
     let bot = await store.mustGetBot(botId);
     const target = await snapshots.mustGet(bot.id, snapId);
     await this.assertRestorable(bot, target);
@@ -226,28 +244,55 @@ export class SnapshotService {
       const name = await this.autoName(bot.id);
       await ctx.phase('snapshot', c ? `saving the current state as ${name}` : `saving the data dir as ${name} (there is no container, so no root filesystem)`);
       await this.take(bot.id, c, name, 'auto', ctx);
+      failpoints.hit('restore.snapshot');
     }
     // Running again afterwards if it was running; a bot without a container gets a running one, as a create would.
     const start = !c || c.state === 'running' || c.state === 'paused';
-    if (c) {
-      await ctx.phase('stop', 'stopping and removing the current container');
-      await driver.stopContainer(c.id, { timeoutSeconds: 10 });
-      await driver.removeContainer(c.id);
-      await store.updateBot(bot.id, { container_id: null });
-    }
 
-    await ctx.phase('data', `restoring the data dir from ${target.name}`);
-    const restored = await this.deps.data.restore(bot.id, target.id, dataDir, { signal: ctx.signal });
-    await ctx.log(`data dir restored: ${restored.files} files, ${restored.bytes} bytes`);
+    await ctx.phase('stage', `copying the data of ${target.name} beside the data dir`);
+    const { staging, trash } = applyWorkDirs(this.deps.paths, bot.id, ctx.operationId);
+    let staged: StagedRestore;
+    try {
+      staged = await this.deps.data.stage(bot.id, target.id, staging, { signal: ctx.signal });
+    } catch (err) {
+      await removeTree(staging).catch(() => undefined);
+      throw err;
+    }
+    await ctx.log(`the snapshot's data is staged: ${staged.files} files, ${staged.bytes} bytes`);
+    failpoints.hit('restore.staged');
 
     bot = await store.mustGetBot(bot.id);
     // A data-only snapshot has no root filesystem of its own: the container is built as a create would.
     const versionRow = target.image_ref ? await store.getVersion(bot.id, target.version) : undefined;
     const config = versionRow ? configOfVersion(versionRow) : configOf(bot);
-    const container = await this.deps.containers.buildFromSnapshot(bot.id, { image: target.image_ref, config, snapshotId: target.id, start }, ctx);
+    const data = { trash, apply: () => replaceContents({ staging, target: dataDir, trash, keepTrash: true, midway: () => failpoints.hit('restore.midway') }) };
+    let container: Container;
+    try {
+      container = await this.deps.containers.buildFromSnapshot(bot.id, c, { image: target.image_ref, config, snapshotId: target.id, start, data }, ctx);
+    } finally {
+      // Moved in, or moved back and removed by the undo; what is left never reached the data dir.
+      await removeTree(staging).catch(() => undefined);
+    }
+    await this.deps.data.recordRestored(staged);
     // The replaced container may have held the last use of a deleted snapshot's image.
     await this.sweepImages(bot.id).catch((err: unknown) => this.deps.logger.warn({ err, botId: bot.id }, 'could not sweep released snapshot images'));
     return container;
+  }
+
+  /**
+   * Settles a snapshot that a crash cut off: recorded means taken (a snapshot operation then counts as
+   * succeeded); otherwise its image and tree are removed. A container it left paused is resumed by
+   * the start-up reconciliation.
+   */
+  async recover(op: OperationRow, journal: Extract<OperationJournal, { type: 'snapshot' }>): Promise<RecoveredOperation> {
+    if (await this.deps.snapshots.find(op.bot_id, journal.snapshotId)) {
+      if (op.kind !== 'snapshot') return { status: 'failed' };
+      return { status: 'succeeded', container: await this.deps.containers.info(op.bot_id).catch(() => null) };
+    }
+    await this.deps.driver.removeImage(journal.imageRef);
+    await this.deps.data.remove(op.bot_id, journal.snapshotId);
+    this.deps.logger.warn({ botId: op.bot_id, snapshotId: journal.snapshotId }, 'removed what an interrupted snapshot left');
+    return { status: 'failed' };
   }
 
   private async assertRestorable(bot: BotRow, target: SnapshotRow): Promise<void> {

@@ -193,7 +193,7 @@ describe('snapshots and versions API over the fake driver', () => {
     expect(res.status).toBe(200);
     const frames = await readSse(res);
     expect(frames[0]).toMatchObject({ event: 'operation', data: { kind: 'restore', botId: bot.id } });
-    expect(frames.filter((f) => f.event === 'phase').map((f) => (f.data as { phase: string }).phase)).toEqual(['snapshot', 'data', 'commit', 'stop', 'data', 'image', 'create', 'start', 'ready']);
+    expect(frames.filter((f) => f.event === 'phase').map((f) => (f.data as { phase: string }).phase)).toEqual(['snapshot', 'data', 'commit', 'stage', 'image', 'create', 'stop', 'data', 'start', 'ready']);
     expect(frames.at(-1)).toMatchObject({ event: 'done', data: { container: { status: 'running', version: 2 } } });
   });
 
@@ -301,7 +301,7 @@ describe('snapshots and versions API over the fake driver', () => {
     expect((await list(bot.id)).snapshots[0]?.missing).toEqual(['rootfs']);
   });
 
-  it('reconciles at start-up: marks incomplete snapshots, reports strangers, clears staging trees', async () => {
+  it('reconciles at start-up: marks incomplete snapshots, removes what interrupted captures left', async () => {
     const bot = await botWithContainer();
     const a = await snap(bot.id, 'a');
     const b = await snap(bot.id, 'b');
@@ -323,11 +323,11 @@ describe('snapshots and versions API over the fake driver', () => {
       { botId: bot.id, snapshotId: a.id, missing: ['data'] },
       { botId: bot.id, snapshotId: b.id, missing: ['rootfs'] },
     ]);
-    expect(report.unknownDirs).toEqual([{ botId: bot.id, name: 'snap_stranger' }]);
+    expect(report.removedDirs).toEqual([{ botId: bot.id, name: 'snap_stranger' }]);
     expect(report.unpaused).toEqual([c]);
     expect((await driver.inspectContainer(c))?.state).toBe('running');
     expect(fs.existsSync(path.join(root, '.staging-snap_cut'))).toBe(false);
-    expect(fs.existsSync(path.join(root, 'snap_stranger'))).toBe(true);
+    expect(fs.existsSync(path.join(root, 'snap_stranger'))).toBe(false);
     expect((await list(bot.id)).snapshots.map((s) => s.missing)).toEqual([['data'], ['rootfs']]);
   });
 

@@ -219,6 +219,23 @@ export function runtimeDriverContract(name: string, makeDriver: () => Promise<Co
         expect(byKey.map((c) => c.id)).toEqual([id]);
       });
 
+      it('renames it while it runs; a taken name is refused with container_exists', async () => {
+        const other = spec('other');
+        const otherId = (await driver.createContainer(other)).id;
+        try {
+          await expect(driver.renameContainer(id, other.name)).rejects.toSatisfy((e) => isAppError(e, 'container_exists'));
+          await driver.renameContainer(id, `${s.name}-renamed`);
+          const st = await driver.inspectContainer(`${s.name}-renamed`);
+          expect(st?.id).toBe(id);
+          expect(st?.state).toBe('running');
+          expect(await driver.inspectContainer(s.name)).toBeNull();
+          await driver.renameContainer(id, s.name);
+          expect((await driver.inspectContainer(s.name))?.id).toBe(id);
+        } finally {
+          await driver.removeContainer(otherId);
+        }
+      });
+
       it('removes it (even running); then it is gone and removing again is fine', async () => {
         await timed('remove', () => driver.removeContainer(id));
         expect(await driver.inspectContainer(id)).toBeNull();

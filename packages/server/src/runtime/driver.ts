@@ -165,6 +165,11 @@ export interface RuntimeDriver {
   stopContainer(id: string, options: { timeoutSeconds: number }): Promise<void>;
   /** Removes a container (forcibly if running). Removing a missing one is fine. */
   removeContainer(id: string): Promise<void>;
+  /**
+   * Gives a container (running or not) another name; fails with `container_exists` when the name is
+   * taken. Lets a replacement be built under a temporary name beside the container it replaces.
+   */
+  renameContainer(id: string, name: string): Promise<void>;
   /** The container's state, or null when it does not exist. Accepts an id or a name. */
   inspectContainer(idOrName: string): Promise<ContainerState | null>;
   /** All containers (running or not) that carry every given label (`key=value` or just `key`). */

@@ -118,4 +118,10 @@ export const migrations: Record<string, Migration> = {
       await db.schema.createIndex('tokens_bot').on('tokens').column('bot_id').execute();
     },
   },
+  '0007_operation_journal': {
+    async up(db: Kysely<unknown>) {
+      // What an operation has done so far that a crash must finish or undo (JSON; see bots/operation-journal.ts).
+      await db.schema.alterTable('operations').addColumn('journal', 'text').execute();
+    },
+  },
 };

@@ -40,6 +40,8 @@ export interface OperationsTable {
   error: string | null;
   started_at: string;
   finished_at: string | null;
+  /** JSON: what the operation has done that a crash must finish or undo; null when nothing. */
+  journal: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 export interface OperationEventsTable {

@@ -69,6 +69,19 @@ export class Store {
     });
   }
 
+  /**
+   * The commit of a container build: the new version, the bot's container, desired state and head,
+   * and the operation's journal (now saying `committed`), in one transaction, so that after a crash
+   * all of them agree with the container, or none changed.
+   */
+  async commitVersion(version: Insertable<VersionsTable>, bot: Updateable<BotsTable>, operation: { id: string; journal: string }): Promise<void> {
+    await this.db.transaction().execute(async (tx) => {
+      await tx.insertInto('versions').values(version).execute();
+      await tx.updateTable('bots').set({ ...bot, current_version: version.version }).where('id', '=', version.bot_id).execute();
+      await tx.updateTable('operations').set({ journal: operation.journal }).where('id', '=', operation.id).execute();
+    });
+  }
+
   async listVersions(botId: string): Promise<VersionRow[]> {
     return this.db.selectFrom('versions').selectAll().where('bot_id', '=', botId).orderBy('version').execute();
   }
@@ -112,6 +125,11 @@ export class Store {
     return this.db.selectFrom('operations').selectAll().where('status', '=', 'running').execute();
   }
 
+  /** Finished operations that left something for the next start to finish or undo. */
+  async finishedOperationsWithJournal(): Promise<OperationRow[]> {
+    return this.db.selectFrom('operations').selectAll().where('status', '!=', 'running').where('journal', 'is not', null).execute();
+  }
+
   async runningOperationFor(botId: string): Promise<OperationRow | undefined> {
     return this.db.selectFrom('operations').selectAll().where('bot_id', '=', botId).where('status', '=', 'running').executeTakeFirst();
   }
@@ -131,6 +149,11 @@ export class Store {
 
   async appendEvent(row: Insertable<OperationEventsTable>): Promise<void> {
     await this.db.insertInto('operation_events').values(row).execute();
+  }
+
+  async lastEventSeq(operationId: string): Promise<number> {
+    const row = await this.db.selectFrom('operation_events').select((eb) => eb.fn.max('seq').as('seq')).where('operation_id', '=', operationId).executeTakeFirst();
+    return Number(row?.seq ?? 0);
   }
 
   async listEvents(operationId: string, afterSeq: number): Promise<OperationEventRow[]> {

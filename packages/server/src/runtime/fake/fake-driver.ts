@@ -26,6 +26,7 @@ type DelayedCall =
   | 'startContainer'
   | 'stopContainer'
   | 'removeContainer'
+  | 'renameContainer'
   | 'inspectContainer'
   | 'listContainers'
   | 'countProcesses'
@@ -186,6 +187,15 @@ export class FakeDriver implements RuntimeDriver {
     await this.enter('removeContainer', id);
     const c = this.find(id);
     if (c) this.containers.delete(c.state.id);
+  }
+
+  async renameContainer(id: string, name: string): Promise<void> {
+    await this.enter('renameContainer', id);
+    const c = this.get(id);
+    const other = this.find(name);
+    if (other && other !== c) throw new AppError('container_exists', `the container name "${name}" is already in use`, { details: { name } });
+    c.state.name = name;
+    c.spec.name = name;
   }
 
   async inspectContainer(idOrName: string): Promise<ContainerState | null> {

@@ -260,6 +260,14 @@ export class PodmanDriver implements RuntimeDriver {
     }
   }
 
+  async renameContainer(id: string, name: string): Promise<void> {
+    try {
+      await this.client.json({ method: 'POST', path: `${LIBPOD}/containers/${encodeURIComponent(id)}/rename`, query: { name } });
+    } catch (err) {
+      throw toAppError(err, { resource: 'container', ref: id, action: `rename container to ${name}` });
+    }
+  }
+
   async inspectContainer(idOrName: string): Promise<ContainerState | null> {
     try {
       const { status, body } = await this.client.json<LibpodContainerInspect>(
