@@ -139,14 +139,14 @@ export class ContainerService {
     };
     const { id } = await driver.createContainer(spec, { signal: ctx.signal, image });
     journal.id = id;
-    await ctx.journal(journal);
-    failpoints.hit(`${reason}.created`);
     this.deps.changes.publish({ type: 'container.changed', botId: bot.id, status: 'creating' });
 
     // A container built from the image starts a fresh line of snapshots (head null); a restored one
     // descends from its snapshot.
     const start = from?.start ?? true;
     try {
+      await ctx.journal(journal);
+      failpoints.hit(`${reason}.created`);
       if (old && journal.old?.running) {
         // A create's phases are fixed (SPEC §4): a recreate stops the old container within `start`.
         if (from) await ctx.phase('stop', 'stopping the current container');
@@ -173,8 +173,8 @@ export class ContainerService {
 
     const versionRow = { bot_id: bot.id, version, created_at: now(), reason, image: imageRef, image_id: image.id, config: JSON.stringify(config), snapshot_id: from?.snapshotId ?? null };
     await store.commitVersion(versionRow, { container_id: id, desired_running: start ? 1 : 0, head_snapshot_id: from?.snapshotId ?? null }, { id: ctx.operationId, journal: JSON.stringify({ ...journal, committed: true }) });
-    failpoints.hit(`${reason}.committed`);
     try {
+      failpoints.hit(`${reason}.committed`);
       await this.finishReplace(bot.id, journal);
       await ctx.journal(null);
     } catch (err) {

@@ -252,22 +252,17 @@ export class SnapshotService {
     await ctx.phase('stage', `copying the data of ${target.name} beside the data dir`);
     const { staging, trash } = applyWorkDirs(this.deps.paths, bot.id, ctx.operationId);
     let staged: StagedRestore;
-    try {
-      staged = await this.deps.data.stage(bot.id, target.id, staging, { signal: ctx.signal });
-    } catch (err) {
-      await removeTree(staging).catch(() => undefined);
-      throw err;
-    }
-    await ctx.log(`the snapshot's data is staged: ${staged.files} files, ${staged.bytes} bytes`);
-    failpoints.hit('restore.staged');
-
-    bot = await store.mustGetBot(bot.id);
-    // A data-only snapshot has no root filesystem of its own: the container is built as a create would.
-    const versionRow = target.image_ref ? await store.getVersion(bot.id, target.version) : undefined;
-    const config = versionRow ? configOfVersion(versionRow) : configOf(bot);
-    const data = { trash, apply: () => replaceContents({ staging, target: dataDir, trash, keepTrash: true, midway: () => failpoints.hit('restore.midway') }) };
     let container: Container;
     try {
+      staged = await this.deps.data.stage(bot.id, target.id, staging, { signal: ctx.signal });
+      await ctx.log(`the snapshot's data is staged: ${staged.files} files, ${staged.bytes} bytes`);
+      failpoints.hit('restore.staged');
+
+      bot = await store.mustGetBot(bot.id);
+      // A data-only snapshot has no root filesystem of its own: the container is built as a create would.
+      const versionRow = target.image_ref ? await store.getVersion(bot.id, target.version) : undefined;
+      const config = versionRow ? configOfVersion(versionRow) : configOf(bot);
+      const data = { trash, apply: () => replaceContents({ staging, target: dataDir, trash, keepTrash: true, midway: () => failpoints.hit('restore.midway') }) };
       container = await this.deps.containers.buildFromSnapshot(bot.id, c, { image: target.image_ref, config, snapshotId: target.id, start, data }, ctx);
     } finally {
       // Moved in, or moved back and removed by the undo; what is left never reached the data dir.
