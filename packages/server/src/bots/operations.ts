@@ -244,10 +244,14 @@ export class Operations {
     const interrupted = await this.deps.store.runningOperations();
     for (const op of interrupted) {
       const log = this.deps.logger.child({ operationId: op.id, botId: op.bot_id, kind: op.kind });
+      let settled = true;
       const outcome = await recover(op, journalOf(op)).catch((err: unknown): RecoveredOperation => {
-        log.error({ err }, 'could not recover an interrupted operation');
-        return { status: 'failed' };
+        // The journal is kept: the next start tries again.
+        log.error({ err }, 'could not finish or undo what an interrupted operation began; the next start tries again');
+        settled = false;
+        return { status: 'failed', message: 'the operation was interrupted because the Berth server stopped, and what it had begun could not be settled yet (see the server log); the next start tries again' };
       });
+      const journal = settled ? null : op.journal;
       const seq = (await this.deps.store.lastEventSeq(op.id)) + 1;
       if (outcome.status === 'succeeded') {
         await this.deps.store.appendEvent({ operation_id: op.id, seq, event: 'done', data: JSON.stringify({ container: outcome.container ?? null }), at: now() });
@@ -260,12 +264,19 @@ export class Operations {
         message: outcome.message ?? 'the operation was interrupted because the Berth server stopped; what it had begun was undone and the bot reconciled with the engine at the next start',
       };
       await this.deps.store.appendEvent({ operation_id: op.id, seq, event: 'error', data: JSON.stringify(payload), at: now() });
-      await this.deps.store.updateOperation(op.id, { status: 'failed', error: JSON.stringify(payload), finished_at: now(), journal: null });
+      await this.deps.store.updateOperation(op.id, { status: 'failed', error: JSON.stringify(payload), finished_at: now(), journal });
       log.warn('marked interrupted operation as failed');
     }
     // Finished operations that could not tidy up (the engine failed them at the end) are finished now;
     // their recorded outcome stands.
     for (const op of await this.deps.store.finishedOperationsWithJournal()) {
+      const [latest] = await this.deps.store.recentOperationsFor(op.bot_id, 1);
+      if (latest?.id !== op.id) {
+        // A later operation of the bot has changed things since: what this one left is not to be replayed.
+        this.deps.logger.warn({ operationId: op.id, botId: op.bot_id }, 'an operation left something unsettled, but the bot has had operations since; left as it is');
+        await this.deps.store.updateOperation(op.id, { journal: null });
+        continue;
+      }
       await recover(op, journalOf(op))
         .then(() => this.deps.store.updateOperation(op.id, { journal: null }))
         .catch((err: unknown) => this.deps.logger.error({ err, operationId: op.id, botId: op.bot_id }, 'could not finish what an operation left'));
