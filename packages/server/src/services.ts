@@ -32,7 +32,7 @@ import { BERTH_VERSION } from './version.js';
  */
 export async function composeBerth(options: { config: Readonly<Config>; logger: Logger; store: Store; driver: RuntimeDriver; adminToken: string }) {
   const { config, logger, store, driver } = options;
-  const failpoints = Failpoints.parse(config.failpoints);
+  const failpoints = Failpoints.parse(config.failpoints, { dir: config.home });
   if (failpoints.active) logger.warn({ failpoints: config.failpoints }, 'fault-injection points are set (BERTH_FAILPOINTS): for tests only');
   const changes = new ChangeFeed();
   const operations = new Operations({ store, logger, changes });

@@ -29,7 +29,7 @@ export interface ApplyOptions {
    */
   keepTrash?: boolean;
   /** Called once, after the first step is taken (a fault-injection point: a crash half way). */
-  midway?: () => void;
+  midway?: () => Promise<void>;
 }
 
 /** The journal of the apply whose trash dir is `trash`. */
@@ -221,7 +221,7 @@ async function applyJournaled(where: Omit<ApplyOptions, 'staging'> & { staging: 
     const handle = journal;
     const record = async (step: Step) => {
       // A step is recorded before it is taken: the second record follows the first step taken.
-      if (steps.length === 1) where.midway?.();
+      if (steps.length === 1) await where.midway?.();
       steps.push(step);
       await handle.write(`${JSON.stringify(step)}\n`);
     };

@@ -10,6 +10,7 @@ import type { BotRow, OperationRow, Store } from '../store/store.js';
 import { configOf, configOfVersion, needsRecreate, type BotConfig } from './bot-config.js';
 import type { BotPaths } from './bot-paths.js';
 import type { ChangeFeed } from './change-feed.js';
+import { retryWhileEngineDown } from './engine-retry.js';
 import { now } from './ids.js';
 import type { OperationContext, OperationJournal, Operations, RecoveredOperation } from './operations.js';
 
@@ -146,36 +147,42 @@ export class ContainerService {
     const start = from?.start ?? true;
     try {
       await ctx.journal(journal);
-      failpoints.hit(`${reason}.created`);
+      await failpoints.hit(`${reason}.created`);
       if (old && journal.old?.running) {
         // A create's phases are fixed (SPEC §4): a recreate stops the old container within `start`.
         if (from) await ctx.phase('stop', 'stopping the current container');
         else await ctx.phase('start', 'stopping the old container, then starting the new one');
         await driver.stopContainer(old.id, { timeoutSeconds: 10 });
-        failpoints.hit(`${reason}.stopped`);
+        await failpoints.hit(`${reason}.stopped`);
       }
       if (from) {
         await ctx.phase('data', 'moving the snapshot’s data into the data dir');
         await from.data.apply();
-        failpoints.hit(`${reason}.data`);
+        await failpoints.hit(`${reason}.data`);
       }
       if (start) {
         if (from || !journal.old?.running) await ctx.phase('start', 'starting the container');
         await driver.startContainer(id);
-        failpoints.hit(`${reason}.started`);
+        await failpoints.hit(`${reason}.started`);
       }
     } catch (err) {
       await ctx.log('undoing: the new container is removed and the bot is left as it was');
-      await this.undoReplace(bot.id, journal);
-      await ctx.journal(null);
+      // The bot stays busy until it is back in order; when the engine itself failed, as soon as it answers again.
+      try {
+        await retryWhileEngineDown(() => this.undoReplace(bot.id, journal), { signal: ctx.signal, onRetry: (e) => this.deps.logger.warn({ err: e, botId: bot.id }, 'the engine does not answer; undoing the build again shortly') });
+        await ctx.journal(null);
+      } catch (undoErr) {
+        // The journal stays: the next start undoes what is left.
+        this.deps.logger.error({ err: undoErr, botId: bot.id, operationId: ctx.operationId }, 'could not undo a failed container build; the next start tries again');
+      }
       throw err;
     }
 
     const versionRow = { bot_id: bot.id, version, created_at: now(), reason, image: imageRef, image_id: image.id, config: JSON.stringify(config), snapshot_id: from?.snapshotId ?? null };
     await store.commitVersion(versionRow, { container_id: id, desired_running: start ? 1 : 0, head_snapshot_id: from?.snapshotId ?? null }, { id: ctx.operationId, journal: JSON.stringify({ ...journal, committed: true }) });
     try {
-      failpoints.hit(`${reason}.committed`);
-      await this.finishReplace(bot.id, journal);
+      await failpoints.hit(`${reason}.committed`);
+      await retryWhileEngineDown(() => this.finishReplace(bot.id, journal), { signal: ctx.signal });
       await ctx.journal(null);
     } catch (err) {
       // The new container runs and is recorded; the journal stays, and the next start tidies up.

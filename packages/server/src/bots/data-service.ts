@@ -77,7 +77,7 @@ export class DataService {
         await ctx.phase('receive', 'reading the archive into a staging dir');
         const keepOwners = process.getuid?.() === 0;
         const extracted = await extractArchive(body, staging, { limits: this.limits, signal: ctx.signal, keepOwners });
-        this.deps.failpoints.hit('import.received');
+        await this.deps.failpoints.hit('import.received');
         await ctx.log(`the archive holds ${extracted.entries} entries: ${extracted.files} files, ${extracted.bytes} bytes`);
         await ctx.phase('apply', options.mode === 'replace' ? 'replacing the data dir’s contents' : 'merging into the data dir');
         const journal = { type: 'data', trash, committed: false } as const;
@@ -85,7 +85,7 @@ export class DataService {
         const onCommitted = () => ctx.journal({ ...journal, committed: true });
         const apply = { staging, target: dataDir, trash, keepOwners, onCommitted, midway: () => this.deps.failpoints.hit('import.midway') };
         const pausedMs = await this.whilePaused(bot.id, () => (options.mode === 'replace' ? replaceContents(apply) : mergeContents(apply)));
-        this.deps.failpoints.hit('import.applied');
+        await this.deps.failpoints.hit('import.applied');
         await ctx.journal(null);
         if (pausedMs !== null) await ctx.log(`the container was paused for ${Math.round(pausedMs)} ms while the data dir changed`);
         return { container: null, files: extracted.files, bytes: extracted.bytes };
@@ -108,7 +108,7 @@ export class DataService {
       const journal = { type: 'data', trash, committed: false } as const;
       await ctx.journal(journal);
       const removed = await emptyContents({ target: dataDir, trash, onCommitted: () => ctx.journal({ ...journal, committed: true }), midway: () => this.deps.failpoints.hit('reset.midway') });
-      this.deps.failpoints.hit('reset.applied');
+      await this.deps.failpoints.hit('reset.applied');
       await ctx.journal(null);
       await ctx.log(`removed ${removed} top-level entries`);
       return { container: null };

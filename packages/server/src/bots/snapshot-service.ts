@@ -170,7 +170,7 @@ export class SnapshotService {
     let pausedMs = 0;
     try {
       await capture.precopy({ signal: ctx.signal });
-      this.deps.failpoints.hit('snapshot.precopy');
+      await this.deps.failpoints.hit('snapshot.precopy');
       const precopyMs = performance.now() - started;
       let createdAt = now();
       if (c) {
@@ -189,7 +189,7 @@ export class SnapshotService {
       } else {
         await capture.catchUp({ signal: ctx.signal });
       }
-      this.deps.failpoints.hit('snapshot.commit');
+      await this.deps.failpoints.hit('snapshot.commit');
       const summary = await capture.commit();
       const rootfsBytes = committed?.size ?? 0;
       log.info({ precopyMs: Math.round(precopyMs), pausedMs: Math.round(pausedMs), ...summary, rootfsBytes, dataOnly: !committed }, 'snapshot taken');
@@ -244,7 +244,7 @@ export class SnapshotService {
       const name = await this.autoName(bot.id);
       await ctx.phase('snapshot', c ? `saving the current state as ${name}` : `saving the data dir as ${name} (there is no container, so no root filesystem)`);
       await this.take(bot.id, c, name, 'auto', ctx);
-      failpoints.hit('restore.snapshot');
+      await failpoints.hit('restore.snapshot');
     }
     // Running again afterwards if it was running; a bot without a container gets a running one, as a create would.
     const start = !c || c.state === 'running' || c.state === 'paused';
@@ -256,7 +256,7 @@ export class SnapshotService {
     try {
       staged = await this.deps.data.stage(bot.id, target.id, staging, { signal: ctx.signal });
       await ctx.log(`the snapshot's data is staged: ${staged.files} files, ${staged.bytes} bytes`);
-      failpoints.hit('restore.staged');
+      await failpoints.hit('restore.staged');
 
       bot = await store.mustGetBot(bot.id);
       // A data-only snapshot has no root filesystem of its own: the container is built as a create would.
