@@ -7,6 +7,7 @@ import { HardLinkedDataSnapshots } from './bots/data-snapshots.js';
 import { ExecService } from './bots/exec-service.js';
 import { FilesService } from './bots/files-service.js';
 import { Operations } from './bots/operations.js';
+import { PauseWatchdog } from './bots/pause-watchdog.js';
 import { reconcile } from './bots/reconciler.js';
 import { reconcileSnapshots } from './bots/snapshot-reconciler.js';
 import { SnapshotService, snapshotsDir } from './bots/snapshot-service.js';
@@ -44,10 +45,12 @@ export async function composeBerth(options: { config: Readonly<Config>; logger: 
   const webSockets = createWebSocketSupport();
   const containers = new ContainerService({ store, driver, operations, cdi, paths, changes, logger, containerDataPath: config.containerDataPath, countTasks: (bot, c) => tasks.countRunning(bot, c) });
   const tokens = new TokenService({ store, logger });
-  const data = new DataService({ store, operations, paths, logger, driver, containers, maxImportBytes: config.maxImportBytes, importLimits: { maxEntries: config.maxImportEntries } });
+  // Ends pauses an engine failure left behind (a snapshot's or an import's); stopped by the caller.
+  const pauses = new PauseWatchdog({ driver, store, logger });
+  const data = new DataService({ store, operations, paths, logger, driver, containers, pauses, maxImportBytes: config.maxImportBytes, importLimits: { maxEntries: config.maxImportEntries } });
   const snapshotStore = new SnapshotStore(store.db);
   const dataSnapshots = new HardLinkedDataSnapshots({ rootOf: (botId) => snapshotsDir(paths, botId), warn: (msg, details) => logger.warn(details, msg) });
-  const snapshots = new SnapshotService({ store, snapshots: snapshotStore, driver, operations, containers, data: dataSnapshots, paths, changes, logger });
+  const snapshots = new SnapshotService({ store, snapshots: snapshotStore, driver, operations, containers, data: dataSnapshots, paths, changes, logger, pauses });
   const bots = new BotService({ store, driver, containers, paths, changes, logger, defaultImage: config.defaultImage, defaultPidsLimit: config.defaultPidsLimit, snapshots });
 
   const { unmanaged } = await reconcile({ store, driver, operations, logger });
@@ -55,6 +58,9 @@ export async function composeBerth(options: { config: Readonly<Config>; logger: 
   await data.recoverInterrupted();
   await reconcileSnapshots({ store, snapshots: snapshotStore, driver, data: dataSnapshots, logger });
   await tasks.reconcileAll();
+  // The operations a crash cut off are failed by now: a pause one of them left is nobody's.
+  await pauses.sweep();
+  pauses.start();
 
   const app = createApp({
     version: BERTH_VERSION,
@@ -85,5 +91,5 @@ export async function composeBerth(options: { config: Readonly<Config>; logger: 
     },
     webDist: config.webDist,
   });
-  return { app, failpoints, bots, containers, operations, changes, cdi, paths, tokens, data, snapshots, exec, tasks, files, terminal, webSockets };
+  return { app, pauses, failpoints, bots, containers, operations, changes, cdi, paths, tokens, data, snapshots, exec, tasks, files, terminal, webSockets };
 }

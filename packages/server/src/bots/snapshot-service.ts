@@ -14,6 +14,7 @@ import { LABEL, type ContainerService } from './container-service.js';
 import type { HardLinkedDataSnapshots } from './data-snapshots.js';
 import { newId, now } from './ids.js';
 import type { OperationContext, Operations } from './operations.js';
+import type { PauseWatchdog } from './pause-watchdog.js';
 
 /** Snapshot images: `localhost/berth-snapshot/<botId>:<snapId>`, labelled so nothing prunes them unseen. */
 const SNAPSHOT_REPO = 'localhost/berth-snapshot';
@@ -37,6 +38,8 @@ export interface SnapshotServiceDeps {
   paths: BotPaths;
   changes: ChangeFeed;
   logger: Logger;
+  /** Ends the commit's pause, and keeps retrying when the engine does not answer. */
+  pauses: Pick<PauseWatchdog, 'unpause'>;
 }
 
 /**
@@ -175,7 +178,7 @@ export class SnapshotService {
           committed = await driver.commitContainer(c.id, { ref, labels, pause: false, signal: ctx.signal });
           await capture.catchUp({ signal: ctx.signal });
         } finally {
-          if (running) await driver.unpauseContainer(c.id);
+          if (running) await this.deps.pauses.unpause(c.id, { botId: bot.id, operationId: ctx.operationId });
           pausedMs = performance.now() - pausedAt;
         }
       } else {
