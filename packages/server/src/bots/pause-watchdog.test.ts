@@ -3,7 +3,7 @@ import { isAppError } from '../errors.js';
 import { createLogger } from '../logger.js';
 import type { ContainerSpec } from '../runtime/driver.js';
 import { FakeDriver } from '../runtime/fake/fake-driver.js';
-import type { OperationRow } from '../store/store.js';
+import type { BotRow, OperationRow } from '../store/store.js';
 import { PauseWatchdog } from './pause-watchdog.js';
 
 const IMAGE = 'localhost/berth/test:busybox';
@@ -31,7 +31,11 @@ describe('PauseWatchdog', () => {
   async function setup() {
     const driver = new FakeDriver({ images: [IMAGE] });
     const busy = new Set<string>();
-    const store = { runningOperationFor: (botId: string) => Promise.resolve(busy.has(botId) ? ({ id: 'op_1', bot_id: botId } as OperationRow) : undefined) };
+    const bots = new Set(['bot_idle', 'bot_busy', 'bot_a', 'bot_b', 'bot_c']);
+    const store = {
+      findBot: (botId: string) => Promise.resolve(bots.has(botId) ? ({ id: botId } as BotRow) : undefined),
+      runningOperationFor: (botId: string) => Promise.resolve(busy.has(botId) ? ({ id: 'op_1', bot_id: botId } as OperationRow) : undefined),
+    };
     const pausedOne = async (name: string, labels: Record<string, string>) => {
       const { id } = await driver.createContainer(spec(name, labels));
       await driver.startContainer(id);
@@ -42,11 +46,12 @@ describe('PauseWatchdog', () => {
     return { driver, busy, store, pausedOne, stateOf };
   }
 
-  it('unpauses a paused Berth container whose bot runs no operation, and nothing else', async () => {
+  it('unpauses a paused container of one of its bots that runs no operation, and nothing else', async () => {
     const { driver, busy, store, pausedOne, stateOf } = await setup();
     const idle = await pausedOne('berth-idle', { 'berth.managed': 'true', 'berth.bot': 'bot_idle' });
     const held = await pausedOne('berth-held', { 'berth.managed': 'true', 'berth.bot': 'bot_busy' });
     const foreign = await pausedOne('not-berths', { other: 'x' });
+    const otherBerths = await pausedOne('berth-elsewhere', { 'berth.managed': 'true', 'berth.bot': 'bot_of_another_berth' });
     busy.add('bot_busy');
     watchdog = new PauseWatchdog({ driver, store, logger });
 
@@ -59,6 +64,7 @@ describe('PauseWatchdog', () => {
     busy.delete('bot_busy');
     expect(await watchdog.sweep()).toEqual([held]);
     expect(await stateOf(foreign)).toBe('paused');
+    expect(await stateOf(otherBerths)).toBe('paused');
   });
 
   it('does nothing and throws nothing while the engine does not answer', async () => {

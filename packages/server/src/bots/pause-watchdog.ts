@@ -6,7 +6,7 @@ import { LABEL } from './container-service.js';
 
 export interface PauseWatchdogDeps {
   driver: Pick<RuntimeDriver, 'listContainers' | 'unpauseContainer'>;
-  store: Pick<Store, 'runningOperationFor'>;
+  store: Pick<Store, 'findBot' | 'runningOperationFor'>;
   logger: Logger;
   /** How often Berth's containers are checked for a pause nobody will end; default 10 s. */
   intervalMs?: number;
@@ -19,8 +19,8 @@ const RETRY_MS = [250, 500, 1_000, 2_000, 5_000];
  * Berth pauses a running container only while an operation needs it still (a snapshot's commit, an
  * import's apply) and unpauses it at the end. When the engine dies or freezes in between, that
  * unpause fails and the bot would stay frozen until someone noticed. This watchdog ends such pauses
- * as soon as the engine answers again: a paused container with Berth's labels whose bot runs no
- * operation is unpaused. After a failed unpause it looks often; otherwise every `intervalMs`.
+ * as soon as the engine answers again: a paused container with Berth's labels, of a bot in this
+ * Berth's store that runs no operation, is unpaused. After a failed unpause it looks often; otherwise every `intervalMs`.
  */
 export class PauseWatchdog {
   /** Containers whose unpause failed because the engine did not answer. */
@@ -68,8 +68,10 @@ export class PauseWatchdog {
     for (const id of this.owed) if (!stillPaused.has(id)) this.owed.delete(id);
     for (const c of paused) {
       const botId = c.labels[LABEL.bot];
+      // Another Berth on the same engine may label containers too: only this one's bots are ours.
+      if (!botId || !(await this.deps.store.findBot(botId))) continue;
       // An operation that runs may hold the pause on purpose; it unpauses (or owes it) at its end.
-      if (botId && (await this.deps.store.runningOperationFor(botId))) continue;
+      if (await this.deps.store.runningOperationFor(botId)) continue;
       try {
         await this.deps.driver.unpauseContainer(c.id);
         this.owed.delete(c.id);
