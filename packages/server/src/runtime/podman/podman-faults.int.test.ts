@@ -107,6 +107,15 @@ describe('engine faults on a private Podman service', () => {
     expect(await expectJson(t!.berth.app.request('/healthz'), 200)).toMatchObject({ status: 'ok', engine: 'up' });
   });
 
+  it('a streamed exec may stay silent longer than the deadline: only the engine’s answer is bounded', async () => {
+    const { container } = await runningBot('silent');
+    const session = await driver.execStream(container.id, { command: ['/bin/sh', '-c', 'sleep 3; echo done'] });
+    let out = '';
+    for await (const chunk of session.output) out += chunk.data.toString();
+    expect(out).toBe('done\n');
+    expect(await session.exitCode).toBe(0);
+  });
+
   it('a container left paused by an unpause the frozen engine refused is unpaused once the engine answers again', async () => {
     const { bot, container } = await runningBot('paused');
     await driver.pauseContainer(container.id);
