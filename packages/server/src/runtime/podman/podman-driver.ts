@@ -81,6 +81,9 @@ export interface PodmanDriverOptions {
   timeoutMs?: number;
 }
 
+/** Podman's default `stop_timeout` (containers.conf), which a forced remove of a running container waits out. */
+const ENGINE_STOP_TIMEOUT_MS = 10_000;
+
 /** A ping is a health probe: it should fail fast, well before the general deadline. */
 const PING_TIMEOUT_MS = 5_000;
 
@@ -263,8 +266,9 @@ export class PodmanDriver implements RuntimeDriver {
 
   async removeContainer(id: string): Promise<void> {
     try {
+      // A forced remove of a running container stops it first, with the engine's stop timeout (10 s by default).
       await this.client.json(
-        { method: 'DELETE', path: `${LIBPOD}/containers/${encodeURIComponent(id)}`, query: { force: true, v: true } },
+        { method: 'DELETE', path: `${LIBPOD}/containers/${encodeURIComponent(id)}`, query: { force: true, v: true }, timeoutMs: ENGINE_STOP_TIMEOUT_MS + this.client.timeoutMs },
         [404],
       );
     } catch (err) {
