@@ -284,9 +284,9 @@ export function toAppError(err: unknown, ctx: MapContext = {}): unknown {
     return new AppError('runtime_timeout', `${what} timed out: ${err.message}`, { cause: err });
   }
   // The connection dropped mid-answer (the engine died or restarted).
-  const code = (err as NodeJS.ErrnoException | null)?.code;
-  if (code && (CONNECTION_CODES.has(code) || code === 'ERR_STREAM_PREMATURE_CLOSE')) {
-    return new AppError('runtime_unavailable', `Podman is not answering: ${what} failed (${code})`, { cause: err });
+  const errno = (err as NodeJS.ErrnoException | null)?.code;
+  if (errno && (CONNECTION_CODES.has(errno) || errno === 'ERR_STREAM_PREMATURE_CLOSE')) {
+    return new AppError('runtime_unavailable', `Podman is not answering: ${what} failed (${errno})`, { cause: err });
   }
   if (err instanceof EngineHttpError) {
     const text = `${err.message} ${err.engineCause}`;

@@ -219,7 +219,6 @@ function upgrade(socketPath: string, path: string, body: unknown, options: { sig
   const { signal, timeoutMs } = options;
   const payload = Buffer.from(JSON.stringify(body));
   return new Promise((resolve, reject) => {
-    let timer: NodeJS.Timeout | undefined = undefined;
     const req = http.request({
       socketPath,
       path,
@@ -228,7 +227,7 @@ function upgrade(socketPath: string, path: string, body: unknown, options: { sig
       headers: { Host: 'podman', 'Content-Type': 'application/json', 'Content-Length': payload.length, Connection: 'Upgrade', Upgrade: 'tcp' },
       ...(signal && { signal }),
     });
-    timer = setTimeout(() => req.destroy(new EngineTimeoutError(`Podman did not answer POST ${path} within ${timeoutMs / 1000} s`)), timeoutMs);
+    const timer = setTimeout(() => req.destroy(new EngineTimeoutError(`Podman did not answer POST ${path} within ${timeoutMs / 1000} s`)), timeoutMs);
     req.on('upgrade', (_res, socket, head) => {
       clearTimeout(timer);
       resolve({ socket, head });
