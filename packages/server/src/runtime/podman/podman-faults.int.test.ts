@@ -51,6 +51,7 @@ describe('engine faults on a private Podman service', () => {
   let t: TestBerth | undefined;
   /** Processes a test froze: thawed whatever happens. */
   const frozen = new Set<number>();
+  const botIds: string[] = [];
 
   const freeze = (pid: number) => {
     frozen.add(pid);
@@ -73,6 +74,11 @@ describe('engine faults on a private Podman service', () => {
   afterAll(async () => {
     for (const pid of frozen) thaw(pid);
     await closeTestBerth(t);
+    // A commit the frozen engine received runs once it is thawed, after its snapshot had failed.
+    for (const botId of botIds) {
+      const { stdout } = await sh('podman', ['images', '-q', '--filter', `label=berth.bot=${botId}`]).catch(() => ({ stdout: '' }));
+      for (const id of new Set(stdout.split('\n').filter(Boolean))) await sh('podman', ['rmi', '--force', id]).catch(() => undefined);
+    }
     await driver?.close();
     await service?.stop();
     if (tmp) rmSync(tmp, { recursive: true, force: true });
@@ -80,6 +86,7 @@ describe('engine faults on a private Podman service', () => {
 
   async function runningBot(name: string): Promise<{ bot: Bot; container: Container }> {
     const bot = await expectJson<Bot>(t!.api('POST', '/bots', { body: { name: `${name}-${run}`, image: TEST_IMAGE } }), 201);
+    botIds.push(bot.id);
     const { operation } = await expectJson<{ operation: Operation }>(t!.api('POST', `/bots/${bot.id}/container`, { body: {} }), 202);
     await t!.berth.operations.settled(operation.id);
     expect(await t!.berth.operations.get(operation.id)).toMatchObject({ status: 'succeeded' });
@@ -127,6 +134,27 @@ describe('engine faults on a private Podman service', () => {
       thaw(pid);
     }
     // No call of ours unpauses it: the watchdog's retry does.
+    await until('the container runs again', async () => (await driver.inspectContainer(container.id))?.state === 'running');
+  });
+
+  it('an engine that freezes in the middle of a snapshot’s commit: the snapshot fails with runtime_timeout and the container runs again once the engine answers', async () => {
+    const { bot, container } = await runningBot('commit');
+    const pid = service.pid!;
+    // The same engine, but it freezes just as the commit is sent (the container is paused by then).
+    const freezing = Object.create(driver) as PodmanDriver;
+    freezing.commitContainer = (id, options) => {
+      freeze(pid);
+      return driver.commitContainer(id, options);
+    };
+    const other = await startTestBerth({ driver: freezing, home: t!.home });
+    try {
+      const res = await other.api('POST', `/bots/${bot.id}/snapshots`, { body: { name: 'frozen' } });
+      expect(((await res.json()) as { error: { code: string } }).error.code).toBe('runtime_timeout');
+      expect(res.status).toBe(504);
+    } finally {
+      thaw(pid);
+      await other.close();
+    }
     await until('the container runs again', async () => (await driver.inspectContainer(container.id))?.state === 'running');
   });
 
