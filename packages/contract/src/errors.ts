@@ -25,6 +25,8 @@ export const ERROR_STATUS = {
   cdi_unresolvable: 400,
   cdi_unsupported: 501,
   runtime_unavailable: 503,
+  /** The engine took longer than BERTH_ENGINE_TIMEOUT_SECONDS to answer (or between two pieces of progress). */
+  runtime_timeout: 504,
   not_found: 404,
   internal: 500,
 } as const;

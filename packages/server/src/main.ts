@@ -6,6 +6,7 @@ import { loadConfig } from './config/config.js';
 import { prepareHome } from './home.js';
 import { createLogger } from './logger.js';
 import type { RuntimeDriver } from './runtime/driver.js';
+import { cdiDirsPodmanIgnores, PODMAN_CDI_SPEC_DIRS } from './runtime/podman/podman-cdi.js';
 import { PodmanDriver } from './runtime/podman/podman-driver.js';
 import { ensurePodmanService } from './runtime/podman/podman-service.js';
 import { composeBerth } from './services.js';
@@ -23,11 +24,21 @@ async function main(): Promise<void> {
   if (config.runtime !== 'podman') {
     throw new Error(`BERTH_RUNTIME=${config.runtime} is not available in this build; use podman`);
   }
+  // Devices Berth lists must be ones the engine can inject, and Podman reads only its own dirs.
+  const ignored = cdiDirsPodmanIgnores(config.cdiSpecDirs);
+  if (ignored.length > 0) {
+    throw new Error(
+      `BERTH_CDI_SPEC_DIRS names ${ignored.join(', ')}, where Podman never reads CDI specs (it reads only ${PODMAN_CDI_SPEC_DIRS.join(' and ')}): ` +
+        'devices declared there would be listed but could not be attached. Move those specs into one of Podman’s dirs, or leave BERTH_CDI_SPEC_DIRS unset.',
+    );
+  }
+  const timeoutMs = config.engineTimeoutSeconds * 1000;
   // Use the engine's socket when one answers; otherwise run our own Podman service under BERTH_HOME.
   let socketPath = config.runtimeSocket ?? DEFAULT_PODMAN_SOCKET;
   if (!config.runtimeSocket && !(await answers(socketPath))) socketPath = path.join(config.home, 'podman.sock');
-  const service = await ensurePodmanService({ socketPath, logger });
-  const driver: RuntimeDriver = new PodmanDriver({ socketPath });
+  // Ours is restarted when it dies; one we did not start is only used.
+  const service = await ensurePodmanService({ socketPath, logger, supervise: true });
+  const driver: RuntimeDriver = new PodmanDriver({ socketPath, timeoutMs });
 
   // A service we started must not outlive a start-up that fails after it.
   const berth = await composeBerth({ config, logger, store, driver, adminToken: admin.token }).catch(async (err: unknown) => {
@@ -52,6 +63,7 @@ async function main(): Promise<void> {
     berth.operations.abortAll();
     server.close();
     void (async () => {
+      await berth.pauses.stop().catch(() => undefined);
       await store.close().catch(() => undefined);
       await driver.close().catch(() => undefined);
       await service.stop().catch(() => undefined);

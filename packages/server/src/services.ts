@@ -7,6 +7,7 @@ import { HardLinkedDataSnapshots } from './bots/data-snapshots.js';
 import { ExecService } from './bots/exec-service.js';
 import { FilesService } from './bots/files-service.js';
 import { Operations } from './bots/operations.js';
+import { PauseWatchdog } from './bots/pause-watchdog.js';
 import { reconcile } from './bots/reconciler.js';
 import { operationRecovery } from './bots/recovery.js';
 import { reconcileSnapshots } from './bots/snapshot-reconciler.js';
@@ -45,10 +46,12 @@ export async function composeBerth(options: { config: Readonly<Config>; logger: 
   const webSockets = createWebSocketSupport();
   const containers = new ContainerService({ store, driver, operations, cdi, paths, changes, logger, failpoints, containerDataPath: config.containerDataPath, countTasks: (bot, c) => tasks.countRunning(bot, c) });
   const tokens = new TokenService({ store, logger });
-  const data = new DataService({ store, operations, paths, logger, driver, containers, failpoints, maxImportBytes: config.maxImportBytes, importLimits: { maxEntries: config.maxImportEntries } });
+  // Ends pauses an engine failure left behind (a snapshot's or an import's); stopped by the caller.
+  const pauses = new PauseWatchdog({ driver, store, logger });
+  const data = new DataService({ store, operations, paths, logger, driver, containers, failpoints, pauses, maxImportBytes: config.maxImportBytes, importLimits: { maxEntries: config.maxImportEntries } });
   const snapshotStore = new SnapshotStore(store.db);
   const dataSnapshots = new HardLinkedDataSnapshots({ rootOf: (botId) => snapshotsDir(paths, botId), warn: (msg, details) => logger.warn(details, msg) });
-  const snapshots = new SnapshotService({ store, snapshots: snapshotStore, driver, operations, containers, data: dataSnapshots, paths, changes, logger, failpoints });
+  const snapshots = new SnapshotService({ store, snapshots: snapshotStore, driver, operations, containers, data: dataSnapshots, paths, changes, logger, failpoints, pauses });
   const bots = new BotService({ store, driver, containers, paths, changes, logger, defaultImage: config.defaultImage, defaultPidsLimit: config.defaultPidsLimit, snapshots });
 
   // Operations a crash cut off are finished or undone from their journals, and marked accordingly.
@@ -58,6 +61,9 @@ export async function composeBerth(options: { config: Readonly<Config>; logger: 
   await data.recoverInterrupted();
   await reconcileSnapshots({ store, snapshots: snapshotStore, driver, data: dataSnapshots, logger });
   await tasks.reconcileAll();
+  // The operations a crash cut off are failed by now: a pause one of them left is nobody's.
+  await pauses.sweep();
+  pauses.start();
 
   const app = createApp({
     version: BERTH_VERSION,
@@ -88,5 +94,5 @@ export async function composeBerth(options: { config: Readonly<Config>; logger: 
     },
     webDist: config.webDist,
   });
-  return { app, failpoints, bots, containers, operations, changes, cdi, paths, tokens, data, snapshots, exec, tasks, files, terminal, webSockets };
+  return { app, pauses, failpoints, bots, containers, operations, changes, cdi, paths, tokens, data, snapshots, exec, tasks, files, terminal, webSockets };
 }

@@ -42,6 +42,7 @@ const LEADS: Record<string, string> = {
   cdi_unresolvable: 'A CDI device is not declared on this host, so the container was not created.',
   cdi_unsupported: 'This container engine cannot attach CDI devices.',
   runtime_unavailable: 'The container engine is not answering.',
+  runtime_timeout: 'The container engine took too long to answer; it may be overloaded or stuck. Try again shortly.',
   internal: 'Something went wrong on the server.',
 };
 

@@ -14,6 +14,7 @@ import type { OperationRow, Store } from '../store/store.js';
 import type { BotPaths } from './bot-paths.js';
 import type { ContainerService } from './container-service.js';
 import type { OperationJournal, Operations, RecoveredOperation } from './operations.js';
+import type { PauseWatchdog } from './pause-watchdog.js';
 
 export interface DataServiceDeps {
   store: Store;
@@ -21,9 +22,11 @@ export interface DataServiceDeps {
   paths: BotPaths;
   logger: Logger;
   /** To pause a running container while an import changes its data dir. */
-  driver: Pick<RuntimeDriver, 'pauseContainer' | 'unpauseContainer'>;
+  driver: Pick<RuntimeDriver, 'pauseContainer'>;
   containers: Pick<ContainerService, 'engineContainer'>;
   failpoints: Failpoints;
+  /** Ends the pause, and keeps retrying when the engine does not answer. */
+  pauses: Pick<PauseWatchdog, 'unpause'>;
   /** BERTH_MAX_IMPORT_BYTES. */
   maxImportBytes: number;
   /** The other archive limits; the defaults of SPEC §5 unless a test narrows them. */
@@ -231,7 +234,7 @@ export class DataService {
     try {
       await work();
     } finally {
-      await this.deps.driver.unpauseContainer(c.id);
+      await this.deps.pauses.unpause(c.id, { botId });
     }
     return performance.now() - pausedAt;
   }

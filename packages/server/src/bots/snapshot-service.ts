@@ -18,6 +18,7 @@ import { applyWorkDirs } from './data-service.js';
 import type { HardLinkedDataSnapshots, StagedRestore } from './data-snapshots.js';
 import { newId, now } from './ids.js';
 import type { OperationContext, OperationJournal, Operations, RecoveredOperation } from './operations.js';
+import type { PauseWatchdog } from './pause-watchdog.js';
 
 /** Snapshot images: `localhost/berth-snapshot/<botId>:<snapId>`, labelled so nothing prunes them unseen. */
 const SNAPSHOT_REPO = 'localhost/berth-snapshot';
@@ -42,6 +43,8 @@ export interface SnapshotServiceDeps {
   changes: ChangeFeed;
   logger: Logger;
   failpoints: Failpoints;
+  /** Ends the commit's pause, and keeps retrying when the engine does not answer. */
+  pauses: Pick<PauseWatchdog, 'unpause'>;
 }
 
 /**
@@ -183,7 +186,7 @@ export class SnapshotService {
           committed = await driver.commitContainer(c.id, { ref, labels, pause: false, signal: ctx.signal });
           await capture.catchUp({ signal: ctx.signal });
         } finally {
-          if (running) await driver.unpauseContainer(c.id);
+          if (running) await this.deps.pauses.unpause(c.id, { botId: bot.id, operationId: ctx.operationId });
           pausedMs = performance.now() - pausedAt;
         }
       } else {

@@ -28,6 +28,8 @@ export interface Config {
   filesReadLimit: number;
   /** A terminal with no input or output this long is closed. */
   terminalIdleSeconds: number;
+  /** The deadline of one engine call; streams: the longest silence between two pieces of progress. */
+  engineTimeoutSeconds: number;
   /** Fault-injection points (`BERTH_FAILPOINTS`, see failpoints.ts); empty in normal use. */
   failpoints: string;
 }
@@ -53,6 +55,8 @@ const EnvSchema = z.object({
   BERTH_FILES_READ_LIMIT: z.coerce.number().int().positive().default(100 * MiB),
   // Capped at a week: Node's timers overflow past about 24.8 days and would fire at once.
   BERTH_TERMINAL_IDLE_SECONDS: z.coerce.number().int().positive().max(7 * 24 * 3600).default(1800),
+  // A frozen engine must not hold a request forever, yet a loaded one may take a while to answer.
+  BERTH_ENGINE_TIMEOUT_SECONDS: z.coerce.number().positive().max(3600).default(30),
   BERTH_FAILPOINTS: z
     .string()
     .default('')
@@ -92,6 +96,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     execOutputLimit: e.BERTH_EXEC_OUTPUT_LIMIT,
     filesReadLimit: e.BERTH_FILES_READ_LIMIT,
     terminalIdleSeconds: e.BERTH_TERMINAL_IDLE_SECONDS,
+    engineTimeoutSeconds: e.BERTH_ENGINE_TIMEOUT_SECONDS,
     failpoints: e.BERTH_FAILPOINTS,
     ...overrides,
   };

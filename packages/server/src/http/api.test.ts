@@ -47,6 +47,16 @@ describe('Berth API over the fake driver', () => {
       const doc = await expectJson<{ paths: Record<string, unknown> }>(t.api('GET', '/openapi.json'), 200);
       expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(['/bots', '/bots/{bot}/container', '/operations/{op}/events', '/cdi/devices']));
     });
+
+    it('reports the engine in /healthz: 200 ok when it answers, 503 degraded when it is gone or frozen', async () => {
+      expect(await expectJson(t.berth.app.request('/healthz'), 200)).toEqual({ status: 'ok', engine: 'up', runtime: 'fake' });
+      driver.engineFault = 'runtime_unavailable';
+      expect(await expectJson(t.berth.app.request('/healthz'), 503)).toEqual({ status: 'degraded', engine: 'down', runtime: 'fake' });
+      driver.engineFault = 'runtime_timeout';
+      expect(await expectJson(t.berth.app.request('/healthz'), 503)).toEqual({ status: 'degraded', engine: 'timeout', runtime: 'fake' });
+      driver.engineFault = null;
+      expect((await t.berth.app.request('/healthz')).status).toBe(200);
+    });
   });
 
   describe('bots', () => {

@@ -16,7 +16,7 @@ import type { AppEnv } from './context.js';
 import { renderError } from './errors.js';
 import { botRoutes } from './routes/bots.js';
 import { containerRoutes } from './routes/container.js';
-import { systemRoutes } from './routes/system.js';
+import { engineHealth, systemRoutes } from './routes/system.js';
 import { tokenRoutes } from './routes/tokens.js';
 import { dataRoutes } from './routes/data.js';
 import { snapshotRoutes } from './routes/snapshots.js';
@@ -77,7 +77,10 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   app.onError((err, c) => renderError(err, c));
   app.notFound((c) => renderError(new AppError('not_found', `no route ${c.req.method} ${c.req.path}`), c));
 
-  app.get('/healthz', (c) => c.json({ ok: true }));
+  app.get('/healthz', async (c) => {
+    const health = await engineHealth(deps.driver);
+    return c.json(health, health.status === 'ok' ? 200 : 503);
+  });
 
   const api = new OpenAPIHono<AppEnv>({
     defaultHook: (result) => {

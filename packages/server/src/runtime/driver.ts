@@ -143,8 +143,11 @@ export interface RuntimeCapabilities {
 
 export interface RuntimeDriver {
   readonly name: string;
-  /** Fails with `runtime_unavailable` when the engine does not answer. */
-  ping(options?: { signal?: AbortSignal }): Promise<{ version: string }>;
+  /**
+   * Fails with `runtime_unavailable` when the engine does not answer, `runtime_timeout` when it does
+   * not answer within `timeoutMs` (default: a few seconds, at most the engine deadline).
+   */
+  ping(options?: { signal?: AbortSignal; timeoutMs?: number }): Promise<{ version: string }>;
   capabilities(): Promise<RuntimeCapabilities>;
 
   /** The image when present locally, else null. */

@@ -6,6 +6,7 @@ import type { Operations } from '../../bots/operations.js';
 import type { UnmanagedContainer } from '../../bots/reconciler.js';
 import type { CdiRegistry } from '../../cdi/cdi-registry.js';
 import type { RuntimeDriver } from '../../runtime/driver.js';
+import { isAppError } from '../../errors.js';
 import type { AppEnv } from '../context.js';
 import { lastEventId, pipeOperationEvents, sseResponse } from '../sse.js';
 import { errorResponse, jsonContent, sseContent } from './openapi.js';
@@ -17,6 +18,27 @@ export interface SystemDeps {
   changes: ChangeFeed;
   cdi: CdiRegistry;
   unmanaged: () => UnmanagedContainer[];
+}
+
+/** A health probe must answer fast, whatever the engine does. */
+const HEALTH_PING_MS = 2_000;
+
+export interface EngineHealth {
+  status: 'ok' | 'degraded';
+  engine: 'up' | 'down' | 'timeout';
+  runtime: string;
+}
+
+/** `/healthz` (no token): whether the engine answers a ping within a short deadline (load balancers and supervisors read it). */
+export async function engineHealth(driver: RuntimeDriver): Promise<EngineHealth> {
+  try {
+    await driver.ping({ timeoutMs: HEALTH_PING_MS });
+    return { status: 'ok', engine: 'up', runtime: driver.name };
+  } catch (err) {
+    const engine = isAppError(err, 'runtime_timeout') ? 'timeout' : 'down';
+    // No details: the probe needs no token, and the engine's error names host paths.
+    return { status: 'degraded', engine, runtime: driver.name };
+  }
 }
 
 export function systemRoutes(deps: SystemDeps, app: OpenAPIHono<AppEnv>): void {

@@ -80,6 +80,8 @@ export class FakeDriver implements RuntimeDriver {
   private readonly options: FakeDriverOptions;
   /** Every call made, in order (method name and first argument), for assertions. */
   readonly calls: { method: DelayedCall; arg: unknown }[] = [];
+  /** While set, every call fails as a dead (`runtime_unavailable`) or frozen (`runtime_timeout`) engine's would. */
+  engineFault: 'runtime_unavailable' | 'runtime_timeout' | null = null;
 
   constructor(options: FakeDriverOptions = {}) {
     this.options = options;
@@ -350,6 +352,7 @@ export class FakeDriver implements RuntimeDriver {
 
   private async enter(method: DelayedCall, arg: unknown): Promise<void> {
     this.calls.push({ method, arg });
+    if (this.engineFault) throw new AppError(this.engineFault, `fake: the engine is ${this.engineFault === 'runtime_timeout' ? 'frozen' : 'gone'}`);
     const d = this.options.delayMs;
     const ms = typeof d === 'number' ? d : (d?.[method] ?? 0);
     if (ms > 0) await new Promise((r) => setTimeout(r, ms));

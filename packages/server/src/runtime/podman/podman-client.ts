@@ -16,8 +16,12 @@ export interface PodmanRequest {
   /** Serialized as JSON. */
   body?: unknown;
   signal?: AbortSignal | undefined;
-  /** Fails with `runtime_unavailable` when the socket is idle this long (no default). */
-  timeoutMs?: number;
+  /**
+   * How long the engine may take, in ms: for `json` the whole answer, for `request` its head (status
+   * and headers; the body is the caller's to bound). Default: the client's engine deadline; `null`
+   * for none. Past it the call fails with `EngineTimeoutError` (`runtime_timeout`).
+   */
+  timeoutMs?: number | null;
 }
 
 /** A non-2xx answer from the engine, with its own message (Podman's `{cause, message, response}`). */
@@ -33,7 +37,15 @@ export class EngineHttpError extends Error {
   }
 }
 
-/** The engine could not be reached (no socket, refused, reset, idle timeout). */
+/** The engine took longer than its deadline to answer (frozen, overloaded or wedged). */
+export class EngineTimeoutError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'EngineTimeoutError';
+  }
+}
+
+/** The engine could not be reached (no socket, refused, reset). */
 export class EngineConnectionError extends Error {
   readonly code: string | undefined;
 
@@ -46,19 +58,29 @@ export class EngineConnectionError extends Error {
 
 const CONNECTION_CODES = new Set(['ENOENT', 'ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'EACCES', 'ENOTSOCK', 'ETIMEDOUT']);
 
+/** The engine deadline when none is configured (BERTH_ENGINE_TIMEOUT_SECONDS). */
+export const DEFAULT_ENGINE_TIMEOUT_MS = 30_000;
+
 export class PodmanClient {
   readonly socketPath: string;
+  /** The deadline of one engine call (streams: between two pieces of progress). */
+  readonly timeoutMs: number;
   private readonly agent: http.Agent;
 
-  constructor(options: { socketPath: string }) {
+  constructor(options: { socketPath: string; timeoutMs?: number }) {
     this.socketPath = options.socketPath;
+    this.timeoutMs = options.timeoutMs ?? DEFAULT_ENGINE_TIMEOUT_MS;
     this.agent = new http.Agent({ keepAlive: true, maxSockets: 16 });
   }
 
-  /** Sends a request and resolves with the response head; the body is left as a stream. */
+  /**
+   * Sends a request and resolves with the response head; the body is left as a stream (bound it
+   * with `progressBounded` unless it may legitimately stay silent, like an exec's output).
+   */
   request(req: PodmanRequest): Promise<IncomingMessage> {
     const path = withQuery(req.path, req.query);
     const payload = req.body === undefined ? undefined : Buffer.from(JSON.stringify(req.body));
+    const ms = req.timeoutMs === undefined ? this.timeoutMs : req.timeoutMs;
     return new Promise<IncomingMessage>((resolve, reject) => {
       const headers: http.OutgoingHttpHeaders = { Host: 'podman' };
       if (payload) {
@@ -73,18 +95,22 @@ export class PodmanClient {
         agent: this.agent,
       };
       if (req.signal) options.signal = req.signal;
-      const r = http.request(options, resolve);
+      let timer: NodeJS.Timeout | undefined;
+      const r = http.request(options, (res) => {
+        clearTimeout(timer);
+        resolve(res);
+      });
       r.on('error', (err: NodeJS.ErrnoException) => {
+        clearTimeout(timer);
         if (req.signal?.aborted) reject(abortReason(req.signal));
+        else if (err instanceof EngineTimeoutError) reject(err);
         else if (err.code && CONNECTION_CODES.has(err.code)) {
           reject(new EngineConnectionError(`Podman socket ${this.socketPath} does not answer (${err.code})`, { code: err.code, cause: err }));
         } else reject(err);
       });
-      if (req.timeoutMs !== undefined) {
-        const ms = req.timeoutMs;
-        r.setTimeout(ms, () => {
-          r.destroy(new EngineConnectionError(`Podman socket ${this.socketPath} did not answer within ${ms} ms`, { code: 'ETIMEDOUT' }));
-        });
+      if (ms !== null) {
+        // A frozen engine still accepts connections (the kernel queues them): only a deadline ends the wait.
+        timer = setTimeout(() => r.destroy(timeoutError(options.method ?? 'GET', req.path, ms)), ms);
       }
       r.end(payload);
     });
@@ -95,17 +121,82 @@ export class PodmanClient {
    * `EngineHttpError`; allowed statuses resolve with `body: undefined` when the body is not JSON.
    */
   async json<T = unknown>(req: PodmanRequest, allow: number[] = []): Promise<{ status: number; body: T }> {
-    const res = await this.request(req);
-    const text = (await readAll(res, req.signal)).toString('utf8');
+    const ms = req.timeoutMs === undefined ? this.timeoutMs : req.timeoutMs;
+    const deadline = ms === null ? null : Date.now() + ms;
+    const res = await this.request({ ...req, timeoutMs: ms });
+    // The body falls under the same deadline as the head: the whole answer must come in time.
+    const timer = deadline === null ? undefined : setTimeout(() => res.destroy(timeoutError(req.method ?? 'GET', req.path, ms ?? 0)), Math.max(0, deadline - Date.now()));
+    let text: string;
+    try {
+      text = (await readAll(res, req.signal)).toString('utf8');
+    } finally {
+      clearTimeout(timer);
+    }
     const status = res.statusCode ?? 0;
     const ok = status >= 200 && status < 300;
     if (!ok && !allow.includes(status)) throw engineHttpError(status, text);
     return { status, body: parseJson(text) as T };
   }
 
+  /**
+   * A `json` call that may take long without any sign of progress (a commit of a large root
+   * filesystem): bounded by the engine's liveness instead of a total deadline. While it waits the
+   * engine is pinged every deadline; a ping that fails ends the call with the ping's error.
+   */
+  async jsonWhileEngineAnswers<T = unknown>(req: PodmanRequest, allow: number[] = []): Promise<{ status: number; body: T }> {
+    const watch = new AbortController();
+    const signal = req.signal ? AbortSignal.any([req.signal, watch.signal]) : watch.signal;
+    const interval = setInterval(() => {
+      this.json({ path: '/_ping' }).catch((err: unknown) => watch.abort(err));
+    }, this.timeoutMs);
+    try {
+      return await this.json<T>({ ...req, signal, timeoutMs: null }, allow);
+    } catch (err) {
+      // Our own watch's abort carries the engine error; the caller's abort passes as it is.
+      if (watch.signal.aborted && !req.signal?.aborted) throw watch.signal.reason;
+      throw err;
+    } finally {
+      clearInterval(interval);
+    }
+  }
+
   /** Forgets pooled connections. */
   close(): void {
     this.agent.destroy();
+  }
+}
+
+function timeoutError(method: string, path: string, ms: number): EngineTimeoutError {
+  return new EngineTimeoutError(`Podman did not answer ${method} ${path.split('?')[0] ?? path} within ${ms / 1000} s`);
+}
+
+/**
+ * A response body bounded by progress: fails with `EngineTimeoutError` when the engine sends nothing
+ * for `ms` while we wait for it. Time the reader spends elsewhere (backpressure) does not count.
+ */
+export async function* progressBounded(res: IncomingMessage, ms: number, what: string): AsyncGenerator<Buffer> {
+  const it = res[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+  try {
+    for (;;) {
+      let timer: NodeJS.Timeout | undefined;
+      const silence = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => {
+          const err = new EngineTimeoutError(`Podman sent nothing for ${ms / 1000} s while ${what}`);
+          res.destroy(err);
+          reject(err);
+        }, ms);
+      });
+      let next: IteratorResult<Buffer>;
+      try {
+        next = await Promise.race([it.next(), silence]);
+      } finally {
+        clearTimeout(timer);
+      }
+      if (next.done) return;
+      yield next.value;
+    }
+  } finally {
+    res.destroy();
   }
 }
 
@@ -188,6 +279,14 @@ export function toAppError(err: unknown, ctx: MapContext = {}): unknown {
   const what = ctx.action ? `${ctx.action}${ctx.ref ? ` ${ctx.ref}` : ''}` : 'Podman request';
   if (err instanceof EngineConnectionError) {
     return new AppError('runtime_unavailable', `Podman is not answering: ${err.message}`, { cause: err });
+  }
+  if (err instanceof EngineTimeoutError) {
+    return new AppError('runtime_timeout', `${what} timed out: ${err.message}`, { cause: err });
+  }
+  // The connection dropped mid-answer (the engine died or restarted).
+  const errno = (err as NodeJS.ErrnoException | null)?.code;
+  if (errno && (CONNECTION_CODES.has(errno) || errno === 'ERR_STREAM_PREMATURE_CLOSE')) {
+    return new AppError('runtime_unavailable', `Podman is not answering: ${what} failed (${errno})`, { cause: err });
   }
   if (err instanceof EngineHttpError) {
     const text = `${err.message} ${err.engineCause}`;

@@ -22,6 +22,7 @@ import {
   demuxDockerStream,
   engineHttpError,
   jsonLines,
+  progressBounded,
   readAll,
   toAppError,
 } from './podman-client.js';
@@ -73,7 +74,18 @@ interface PullLine {
 
 export interface PodmanDriverOptions {
   socketPath: string;
+  /**
+   * The deadline of one engine call in ms (BERTH_ENGINE_TIMEOUT_SECONDS): plain calls must be
+   * answered within it, streams must make progress within it. Default 30 s.
+   */
+  timeoutMs?: number;
 }
+
+/** Podman's default `stop_timeout` (containers.conf), which a forced remove of a running container waits out. */
+const ENGINE_STOP_TIMEOUT_MS = 10_000;
+
+/** A ping is a health probe: it should fail fast, well before the general deadline. */
+const PING_TIMEOUT_MS = 5_000;
 
 /**
  * Drives Podman through its REST API socket. Creation uses the libpod endpoint (the only one that
@@ -85,14 +97,15 @@ export class PodmanDriver implements RuntimeDriver {
   private readonly client: PodmanClient;
 
   constructor(options: PodmanDriverOptions) {
-    this.client = new PodmanClient({ socketPath: options.socketPath });
+    this.client = new PodmanClient({ socketPath: options.socketPath, ...(options.timeoutMs !== undefined && { timeoutMs: options.timeoutMs }) });
   }
 
-  async ping(options: { signal?: AbortSignal } = {}): Promise<{ version: string }> {
+  async ping(options: { signal?: AbortSignal; timeoutMs?: number } = {}): Promise<{ version: string }> {
     // `_ping` is cheap (`/version` runs conmon and runc to ask theirs); its headers name the version.
+    const timeoutMs = options.timeoutMs ?? Math.min(PING_TIMEOUT_MS, this.client.timeoutMs);
     try {
-      const res = await this.client.request({ path: `${LIBPOD}/_ping`, signal: options.signal, timeoutMs: 5_000 });
-      const body = (await readAll(res, options.signal)).toString('utf8');
+      const res = await this.client.request({ path: `${LIBPOD}/_ping`, signal: options.signal, timeoutMs });
+      const body = (await readAll(progressBounded(res, timeoutMs, 'answering a ping'), options.signal)).toString('utf8');
       if (res.statusCode !== 200) throw engineHttpError(res.statusCode ?? 0, body);
       const header = res.headers['libpod-api-version'];
       return { version: (Array.isArray(header) ? header[0] : header) ?? 'unknown' };
@@ -136,7 +149,7 @@ export class PodmanDriver implements RuntimeDriver {
     const status = res.statusCode ?? 0;
     if (status < 200 || status >= 300) {
       // Refused before streaming (bad reference, ...): the body is one small error document.
-      const text = (await readAll(res, signal)).toString('utf8');
+      const text = (await readAll(progressBounded(res, this.client.timeoutMs, `pulling ${ref}`), signal)).toString('utf8');
       const line = (text.trim().split('\n')[0] ?? '').trim();
       let message = engineHttpError(status, line).message;
       try {
@@ -149,7 +162,8 @@ export class PodmanDriver implements RuntimeDriver {
     }
     let sawError = false;
     try {
-      for await (const raw of jsonLines(res)) {
+      // Bounded by progress, not in total: a large pull may take long but never stalls silently.
+      for await (const raw of jsonLines(progressBounded(res, this.client.timeoutMs, `pulling ${ref}`))) {
         const line = raw as PullLine;
         const message = line.errorDetail?.message ?? line.error;
         if (message) {
@@ -240,8 +254,9 @@ export class PodmanDriver implements RuntimeDriver {
   async stopContainer(id: string, options: { timeoutSeconds: number }): Promise<void> {
     const timeout = Math.max(0, Math.ceil(options.timeoutSeconds));
     try {
+      // The engine answers after the graceful period (then SIGKILL), so that period comes on top of the deadline.
       await this.client.json(
-        { method: 'POST', path: `${LIBPOD}/containers/${encodeURIComponent(id)}/stop`, query: { timeout } },
+        { method: 'POST', path: `${LIBPOD}/containers/${encodeURIComponent(id)}/stop`, query: { timeout }, timeoutMs: timeout * 1000 + this.client.timeoutMs },
         [304],
       );
     } catch (err) {
@@ -251,8 +266,9 @@ export class PodmanDriver implements RuntimeDriver {
 
   async removeContainer(id: string): Promise<void> {
     try {
+      // A forced remove of a running container stops it first, with the engine's stop timeout (10 s by default).
       await this.client.json(
-        { method: 'DELETE', path: `${LIBPOD}/containers/${encodeURIComponent(id)}`, query: { force: true, v: true } },
+        { method: 'DELETE', path: `${LIBPOD}/containers/${encodeURIComponent(id)}`, query: { force: true, v: true }, timeoutMs: ENGINE_STOP_TIMEOUT_MS + this.client.timeoutMs },
         [404],
       );
     } catch (err) {
@@ -337,8 +353,10 @@ export class PodmanDriver implements RuntimeDriver {
     try {
       const res = await this.client.request({ method: 'POST', path: `/exec/${execId}/start`, body: { Detach: false, Tty: false } });
       const status = res.statusCode ?? 0;
-      if (status < 200 || status >= 300) throw engineHttpError(status, (await readAll(res)).toString('utf8'));
-      for await (const frame of demuxDockerStream(res)) {
+      // Buffered exec runs Berth's own short scripts (task status, kill, tail): bounded by progress.
+      const body = progressBounded(res, this.client.timeoutMs, `running a command in ${id}`);
+      if (status < 200 || status >= 300) throw engineHttpError(status, (await readAll(body)).toString('utf8'));
+      for await (const frame of demuxDockerStream(body)) {
         if (frame.stream === 'stderr') stderr.push(frame.data);
         else if (frame.stream === 'stdout') stdout.push(frame.data);
       }
@@ -366,7 +384,9 @@ export class PodmanDriver implements RuntimeDriver {
     }
     let imageId: string;
     try {
-      const { body } = await this.client.json<{ Id: string }>({ method: 'POST', path: `${LIBPOD}/commit?${params.toString()}`, signal: options.signal });
+      // A commit has no progress to watch and may take long for a large root filesystem: bounded
+      // by the engine still answering rather than by a total deadline.
+      const { body } = await this.client.jsonWhileEngineAnswers<{ Id: string }>({ method: 'POST', path: `${LIBPOD}/commit?${params.toString()}`, signal: options.signal });
       imageId = withSha256(body.Id);
     } catch (err) {
       throw toAppError(err, { resource: 'container', ref: id, action: 'commit container' });

@@ -2,7 +2,7 @@ import http from 'node:http';
 import type { Socket } from 'node:net';
 import { AppError } from '../../errors.js';
 import type { ExecOutputChunk, ExecSession, ExecStreamOptions } from '../driver.js';
-import { type PodmanClient, abortReason, demuxDockerStream, engineHttpError, readAll, toAppError } from './podman-client.js';
+import { type PodmanClient, EngineTimeoutError, abortReason, demuxDockerStream, engineHttpError, progressBounded, readAll, toAppError } from './podman-client.js';
 
 /**
  * Streaming exec over Podman's Docker-compatible exec API: `POST /containers/{id}/exec`, then
@@ -75,7 +75,8 @@ export async function startExecSession(deps: ExecSessionDeps, containerId: strin
   let socket: Socket;
   let head: Buffer;
   try {
-    ({ socket, head } = await upgrade(client.socketPath, `/exec/${execId}/start`, startBody, options.signal));
+    // Only the engine's answer is bounded: the session itself may stay silent as long as it likes.
+    ({ socket, head } = await upgrade(client.socketPath, `/exec/${execId}/start`, startBody, { signal: options.signal, timeoutMs: client.timeoutMs }));
   } catch (err) {
     throw toAppError(err, ctx);
   }
@@ -214,7 +215,8 @@ export async function startExecSession(deps: ExecSessionDeps, containerId: strin
 }
 
 /** `POST` with `Connection: Upgrade`: Podman answers 101 and hands the socket over to the exec stream. */
-function upgrade(socketPath: string, path: string, body: unknown, signal: AbortSignal | undefined): Promise<{ socket: Socket; head: Buffer }> {
+function upgrade(socketPath: string, path: string, body: unknown, options: { signal: AbortSignal | undefined; timeoutMs: number }): Promise<{ socket: Socket; head: Buffer }> {
+  const { signal, timeoutMs } = options;
   const payload = Buffer.from(JSON.stringify(body));
   return new Promise((resolve, reject) => {
     const req = http.request({
@@ -225,15 +227,23 @@ function upgrade(socketPath: string, path: string, body: unknown, signal: AbortS
       headers: { Host: 'podman', 'Content-Type': 'application/json', 'Content-Length': payload.length, Connection: 'Upgrade', Upgrade: 'tcp' },
       ...(signal && { signal }),
     });
-    req.on('upgrade', (_res, socket, head) => resolve({ socket, head }));
+    const timer = setTimeout(() => req.destroy(new EngineTimeoutError(`Podman did not answer POST ${path} within ${timeoutMs / 1000} s`)), timeoutMs);
+    req.on('upgrade', (_res, socket, head) => {
+      clearTimeout(timer);
+      resolve({ socket, head });
+    });
     req.on('response', (res) => {
+      clearTimeout(timer);
       // Not upgraded: an error answer (or an engine that cannot hijack).
-      readAll(res).then(
+      readAll(progressBounded(res, timeoutMs, 'answering an exec start')).then(
         (text) => reject(engineHttpError(res.statusCode ?? 0, text.toString('utf8'))),
         reject,
       );
     });
-    req.on('error', (err) => reject(signal?.aborted ? abortReason(signal) : err));
+    req.on('error', (err) => {
+      clearTimeout(timer);
+      reject(signal?.aborted ? abortReason(signal) : err);
+    });
     req.end(payload);
   });
 }
