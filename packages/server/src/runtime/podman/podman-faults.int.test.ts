@@ -158,6 +158,47 @@ describe('engine faults on a private Podman service', () => {
     await until('the container runs again', async () => (await driver.inspectContainer(container.id))?.state === 'running');
   });
 
+  /**
+   * A recreate whose engine fails just as the new container is to start: the recreate fails with the
+   * engine's error, and once the engine answers again the new container is gone and the old one runs
+   * on, with its root filesystem change, under the bot's name.
+   */
+  for (const fault of ['frozen', 'killed'] as const) {
+    it(`an engine ${fault} in the middle of a recreate: it fails, and the old container runs on unchanged`, async () => {
+      const { bot, container } = await runningBot(`recreate-${fault}`);
+      await driver.exec(container.id, ['/bin/sh', '-c', 'echo kept > /etc/marker']);
+      const pid = service.pid!;
+      const failing = Object.create(driver) as PodmanDriver;
+      failing.startContainer = (id) => {
+        if (id !== container.id) {
+          if (fault === 'killed') process.kill(pid, 'SIGKILL');
+          else {
+            freeze(pid);
+            // Thawed a while after the start has run into its deadline, while the undo keeps trying.
+            setTimeout(() => thaw(pid), DEADLINE_MS * 3).unref();
+          }
+        }
+        return driver.startContainer(id);
+      };
+      const other = await startTestBerth({ driver: failing, home: t!.home });
+      try {
+        const { operation } = await expectJson<{ operation: Operation }>(other.api('POST', `/bots/${bot.id}/container`, { body: { recreate: true } }), 202);
+        await other.berth.operations.settled(operation.id);
+        const op = await other.berth.operations.get(operation.id);
+        expect(op.status).toBe('failed');
+        expect(['runtime_timeout', 'runtime_unavailable']).toContain(op.error?.code);
+      } finally {
+        if (frozen.has(pid)) thaw(pid);
+        await other.close();
+      }
+      const now = await driver.inspectContainer(`berth-${bot.id}`);
+      expect(now).toMatchObject({ id: container.id, state: 'running' });
+      expect((await driver.exec(container.id, ['cat', '/etc/marker'])).stdout.toString()).toBe('kept\n');
+      expect(await driver.inspectContainer(`berth-${bot.id}-next`)).toBeNull();
+      expect((await driver.listContainers({ labels: [`berth.bot=${bot.id}`] })).map((c) => c.id)).toEqual([container.id]);
+    });
+  }
+
   it('the watchdog unpauses a paused container whose bot runs no operation', async () => {
     const { container } = await runningBot('sweep');
     await driver.pauseContainer(container.id);
