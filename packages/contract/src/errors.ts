@@ -25,6 +25,8 @@ export const ERROR_STATUS = {
   cdi_unresolvable: 400,
   cdi_unsupported: 501,
   runtime_unavailable: 503,
+  /** Out of space: the data disk under BERTH_HOME, the database or the engine's storage (`details.storage`). */
+  insufficient_storage: 507,
   not_found: 404,
   internal: 500,
 } as const;

@@ -93,7 +93,7 @@ export class SnapshotService {
   async remove(idOrName: string, snap: string): Promise<void> {
     const bot = await this.deps.store.mustGetBot(idOrName);
     const row = await this.deps.snapshots.mustGet(bot.id, snap);
-    await this.deps.store.assertNoRunningOperation(bot.id);
+    await this.deps.operations.assertIdle(bot.id);
     await this.locked(bot.id, async () => {
       // A data-only snapshot has no image to remove.
       const { removed } = row.image_ref ? await this.deps.driver.removeImage(row.image_ref) : { removed: true };
@@ -201,8 +201,7 @@ export class SnapshotService {
         image_ref: committed ? ref : null,
         image_id: committed?.imageId ?? null,
         missing: null,
-      });
-      await snapshots.setHead(bot.id, snapId);
+      }, { asHead: true });
       this.deps.changes.publish({ type: 'bot.updated', botId: bot.id });
       return row;
     } catch (err) {

@@ -4,6 +4,7 @@ import SqliteDatabase from 'better-sqlite3';
 import { Kysely, Migrator, SqliteDialect, type Insertable, type Selectable, type Updateable } from 'kysely';
 import { AppError } from '../errors.js';
 import { migrations } from './migrations.js';
+import { withFullDiskMapped } from './sqlite-full.js';
 import type { BotsTable, Database, OperationEventsTable, OperationsTable, VersionsTable } from './schema.js';
 
 export type BotRow = Selectable<BotsTable>;
@@ -162,7 +163,7 @@ export async function openStore(options: { home: string; databaseUrl: string | n
   sqlite.pragma('synchronous = NORMAL');
   sqlite.pragma('foreign_keys = ON');
   sqlite.pragma('busy_timeout = 5000');
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withFullDiskMapped(sqlite, file) }) });
   // Migrations are independent tables and columns, numbered ahead of time, so they may land out of
   // order (0004 before 0002); a database that has run a later one must still take an earlier one.
   const migrator = new Migrator({ db, provider: { getMigrations: () => Promise.resolve(migrations) }, allowUnorderedMigrations: true });

@@ -568,6 +568,12 @@ function snapshot(image: string, layers: Map<string, PullLayerProgress>): PullPr
 }
 
 function pullError(ref: string, message: string): AppError {
+  if (/no space left on device|disk quota exceeded/i.test(message)) {
+    return new AppError('insufficient_storage', `pulling ${ref} failed: the container engine's storage is full (${message})`, {
+      details: { storage: 'engine', image: ref, engineMessage: message },
+      cause: new Error(message),
+    });
+  }
   const notFound = /not found|manifest unknown|repository does not exist|name unknown|image not known|no such image/i.test(message);
   return new AppError(
     notFound ? 'image_not_found' : 'image_pull_failed',
