@@ -48,7 +48,7 @@ export class Operations {
     work: (ctx: OperationContext) => Promise<T>,
   ): Promise<{ operation: Operation; result: Promise<T> }> {
     const id = newId('op');
-    const row = await this.insert({ id, bot_id: botId, kind, status: 'running', phase: null, error: null, started_at: now(), finished_at: null });
+    const row = await this.insert({ id, bot_id: botId, kind, status: 'running', phase: null, error: null, started_at: now(), finished_at: null }, { evenIfDeleting: kind === 'delete-bot' });
     const log = this.deps.logger.child({ operationId: id, botId, kind });
     const controller = new AbortController();
     this.controllers.set(id, controller);
@@ -186,10 +186,10 @@ export class Operations {
   }
 
   /** Inserts a running operation, first writing any ending of the bot's last one the database refused before. */
-  private async insert(row: OperationRow): Promise<OperationRow> {
+  private async insert(row: OperationRow, options: { evenIfDeleting: boolean }): Promise<OperationRow> {
     await this.endings.flush(row.bot_id);
     try {
-      return await this.deps.store.insertOperation(row);
+      return await this.deps.store.insertOperation(row, options);
     } catch (err) {
       throw this.blockedByUnrecorded(err);
     }

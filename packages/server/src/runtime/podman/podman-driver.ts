@@ -268,7 +268,10 @@ export class PodmanDriver implements RuntimeDriver {
       );
       return status === 404 ? null : toContainerState(body);
     } catch (err) {
-      throw toAppError(err, { resource: 'container', ref: idOrName, action: 'inspect container' });
+      const mapped = toAppError(err, { resource: 'container', ref: idOrName, action: 'inspect container' });
+      // A container being removed meanwhile: Podman answers 500 "does not exist in database: no such container".
+      if (mapped instanceof AppError && mapped.code === 'container_not_found') return null;
+      throw mapped;
     }
   }
 
