@@ -10,6 +10,7 @@ import { Operations } from './bots/operations.js';
 import { reconcile } from './bots/reconciler.js';
 import { reconcileSnapshots } from './bots/snapshot-reconciler.js';
 import { SnapshotService, snapshotsDir } from './bots/snapshot-service.js';
+import { cleanUpAtStart } from './bots/startup-cleanup.js';
 import { TaskService } from './bots/task-service.js';
 import { TerminalService } from './bots/terminal-service.js';
 import { TokenService } from './bots/token-service.js';
@@ -21,6 +22,7 @@ import { AdminOrBotTokenAuthenticator, AdminTokenAuthenticator } from './http/au
 import { createWebSocketSupport } from './http/websocket.js';
 import type { Logger } from './logger.js';
 import type { RuntimeDriver } from './runtime/driver.js';
+import { ensureInstanceId } from './store/instance-id.js';
 import { SnapshotStore } from './store/snapshot-store.js';
 import type { Store } from './store/store.js';
 import { BERTH_VERSION } from './version.js';
@@ -33,6 +35,7 @@ export async function composeBerth(options: { config: Readonly<Config>; logger: 
   const { config, logger, store, driver } = options;
   const failpoints = Failpoints.parse(config.failpoints);
   if (failpoints.active) logger.warn({ failpoints: config.failpoints }, 'fault-injection points are set (BERTH_FAILPOINTS): for tests only');
+  const instanceId = await ensureInstanceId(store);
   const changes = new ChangeFeed();
   const operations = new Operations({ store, logger, changes });
   const cdi = new CdiRegistry({ specDirs: config.cdiSpecDirs });
@@ -42,14 +45,16 @@ export async function composeBerth(options: { config: Readonly<Config>; logger: 
   const files = new FilesService({ store, driver, paths, logger, containerDataPath: config.containerDataPath, readLimit: config.filesReadLimit });
   const terminal = new TerminalService({ store, driver, containerDataPath: config.containerDataPath, idleSeconds: config.terminalIdleSeconds });
   const webSockets = createWebSocketSupport();
-  const containers = new ContainerService({ store, driver, operations, cdi, paths, changes, logger, containerDataPath: config.containerDataPath, countTasks: (bot, c) => tasks.countRunning(bot, c) });
+  const containers = new ContainerService({ store, driver, operations, cdi, paths, changes, logger, containerDataPath: config.containerDataPath, countTasks: (bot, c) => tasks.countRunning(bot, c), instanceId });
   const tokens = new TokenService({ store, logger });
   const data = new DataService({ store, operations, paths, logger, driver, containers, maxImportBytes: config.maxImportBytes, importLimits: { maxEntries: config.maxImportEntries } });
   const snapshotStore = new SnapshotStore(store.db);
   const dataSnapshots = new HardLinkedDataSnapshots({ rootOf: (botId) => snapshotsDir(paths, botId), warn: (msg, details) => logger.warn(details, msg) });
   const snapshots = new SnapshotService({ store, snapshots: snapshotStore, driver, operations, containers, data: dataSnapshots, paths, changes, logger });
-  const bots = new BotService({ store, driver, containers, paths, changes, logger, defaultImage: config.defaultImage, defaultPidsLimit: config.defaultPidsLimit, snapshots });
+  const bots = new BotService({ store, driver, containers, paths, changes, logger, defaultImage: config.defaultImage, defaultPidsLimit: config.defaultPidsLimit, snapshots, operations, failpoints });
 
+  // Deletes a crash cut off are finished, and what no bot owns is removed, before the reconciliation.
+  await cleanUpAtStart({ store, driver, deletion: bots.deletion, home: config.home, instanceId, logger });
   const { unmanaged } = await reconcile({ store, driver, operations, logger });
   // Imports and resets a crash cut off are rolled back from their journals (their operations were just marked failed).
   await data.recoverInterrupted();
@@ -85,5 +90,5 @@ export async function composeBerth(options: { config: Readonly<Config>; logger: 
     },
     webDist: config.webDist,
   });
-  return { app, failpoints, bots, containers, operations, changes, cdi, paths, tokens, data, snapshots, exec, tasks, files, terminal, webSockets };
+  return { app, failpoints, instanceId, bots, containers, operations, changes, cdi, paths, tokens, data, snapshots, exec, tasks, files, terminal, webSockets };
 }
