@@ -35,7 +35,7 @@ export async function composeBerth(options: { config: Readonly<Config>; logger: 
   const { config, logger, store, driver } = options;
   const failpoints = Failpoints.parse(config.failpoints);
   if (failpoints.active) logger.warn({ failpoints: config.failpoints }, 'fault-injection points are set (BERTH_FAILPOINTS): for tests only');
-  const instanceId = await ensureInstanceId(store);
+  const { id: instanceId, created: newInstance } = await ensureInstanceId(store);
   const changes = new ChangeFeed();
   const operations = new Operations({ store, logger, changes });
   const cdi = new CdiRegistry({ specDirs: config.cdiSpecDirs });
@@ -54,7 +54,7 @@ export async function composeBerth(options: { config: Readonly<Config>; logger: 
   const bots = new BotService({ store, driver, containers, paths, changes, logger, defaultImage: config.defaultImage, defaultPidsLimit: config.defaultPidsLimit, snapshots, operations, failpoints });
 
   // Deletes a crash cut off are finished, and what no bot owns is removed, before the reconciliation.
-  await cleanUpAtStart({ store, driver, deletion: bots.deletion, home: config.home, instanceId, logger });
+  await cleanUpAtStart({ store, driver, deletion: bots.deletion, home: config.home, instanceId, keepOrphanDirs: newInstance, logger });
   const { unmanaged } = await reconcile({ store, driver, operations, logger });
   // Imports and resets a crash cut off are rolled back from their journals (their operations were just marked failed).
   await data.recoverInterrupted();

@@ -163,17 +163,20 @@ describe('bot delete on Podman', () => {
   });
 
   it('at start-up removes its own containers of bots that do not exist and directories without a bot, and leaves other Berths’ containers alone', async () => {
-    let t = await berthOn(newHome());
+    const home = newHome();
     const ghost = `bot_ghost${run}`;
+    // A directory there before the database was: kept at that first start (it may be data of a lost database).
+    const orphanDir = path.join(home, 'bots', ghost);
+    fs.mkdirSync(path.join(orphanDir, 'data'), { recursive: true });
+    fs.writeFileSync(path.join(orphanDir, 'data', 'left.txt'), 'left behind\n');
+    let t = await berthOn(home);
+    expect(fs.existsSync(orphanDir)).toBe(true);
     const mine = `berth-${ghost}`;
     const theirs = `berth-${ghost}-other`;
     foreign.push(mine, theirs);
     const labels = (instance: string) => ['--label', 'berth.managed=true', '--label', `berth.bot=${ghost}`, '--label', `berth.instance=${instance}`];
     execFileSync('podman', ['create', '--name', mine, ...labels(t.berth.instanceId), TEST_IMAGE, 'sleep', '1'], { stdio: 'ignore' });
     execFileSync('podman', ['create', '--name', theirs, ...labels('another-berth'), TEST_IMAGE, 'sleep', '1'], { stdio: 'ignore' });
-    const orphanDir = path.join(t.home, 'bots', ghost);
-    fs.mkdirSync(path.join(orphanDir, 'data'), { recursive: true });
-    fs.writeFileSync(path.join(orphanDir, 'data', 'left.txt'), 'left behind\n');
     const kept = await runningBot(t, 'kept');
 
     t = await restart(t);

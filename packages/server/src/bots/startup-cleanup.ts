@@ -20,9 +20,20 @@ export interface StartupCleanupReport {
  * removes what no bot owns any more — containers this Berth made (its `berth.instance` label) for
  * bots that do not exist, and bot directories without a bot. Containers of other Berths, and those
  * made before containers carried the instance label, are left to the reconciliation, which reports
- * them. Each removal is logged; a failure is logged and left for the next start.
+ * them. Each removal is logged; a failure is logged and left for the next start. On the first start
+ * of a database, directories are only reported: a lost or replaced database must not take the data
+ * dirs with it.
  */
-export async function cleanUpAtStart(deps: { store: Store; driver: RuntimeDriver; deletion: BotDeletion; home: string; instanceId: string; logger: Logger }): Promise<StartupCleanupReport> {
+export async function cleanUpAtStart(deps: {
+  store: Store;
+  driver: RuntimeDriver;
+  deletion: BotDeletion;
+  home: string;
+  instanceId: string;
+  /** The database is new (or from before instance ids): directories without a bot may be data it never knew; keep them. */
+  keepOrphanDirs?: boolean;
+  logger: Logger;
+}): Promise<StartupCleanupReport> {
   const { store, driver, deletion, logger } = deps;
   const report: StartupCleanupReport = { finishedDeletes: [], orphanContainers: [], orphanDirs: [] };
 
@@ -58,6 +69,10 @@ export async function cleanUpAtStart(deps: { store: Store; driver: RuntimeDriver
   for (const entry of entries) {
     if (!entry.isDirectory() || bots.has(entry.name)) continue;
     const dir = path.join(botsDir, entry.name);
+    if (deps.keepOrphanDirs) {
+      logger.warn({ dir }, 'a directory of no bot is kept: the database is new here, so it may hold data it never knew; it is removed from the next start on');
+      continue;
+    }
     try {
       await fs.rm(dir, { recursive: true, force: true });
       report.orphanDirs.push(dir);
