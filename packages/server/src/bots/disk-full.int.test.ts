@@ -120,6 +120,24 @@ describe('a full disk under BERTH_HOME', () => {
     expect(ok.status).toBe(200);
   });
 
+  it('a reset on a disk with no block left answers 507 and leaves the data dir as it was', async () => {
+    const bot = await runningBot('reset');
+    const dataDir = api().berth.paths.dataDir(bot.id);
+    for (let i = 0; i < 20; i++) fs.writeFileSync(path.join(dataDir, `f${i}.txt`), `file ${i}\n`);
+    const tree = listTree(dataDir);
+    disk!.fill();
+    try {
+      const body = await expectJson<ErrorBody>(api().api('POST', `/bots/${bot.id}/data/reset`), 507);
+      expect(body.error.code).toBe('insufficient_storage');
+      expect(['data', 'database']).toContain(body.error.details?.storage);
+      expect(listTree(dataDir)).toEqual(tree);
+    } finally {
+      disk!.free();
+    }
+    await expectJson(api().api('POST', `/bots/${bot.id}/data/reset`), 200);
+    expect(fs.readdirSync(dataDir)).toEqual([]);
+  });
+
   it('an operation whose records the database cannot write fails, reads as failed, and the bot takes new operations once space is freed, without a restart', async () => {
     const bot = await expectJson<Bot>(api().api('POST', '/bots', { body: { name: `db-${run}`, image: TEST_IMAGE } }), 201);
     let reached!: () => void;
