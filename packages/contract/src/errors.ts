@@ -27,6 +27,8 @@ export const ERROR_STATUS = {
   runtime_unavailable: 503,
   /** The engine took longer than BERTH_ENGINE_TIMEOUT_SECONDS to answer (or between two pieces of progress). */
   runtime_timeout: 504,
+  /** Out of space: the data disk under BERTH_HOME, the database or the engine's storage (`details.storage`). */
+  insufficient_storage: 507,
   not_found: 404,
   internal: 500,
 } as const;

@@ -123,7 +123,8 @@ export type Container = z.infer<typeof Container>;
 export const CreateContainerBody = z.object({ recreate: z.boolean().optional() }).strict();
 export const StopContainerBody = z.object({ timeoutSeconds: z.number().int().min(0).max(3600).optional() }).strict();
 
-export const OperationKind = z.enum(['create', 'recreate', 'start', 'stop', 'delete', 'snapshot', 'restore', 'import', 'reset']);
+/** `delete` removes the container; `delete-bot` removes the whole bot (container, snapshots, data dir, records). */
+export const OperationKind = z.enum(['create', 'recreate', 'start', 'stop', 'delete', 'snapshot', 'restore', 'import', 'reset', 'delete-bot']);
 export type OperationKind = z.infer<typeof OperationKind>;
 
 export const ApiErrorPayload = z.object({ code: z.string(), message: z.string(), details: z.unknown().optional() });

@@ -12,6 +12,7 @@ import { reconcile } from './bots/reconciler.js';
 import { operationRecovery } from './bots/recovery.js';
 import { reconcileSnapshots } from './bots/snapshot-reconciler.js';
 import { SnapshotService, snapshotsDir } from './bots/snapshot-service.js';
+import { cleanUpAtStart } from './bots/startup-cleanup.js';
 import { TaskService } from './bots/task-service.js';
 import { TerminalService } from './bots/terminal-service.js';
 import { TokenService } from './bots/token-service.js';
@@ -23,6 +24,7 @@ import { AdminOrBotTokenAuthenticator, AdminTokenAuthenticator } from './http/au
 import { createWebSocketSupport } from './http/websocket.js';
 import type { Logger } from './logger.js';
 import type { RuntimeDriver } from './runtime/driver.js';
+import { ensureInstanceId } from './store/instance-id.js';
 import { SnapshotStore } from './store/snapshot-store.js';
 import type { Store } from './store/store.js';
 import { BERTH_VERSION } from './version.js';
@@ -35,6 +37,7 @@ export async function composeBerth(options: { config: Readonly<Config>; logger: 
   const { config, logger, store, driver } = options;
   const failpoints = Failpoints.parse(config.failpoints, { dir: config.home });
   if (failpoints.active) logger.warn({ failpoints: config.failpoints }, 'fault-injection points are set (BERTH_FAILPOINTS): for tests only');
+  const { id: instanceId, created: newInstance } = await ensureInstanceId(store);
   const changes = new ChangeFeed();
   const operations = new Operations({ store, logger, changes });
   const cdi = new CdiRegistry({ specDirs: config.cdiSpecDirs });
@@ -44,7 +47,7 @@ export async function composeBerth(options: { config: Readonly<Config>; logger: 
   const files = new FilesService({ store, driver, paths, logger, containerDataPath: config.containerDataPath, readLimit: config.filesReadLimit });
   const terminal = new TerminalService({ store, driver, containerDataPath: config.containerDataPath, idleSeconds: config.terminalIdleSeconds });
   const webSockets = createWebSocketSupport();
-  const containers = new ContainerService({ store, driver, operations, cdi, paths, changes, logger, failpoints, containerDataPath: config.containerDataPath, countTasks: (bot, c) => tasks.countRunning(bot, c) });
+  const containers = new ContainerService({ store, driver, operations, cdi, paths, changes, logger, failpoints, containerDataPath: config.containerDataPath, countTasks: (bot, c) => tasks.countRunning(bot, c), instanceId });
   const tokens = new TokenService({ store, logger });
   // Ends pauses an engine failure left behind (a snapshot's or an import's); stopped by the caller.
   const pauses = new PauseWatchdog({ driver, store, logger });
@@ -52,10 +55,12 @@ export async function composeBerth(options: { config: Readonly<Config>; logger: 
   const snapshotStore = new SnapshotStore(store.db);
   const dataSnapshots = new HardLinkedDataSnapshots({ rootOf: (botId) => snapshotsDir(paths, botId), warn: (msg, details) => logger.warn(details, msg) });
   const snapshots = new SnapshotService({ store, snapshots: snapshotStore, driver, operations, containers, data: dataSnapshots, paths, changes, logger, failpoints, pauses });
-  const bots = new BotService({ store, driver, containers, paths, changes, logger, defaultImage: config.defaultImage, defaultPidsLimit: config.defaultPidsLimit, snapshots });
+  const bots = new BotService({ store, driver, containers, paths, changes, logger, defaultImage: config.defaultImage, defaultPidsLimit: config.defaultPidsLimit, snapshots, operations, failpoints });
 
   // Operations a crash cut off are finished or undone from their journals, and marked accordingly.
   await operations.recoverInterrupted(operationRecovery({ containers, snapshots, data }));
+  // Deletes a crash cut off are finished, and what no bot owns is removed, before the reconciliation.
+  await cleanUpAtStart({ store, driver, deletion: bots.deletion, home: config.home, instanceId, keepOrphanDirs: newInstance, logger });
   const { unmanaged } = await reconcile({ store, driver, logger });
   // Whatever else an import or reset left (journals of operations no longer recorded, staging dirs).
   await data.recoverInterrupted();
@@ -94,5 +99,5 @@ export async function composeBerth(options: { config: Readonly<Config>; logger: 
     },
     webDist: config.webDist,
   });
-  return { app, pauses, failpoints, bots, containers, operations, changes, cdi, paths, tokens, data, snapshots, exec, tasks, files, terminal, webSockets };
+  return { app, pauses, failpoints, instanceId, bots, containers, operations, changes, cdi, paths, tokens, data, snapshots, exec, tasks, files, terminal, webSockets };
 }

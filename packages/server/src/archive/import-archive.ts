@@ -5,7 +5,7 @@ import { pipeline, Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import tar from 'tar-stream';
 import type { Extract, Header } from 'tar-stream';
-import { AppError } from '../errors.js';
+import { AppError, dataDiskFull, isNoSpaceError } from '../errors.js';
 import { drainedOrClosed } from './drained.js';
 
 /** The limits every archive read by Berth is held to (SPEC §5). */
@@ -566,10 +566,8 @@ function show(name: string): string {
 /** Turns what the tar and gzip libraries and the file system throw into Berth's archive errors. */
 function archiveError(err: unknown, writer: StagingWriter): unknown {
   if (err instanceof AppError) return err;
-  const code = (err as NodeJS.ErrnoException | null)?.code;
-  if (code === 'ENOSPC' || code === 'EDQUOT') {
-    return new AppError('archive_too_large', 'the archive does not fit: the disk holding BERTH_HOME is full', { cause: err });
-  }
+  // Within Berth's limits but not on the disk: a full disk, not an archive too large.
+  if (isNoSpaceError(err)) return dataDiskFull(err, 'the import');
   const message = err instanceof Error ? err.message : String(err);
   if (message === 'Unexpected end of data') {
     const where = writer.current !== null ? `inside entry "${show(writer.current)}"` : writer.lastName ? `after entry "${show(writer.lastName)}"` : 'in its first header';

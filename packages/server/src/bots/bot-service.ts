@@ -1,14 +1,17 @@
-import fs from 'node:fs/promises';
 import type { Bot, CreateBotBody, PatchBotBody } from '@berth/contract';
 import type { z } from 'zod';
+import { AppError } from '../errors.js';
+import type { Failpoints } from '../failpoints.js';
 import type { Logger } from '../logger.js';
 import type { RuntimeDriver } from '../runtime/driver.js';
 import type { Store } from '../store/store.js';
 import { toBot } from './bot-config.js';
+import { BotDeletion } from './bot-deletion.js';
 import type { BotPaths } from './bot-paths.js';
 import type { ChangeFeed } from './change-feed.js';
 import type { ContainerService } from './container-service.js';
 import { newId, now } from './ids.js';
+import type { Operations } from './operations.js';
 
 export interface BotServiceDeps {
   store: Store;
@@ -21,11 +24,17 @@ export interface BotServiceDeps {
   defaultPidsLimit: number;
   /** Removes the bot's snapshot images once its container is gone. */
   snapshots?: { removeAllForBot(botId: string): Promise<void> };
+  operations: Operations;
+  failpoints?: Failpoints;
 }
 
 /** Bots: the desired config of each bot's container, kept in the database. */
 export class BotService {
-  constructor(private readonly deps: BotServiceDeps) {}
+  readonly deletion: BotDeletion;
+
+  constructor(private readonly deps: BotServiceDeps) {
+    this.deletion = new BotDeletion(deps);
+  }
 
   async create(body: z.output<typeof CreateBotBody>): Promise<Bot> {
     const at = now();
@@ -79,16 +88,37 @@ export class BotService {
     return toBot(updated, await this.deps.containers.statusOfBot(updated));
   }
 
-  /** Removes the bot with its container, data dir and records. */
+  /**
+   * Removes the bot with its container, snapshots, data dir and records, as a `delete-bot` operation:
+   * while another operation of the bot runs (a create, an import...) it answers 409
+   * `operation_in_progress` and removes nothing; once it has begun the bot is gone for everything
+   * else (404), and a create or import asked for meanwhile is refused. A delete of a bot whose delete
+   * is already running waits for that one. A delete cut off (crash, engine error) is finished by the
+   * next delete or at the next start.
+   */
   async remove(idOrName: string): Promise<void> {
-    const row = await this.deps.store.mustGetBot(idOrName);
-    await this.deps.store.assertNoRunningOperation(row.id);
-    const c = await this.deps.containers.engineContainer(row);
-    if (c) await this.deps.driver.removeContainer(c.id);
-    await this.deps.snapshots?.removeAllForBot(row.id);
-    await this.deps.store.deleteBot(row.id);
-    await fs.rm(this.deps.paths.botDir(row.id), { recursive: true, force: true });
-    this.deps.logger.info({ botId: row.id }, 'bot deleted');
-    this.deps.changes.publish({ type: 'bot.deleted', botId: row.id });
+    const bot = await this.deps.store.findBotEvenIfDeleting(idOrName);
+    if (!bot) throw new AppError('bot_not_found', `no bot "${idOrName}"`);
+    let started;
+    try {
+      started = await this.deps.operations.start(bot.id, 'delete-bot', async (ctx) => {
+        await ctx.phase('mark', 'marking the bot as being deleted');
+        await this.deps.store.markBotDeleting(bot.id);
+        this.deps.changes.publish({ type: 'bot.deleted', botId: bot.id });
+        await this.deletion.removeResources(bot.id, ctx);
+        return { container: null };
+      });
+    } catch (err) {
+      const running = err instanceof AppError && err.code === 'operation_in_progress' ? (err.details as { operationId?: string; kind?: string } | undefined) : undefined;
+      if (running?.kind !== 'delete-bot' || !running.operationId) throw err;
+      // Another delete of it runs: this one ends with it (and finishes what it could not).
+      await this.deps.operations.settled(running.operationId);
+      if (await this.deps.store.findBotEvenIfDeleting(bot.id)) return this.remove(bot.id);
+      return;
+    }
+    await started.result;
+    // The record goes after the operation has ended (its rows go with it): until then, the mark says what is left to do.
+    await this.deletion.removeRecord(bot.id);
+    this.deps.logger.info({ botId: bot.id, operationId: started.operation.id }, 'bot deleted');
   }
 }

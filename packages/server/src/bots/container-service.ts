@@ -19,6 +19,8 @@ export const LABEL = {
   bot: 'berth.bot',
   version: 'berth.version',
   cdi: 'berth.cdi',
+  /** Which Berth (its database) made it: start-up cleans up only its own leftovers. */
+  instance: 'berth.instance',
 } as const;
 
 /** What a restore builds a container from instead of the bot's desired config and image. */
@@ -46,6 +48,8 @@ export interface ContainerServiceDeps {
   failpoints: Failpoints;
   /** Counts a bot's running background tasks (the exec API), read from its running container as just inspected. */
   countTasks?: (bot: BotRow, container: ContainerState) => Promise<number>;
+  /** The `berth.instance` label put on containers (see store/instance-id.ts). */
+  instanceId?: string;
 }
 
 /** One container per bot: its life cycle as operations, and its info read from the engine. */
@@ -131,6 +135,7 @@ export class ContainerService {
         [LABEL.bot]: bot.id,
         [LABEL.version]: String(version),
         [LABEL.cdi]: config.cdiDevices.join(','),
+        ...(this.deps.instanceId !== undefined && { [LABEL.instance]: this.deps.instanceId }),
       },
       env: config.env,
       dataMount: { hostPath: dataDir, containerPath: this.deps.containerDataPath },

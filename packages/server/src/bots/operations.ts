@@ -1,11 +1,12 @@
 import { EventEmitter } from 'node:events';
 import type { Operation, OperationEvent, OperationEventData, OperationEventName, OperationKind } from '@berth/contract';
-import { AppError } from '../errors.js';
+import { AppError, dataDiskFull, isNoSpaceError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { PullProgress } from '../runtime/driver.js';
 import type { OperationRow, Store } from '../store/store.js';
 import type { ChangeFeed } from './change-feed.js';
 import { newId, now } from './ids.js';
+import { OperationEndings } from './operation-endings.js';
 
 /** What an operation's work function can report while it runs. */
 export interface OperationContext {
@@ -62,9 +63,12 @@ export class Operations {
   private readonly live = new EventEmitter();
   private readonly finished = new Map<string, Promise<Terminal>>();
   private readonly controllers = new Map<string, AbortController>();
+  /** Endings the database could not take yet (disk full); they count as recorded meanwhile. */
+  private readonly endings: OperationEndings;
 
   constructor(private readonly deps: { store: Store; logger: Logger; changes: ChangeFeed }) {
     this.live.setMaxListeners(0);
+    this.endings = new OperationEndings({ store: deps.store, logger: deps.logger });
   }
 
   /**
@@ -77,7 +81,7 @@ export class Operations {
     work: (ctx: OperationContext) => Promise<T>,
   ): Promise<{ operation: Operation; result: Promise<T> }> {
     const id = newId('op');
-    const row = await this.deps.store.insertOperation({ id, bot_id: botId, kind, status: 'running', phase: null, error: null, started_at: now(), finished_at: null });
+    const row = await this.insert({ id, bot_id: botId, kind, status: 'running', phase: null, error: null, started_at: now(), finished_at: null, journal: null }, { evenIfDeleting: kind === 'delete-bot' });
     const log = this.deps.logger.child({ operationId: id, botId, kind });
     const controller = new AbortController();
     this.controllers.set(id, controller);
@@ -130,27 +134,53 @@ export class Operations {
     } catch (err) {
       // Never leave a row "running" that nothing runs: it would block the bot until a restart.
       this.controllers.delete(id);
-      await this.deps.store.updateOperation(id, { status: 'failed', error: JSON.stringify(errorPayload(err)), finished_at: now() });
+      await this.endings.record({ id, botId, status: 'failed', error: JSON.stringify(errorPayload(err)), finishedAt: now(), event: null });
       throw err;
     }
     this.deps.changes.publish({ type: 'operation.started', botId, operationId: id });
 
-    const result = (async () => {
+    /**
+     * The last event, after all the others whether they were recorded or not; sent to attached
+     * clients even when it cannot be recorded. Returns it when it was not recorded.
+     */
+    const emitLast = async <N extends 'done' | 'error'>(event: N, data: OperationEventData<N>): Promise<OperationEvent | null> => {
+      await flushPull().catch(() => undefined);
+      await chain.catch(() => undefined);
+      const ev: OperationEvent = { seq: ++seq, event, data };
+      let unrecorded: OperationEvent | null = null;
       try {
-        const value = await work(ctx);
-        await flushPull();
-        await emit('done', { container: (value.container ?? null) as never });
-        await this.deps.store.updateOperation(id, { status: 'succeeded', finished_at: now() });
-        log.info('operation succeeded');
-        return value;
+        await this.deps.store.appendEvent({ operation_id: id, seq: ev.seq, event, data: JSON.stringify(data), at: now() });
       } catch (err) {
+        log.warn({ err, event }, 'could not record the last event of the operation');
+        unrecorded = ev;
+      }
+      this.live.emit(id, ev);
+      return unrecorded;
+    };
+
+    const run = async (): Promise<T> => {
+      let value: T;
+      try {
+        value = await work(ctx);
+      } catch (thrown) {
+        // A full disk met by the work's own file system calls is out of space, not an internal error.
+        const err = isNoSpaceError(thrown) ? dataDiskFull(thrown, `the ${kind}`) : thrown;
         const payload = errorPayload(err);
         if (payload.code === 'internal') log.error({ err }, 'operation failed');
         else log.warn({ code: payload.code, msg: payload.message }, 'operation failed');
-        await flushPull().catch(() => undefined);
-        await emit('error', payload).catch(() => undefined);
-        await this.deps.store.updateOperation(id, { status: 'failed', error: JSON.stringify(payload), finished_at: now() });
+        const event = await emitLast('error', payload);
+        await this.endings.record({ id, botId, status: 'failed', error: JSON.stringify(payload), finishedAt: now(), event });
         throw err;
+      }
+      // The work is done: an ending the database cannot take yet does not make it a failure.
+      const event = await emitLast('done', { container: (value.container ?? null) as never });
+      await this.endings.record({ id, botId, status: 'succeeded', error: null, finishedAt: now(), event });
+      log.info('operation succeeded');
+      return value;
+    };
+    const result = (async () => {
+      try {
+        return await run();
       } finally {
         this.controllers.delete(id);
         this.deps.changes.publish({ type: 'operation.finished', botId, operationId: id });
@@ -169,12 +199,54 @@ export class Operations {
   }
 
   async get(id: string): Promise<Operation> {
-    return toOperation(await this.deps.store.mustGetOperation(id));
+    return toOperation(this.withEnding(await this.deps.store.mustGetOperation(id)));
   }
 
   /** A bot's latest operations, newest first; a running one is among them. */
   async recentFor(botId: string, limit: number): Promise<Operation[]> {
-    return (await this.deps.store.recentOperationsFor(botId, limit)).map(toOperation);
+    return (await this.deps.store.recentOperationsFor(botId, limit)).map((r) => toOperation(this.withEnding(r)));
+  }
+
+  /**
+   * Fails with `operation_in_progress` when the bot has a running operation (for changes made
+   * outside one), or with `insufficient_storage` when what blocks it is an ending the database
+   * cannot take yet.
+   */
+  async assertIdle(botId: string): Promise<void> {
+    await this.endings.flush(botId);
+    try {
+      await this.deps.store.assertNoRunningOperation(botId);
+    } catch (err) {
+      throw this.blockedByUnrecorded(err);
+    }
+  }
+
+  /** Inserts a running operation, first writing any ending of the bot's last one the database refused before. */
+  private async insert(row: OperationRow, options: { evenIfDeleting: boolean }): Promise<OperationRow> {
+    await this.endings.flush(row.bot_id);
+    try {
+      return await this.deps.store.insertOperation(row, options);
+    } catch (err) {
+      throw this.blockedByUnrecorded(err);
+    }
+  }
+
+  /** `operation_in_progress` naming an operation that has ended, but whose ending the database cannot take: the disk is full. */
+  private blockedByUnrecorded(err: unknown): unknown {
+    if (!(err instanceof AppError) || err.code !== 'operation_in_progress') return err;
+    const opId = (err.details as { operationId?: unknown } | undefined)?.operationId;
+    const ending = typeof opId === 'string' ? this.endings.unrecorded(opId) : undefined;
+    if (!ending) return err;
+    return new AppError('insufficient_storage', `the database cannot record operations: the disk holding it is full (operation ${ending.id} ended but is not recorded yet); free space on it and try again`, {
+      details: { storage: 'database', operationId: ending.id },
+      cause: err,
+    });
+  }
+
+  /** The row as it will be once its ending, kept in memory, is written. */
+  private withEnding(row: OperationRow): OperationRow {
+    const ending = this.endings.unrecorded(row.id);
+    return ending ? { ...row, status: ending.status, error: ending.error, finished_at: ending.finishedAt } : row;
   }
 
   /** Resolves when the operation is no longer running (immediately for finished ones). */
@@ -214,12 +286,17 @@ export class Operations {
           if (next.event === 'done' || next.event === 'error') return;
           continue;
         }
-        const op = await this.deps.store.findOperation(id);
+        const found = await this.deps.store.findOperation(id);
+        const op = found && this.withEnding(found);
         if (!op || (op.status !== 'running' && queue.length === 0)) {
           // Finished between our read and our subscription: whatever is left is in the store.
           for (const row of await this.deps.store.listEvents(id, last)) {
+            last = row.seq;
             yield { seq: row.seq, event: row.event as OperationEventName, data: JSON.parse(row.data) as never };
           }
+          // ...or in memory, when the database could not take it.
+          const unrecorded = this.endings.unrecorded(id)?.event;
+          if (unrecorded && unrecorded.seq > last) yield unrecorded;
           return;
         }
         await new Promise<void>((resolve) => {
@@ -287,6 +364,7 @@ export class Operations {
   /** Aborts running work (server shutdown); the records stay as they are. */
   abortAll(): void {
     for (const c of this.controllers.values()) c.abort();
+    this.endings.stop();
   }
 }
 

@@ -101,7 +101,7 @@ export class SnapshotService {
   async remove(idOrName: string, snap: string): Promise<void> {
     const bot = await this.deps.store.mustGetBot(idOrName);
     const row = await this.deps.snapshots.mustGet(bot.id, snap);
-    await this.deps.store.assertNoRunningOperation(bot.id);
+    await this.deps.operations.assertIdle(bot.id);
     await this.locked(bot.id, async () => {
       // A data-only snapshot has no image to remove.
       const { removed } = row.image_ref ? await this.deps.driver.removeImage(row.image_ref) : { removed: true };
@@ -200,7 +200,7 @@ export class SnapshotService {
         `${running ? `container paused for ${Math.round(pausedMs)} ms; ` : ''}data: ${summary.files} files (${summary.copiedFiles} copied, ${summary.linkedFiles} unchanged), ${summary.newBytes} new bytes; ${committed ? `root filesystem layer: ${committed.size} bytes` : 'no container, so no root filesystem'}`,
       );
       // The record and the head in one transaction: the snapshot exists from here on.
-      const row = await snapshots.insertAsHead({
+      const row = await snapshots.insert({
         id: snapId,
         bot_id: bot.id,
         name,
@@ -214,7 +214,7 @@ export class SnapshotService {
         image_ref: committed ? ref : null,
         image_id: committed?.imageId ?? null,
         missing: null,
-      });
+      }, { asHead: true });
       await ctx.journal(null);
       this.deps.changes.publish({ type: 'bot.updated', botId: bot.id });
       return row;

@@ -2,7 +2,7 @@ import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { ErrorBody } from '@berth/contract';
-import { AppError } from '../errors.js';
+import { AppError, dataDiskFull, isNoSpaceError } from '../errors.js';
 import type { AppEnv } from './context.js';
 
 /** The one place that renders errors: Berth's envelope, and `internal` for anything unknown. */
@@ -11,6 +11,9 @@ export function renderError(err: unknown, c: Context<AppEnv>): Response {
   let appError: AppError;
   if (err instanceof AppError) {
     appError = err;
+  } else if (isNoSpaceError(err)) {
+    // Berth's own file system work outside an operation (files written from the host, say): BERTH_HOME's disk.
+    appError = dataDiskFull(err, 'the request');
   } else if (err instanceof HTTPException && err.status < 500) {
     appError = new AppError(err.status === 401 ? 'unauthorized' : err.status === 404 ? 'not_found' : 'validation_failed', err.message || 'bad request', { cause: err });
   } else {

@@ -118,9 +118,15 @@ export const migrations: Record<string, Migration> = {
       await db.schema.createIndex('tokens_bot').on('tokens').column('bot_id').execute();
     },
   },
+  '0005_bot_deleting': {
+    async up(db: Kysely<unknown>) {
+      // Set when a bot's delete begins: nothing new starts on it, and a delete cut off is finished at the next start.
+      await db.schema.alterTable('bots').addColumn('deleting', 'integer', (c) => c.notNull().defaultTo(0)).execute();
+    },
+  },
   '0007_operation_journal': {
     async up(db: Kysely<unknown>) {
-      // What an operation has done so far that a crash must finish or undo (JSON; see bots/operation-journal.ts).
+      // What an operation has done so far that a crash must finish or undo (JSON; see OperationJournal in bots/operations.ts).
       await db.schema.alterTable('operations').addColumn('journal', 'text').execute();
     },
   },

@@ -1,4 +1,4 @@
-import type { ColumnType } from 'kysely';
+import type { ColumnType, Generated } from 'kysely';
 
 /** One schema type for every dialect. JSON columns are stored as text. */
 export interface BotsTable {
@@ -17,6 +17,8 @@ export interface BotsTable {
   container_id: string | null;
   current_version: number;
   head_snapshot_id: string | null;
+  /** 1 from the moment its delete begins: hidden, nothing new starts on it, finished at the next start if cut off. */
+  deleting: Generated<number>;
 }
 
 export interface VersionsTable {

@@ -17,15 +17,18 @@ export type NewSnapshotRow = Omit<Insertable<SnapshotsTable>, 'image_ref' | 'ima
 export class SnapshotStore {
   constructor(private readonly db: Kysely<Database>) {}
 
-  /** Records a snapshot and makes it the bot's head, in one transaction; `snapshot_name_taken` when the name is. */
-  async insertAsHead(row: NewSnapshotRow): Promise<SnapshotRow> {
+  /**
+   * Fails with `snapshot_name_taken` when the bot already has a snapshot of that name. `asHead` makes
+   * it the bot's head in the same transaction, so a failed write (a full disk) leaves neither.
+   */
+  async insert(row: NewSnapshotRow, options: { asHead?: boolean } = {}): Promise<SnapshotRow> {
     try {
       await this.db.transaction().execute(async (tx) => {
         await tx
           .insertInto('snapshots')
           .values({ ...row, image_ref: row.image_ref ?? '', image_id: row.image_id ?? '' })
           .execute();
-        await tx.updateTable('bots').set({ head_snapshot_id: row.id }).where('id', '=', row.bot_id).execute();
+        if (options.asHead) await tx.updateTable('bots').set({ head_snapshot_id: row.id }).where('id', '=', row.bot_id).execute();
       });
     } catch (err) {
       if (isUniqueViolation(err)) throw snapshotNameTaken(row.name, err);

@@ -4,6 +4,7 @@ import SqliteDatabase from 'better-sqlite3';
 import { Kysely, Migrator, SqliteDialect, type Insertable, type Selectable, type Updateable } from 'kysely';
 import { AppError } from '../errors.js';
 import { migrations } from './migrations.js';
+import { withFullDiskMapped } from './sqlite-full.js';
 import type { BotsTable, Database, OperationEventsTable, OperationsTable, VersionsTable } from './schema.js';
 
 export type BotRow = Selectable<BotsTable>;
@@ -30,9 +31,34 @@ export class Store {
     return this.mustGetBot(row.id);
   }
 
-  /** By id or by name. */
+  /** By id or by name; a bot being deleted is gone already. */
   async findBot(idOrName: string): Promise<BotRow | undefined> {
+    return this.db
+      .selectFrom('bots')
+      .selectAll()
+      .where((eb) => eb.or([eb('id', '=', idOrName), eb('name', '=', idOrName)]))
+      .where('deleting', '=', 0)
+      .executeTakeFirst();
+  }
+
+  /** By id or by name, a bot being deleted included (to finish its delete). */
+  async findBotEvenIfDeleting(idOrName: string): Promise<BotRow | undefined> {
     return this.db.selectFrom('bots').selectAll().where((eb) => eb.or([eb('id', '=', idOrName), eb('name', '=', idOrName)])).executeTakeFirst();
+  }
+
+  /** Bots whose delete began and did not finish. */
+  async listDeletingBots(): Promise<BotRow[]> {
+    return this.db.selectFrom('bots').selectAll().where('deleting', '=', 1).execute();
+  }
+
+  /** Every bot id in the database, bots being deleted included: what owns a container or a directory. */
+  async allBotIds(): Promise<Set<string>> {
+    return new Set((await this.db.selectFrom('bots').select('id').execute()).map((r) => r.id));
+  }
+
+  /** From now on the bot is gone for everything but its delete. */
+  async markBotDeleting(id: string): Promise<void> {
+    await this.db.updateTable('bots').set({ deleting: 1 }).where('id', '=', id).execute();
   }
 
   async mustGetBot(idOrName: string): Promise<BotRow> {
@@ -42,7 +68,7 @@ export class Store {
   }
 
   async listBots(): Promise<BotRow[]> {
-    return this.db.selectFrom('bots').selectAll().orderBy('created_at').orderBy('name').execute();
+    return this.db.selectFrom('bots').selectAll().where('deleting', '=', 0).orderBy('created_at').orderBy('name').execute();
   }
 
   async updateBot(id: string, patch: Updateable<BotsTable>): Promise<BotRow> {
@@ -92,10 +118,20 @@ export class Store {
 
   // --- operations -------------------------------------------------------------------------------
 
-  /** Starts an operation; fails with `operation_in_progress` when the bot already has one running. */
-  async insertOperation(row: Insertable<OperationsTable>): Promise<OperationRow> {
+  /**
+   * Starts an operation; fails with `operation_in_progress` when the bot already has one running, and
+   * with `bot_not_found` when the bot is gone or being deleted (unless `evenIfDeleting`: its delete).
+   */
+  async insertOperation(row: Insertable<OperationsTable>, options: { evenIfDeleting?: boolean } = {}): Promise<OperationRow> {
     try {
-      await this.db.insertInto('operations').values(row).execute();
+      // The check and the insert in one transaction: a delete that begins meanwhile is seen.
+      await this.db.transaction().execute(async (tx) => {
+        const bot = await tx.selectFrom('bots').select(['deleting']).where('id', '=', row.bot_id).executeTakeFirst();
+        if (!bot || (bot.deleting && !options.evenIfDeleting)) {
+          throw new AppError('bot_not_found', bot ? `bot "${row.bot_id}" is being deleted` : `no bot "${row.bot_id}"`, { details: { botId: row.bot_id } });
+        }
+        await tx.insertInto('operations').values(row).execute();
+      });
     } catch (err) {
       if (!isUniqueViolation(err)) throw err;
       const running = await this.runningOperationFor(row.bot_id);
@@ -185,7 +221,7 @@ export async function openStore(options: { home: string; databaseUrl: string | n
   sqlite.pragma('synchronous = NORMAL');
   sqlite.pragma('foreign_keys = ON');
   sqlite.pragma('busy_timeout = 5000');
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withFullDiskMapped(sqlite, file) }) });
   // Migrations are independent tables and columns, numbered ahead of time, so they may land out of
   // order (0004 before 0002); a database that has run a later one must still take an earlier one.
   const migrator = new Migrator({ db, provider: { getMigrations: () => Promise.resolve(migrations) }, allowUnorderedMigrations: true });

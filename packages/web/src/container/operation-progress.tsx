@@ -21,6 +21,7 @@ const KIND_LABELS: Record<string, string> = {
   restore: 'Restoring a snapshot',
   import: 'Importing data',
   reset: 'Resetting the data',
+  'delete-bot': 'Deleting the bot',
 };
 
 /** Live progress of an operation: its phases, per-layer pull bars with bytes, and its log. */

@@ -52,7 +52,12 @@ export function botRoutes(deps: { bots: BotService }, app: OpenAPIHono<AppEnv>):
       path: '/bots/{bot}',
       tags: ['bots'],
       request: { params: BotParam },
-      responses: { 204: { description: 'deleted with its container, data, snapshots, tokens and history' }, 404: errorResponse('no such bot') },
+      summary: 'Delete the bot (a delete-bot operation); answers once everything is gone',
+      responses: {
+        204: { description: 'deleted with its container, data, snapshots, tokens and history' },
+        404: errorResponse('no such bot'),
+        409: errorResponse('operation_in_progress: another operation of the bot runs; nothing was removed'),
+      },
     }),
     async (c) => {
       await deps.bots.remove(c.req.valid('param').bot);

@@ -43,7 +43,8 @@ export function dataRoutes(deps: { data: DataService }, app: OpenAPIHono<AppEnv>
       description:
         'The body is the archive itself, streamed; gzip is recognised by its magic bytes, whatever the Content-Type. ' +
         '`merge` keeps what the archive does not name; `replace` leaves only the archive’s entries. ' +
-        'A bad archive (SPEC §5) answers 400 archive_invalid or 413 archive_too_large and leaves the data dir as it was.',
+        'A bad archive (SPEC §5) answers 400 archive_invalid or 413 archive_too_large and leaves the data dir as it was; ' +
+        'so does one that does not fit on the disk holding BERTH_HOME, with 507 insufficient_storage.',
       request: {
         params: BotParam,
         query: DataImportQuery,
@@ -55,6 +56,7 @@ export function dataRoutes(deps: { data: DataService }, app: OpenAPIHono<AppEnv>
         404: errorResponse('no such bot'),
         409: errorResponse('an operation is running'),
         413: errorResponse('archive_too_large: past BERTH_MAX_IMPORT_BYTES uncompressed or too many entries'),
+        507: errorResponse('insufficient_storage: the disk holding BERTH_HOME (or the database) is full'),
       },
     }),
     async (c) => {

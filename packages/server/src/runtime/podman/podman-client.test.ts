@@ -3,8 +3,8 @@ import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isAppError } from '../../errors.js';
-import { EngineTimeoutError, PodmanClient, progressBounded, readAll, toAppError } from './podman-client.js';
+import { AppError, isAppError } from '../../errors.js';
+import { EngineHttpError, EngineTimeoutError, PodmanClient, progressBounded, readAll, toAppError } from './podman-client.js';
 
 /**
  * The client's deadlines against a stand-in engine on a unix socket: one that never answers, one
@@ -98,5 +98,23 @@ describe('PodmanClient deadlines', () => {
     const err = await nobody.json({ path: '/ok' }).catch((e: unknown) => e);
     expect(isAppError(toAppError(err), 'runtime_unavailable')).toBe(true);
     nobody.close();
+  });
+});
+
+describe('toAppError', () => {
+  it('maps the engine running out of space to 507 insufficient_storage naming the engine’s storage', () => {
+    const err = toAppError(new EngineHttpError(500, 'committing container abc: writing blob: write /var/lib/containers/storage/overlay/x: no space left on device', ''), {
+      resource: 'container',
+      ref: 'abc',
+      action: 'commit container',
+    });
+    expect(err).toBeInstanceOf(AppError);
+    expect(err).toMatchObject({ code: 'insufficient_storage', status: 507, details: { storage: 'engine' } });
+    expect((err as AppError).message).toMatch(/^commit container abc failed: the container engine's storage is full/);
+  });
+
+  it('keeps other engine failures as they were', () => {
+    expect(toAppError(new EngineHttpError(500, 'no such container', ''), { resource: 'container' })).toMatchObject({ code: 'container_not_found' });
+    expect(toAppError(new EngineHttpError(500, 'something else broke', ''))).toMatchObject({ code: 'internal' });
   });
 });

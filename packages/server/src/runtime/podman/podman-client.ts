@@ -290,6 +290,12 @@ export function toAppError(err: unknown, ctx: MapContext = {}): unknown {
   }
   if (err instanceof EngineHttpError) {
     const text = `${err.message} ${err.engineCause}`;
+    if (/no space left on device|disk quota exceeded/i.test(text)) {
+      return new AppError('insufficient_storage', `${what} failed: the container engine's storage is full (${err.message})`, {
+        cause: err,
+        details: { storage: 'engine', engineStatus: err.status, engineMessage: err.message },
+      });
+    }
     const code = classify(err.status, text, ctx);
     const message = code === 'cdi_unresolvable' ? cdiMessage(err.message) : `${what} failed: ${err.message}`;
     return new AppError(code, message, { cause: err, details: { engineStatus: err.status, engineMessage: err.message } });

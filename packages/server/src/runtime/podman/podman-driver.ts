@@ -292,7 +292,10 @@ export class PodmanDriver implements RuntimeDriver {
       );
       return status === 404 ? null : toContainerState(body);
     } catch (err) {
-      throw toAppError(err, { resource: 'container', ref: idOrName, action: 'inspect container' });
+      const mapped = toAppError(err, { resource: 'container', ref: idOrName, action: 'inspect container' });
+      // A container being removed meanwhile: Podman answers 500 "does not exist in database: no such container".
+      if (mapped instanceof AppError && mapped.code === 'container_not_found') return null;
+      throw mapped;
     }
   }
 
@@ -596,6 +599,12 @@ function snapshot(image: string, layers: Map<string, PullLayerProgress>): PullPr
 }
 
 function pullError(ref: string, message: string): AppError {
+  if (/no space left on device|disk quota exceeded/i.test(message)) {
+    return new AppError('insufficient_storage', `pulling ${ref} failed: the container engine's storage is full (${message})`, {
+      details: { storage: 'engine', image: ref, engineMessage: message },
+      cause: new Error(message),
+    });
+  }
   const notFound = /not found|manifest unknown|repository does not exist|name unknown|image not known|no such image/i.test(message);
   return new AppError(
     notFound ? 'image_not_found' : 'image_pull_failed',
