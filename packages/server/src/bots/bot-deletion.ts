@@ -35,7 +35,7 @@ export class BotDeletion {
   /** Removes the bot's containers, snapshot images and directory; the bot must be marked deleting. */
   async removeResources(botId: string, ctx?: OperationContext): Promise<void> {
     const { driver } = this.deps;
-    this.failpoints.hit('bot-delete.container');
+    await this.failpoints.hit('bot-delete.container');
     await ctx?.phase('container', 'removing the container');
     // Every container labelled for the bot, whatever its name, and the one with its name.
     const labelled = await driver.listContainers({ labels: [`${LABEL.managed}=true`, `${LABEL.bot}=${botId}`] });
@@ -44,7 +44,7 @@ export class BotDeletion {
     if (named?.labels[LABEL.bot] === botId) ids.add(named.id);
     for (const id of ids) await driver.removeContainer(id);
 
-    this.failpoints.hit('bot-delete.images');
+    await this.failpoints.hit('bot-delete.images');
     await ctx?.phase('snapshots', 'removing the snapshot images');
     await this.deps.snapshots?.removeAllForBot(botId);
     const left = await driver.listImages({ labels: [`${LABEL.bot}=${botId}`, SNAPSHOT_LABEL] });
@@ -54,14 +54,14 @@ export class BotDeletion {
       });
     }
 
-    this.failpoints.hit('bot-delete.files');
+    await this.failpoints.hit('bot-delete.files');
     await ctx?.phase('files', 'removing the data dir and snapshot trees');
     await fs.rm(this.deps.paths.botDir(botId), { recursive: true, force: true });
   }
 
   /** The last step: the record, with its versions, operations, snapshots, tasks and tokens. */
   async removeRecord(botId: string): Promise<void> {
-    this.failpoints.hit('bot-delete.record');
+    await this.failpoints.hit('bot-delete.record');
     await this.deps.store.deleteBot(botId);
   }
 }
