@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Bot, Operation, SnapshotList } from '@berth/contract';
+import type { Bot, Container, Operation, SnapshotList } from '@berth/contract';
 import type { ImageInfo, RuntimeDriver } from '../runtime/driver.js';
 import { closeTestBerth, expectJson, startTestBerth, TEST_ADMIN_TOKEN, type TestBerth } from '../testing/harness.js';
 import { realPodman, TEST_IMAGE } from '../testing/podman.js';
@@ -118,6 +118,29 @@ describe('a full disk under BERTH_HOME', () => {
     }
     const ok = await api().berth.app.request(`/api/v1/bots/${bot.id}/data/import?mode=replace`, { method: 'POST', headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}` }, body: archive });
     expect(ok.status).toBe(200);
+  });
+
+  it('a restore whose data does not fit answers 507 and leaves container, data, head and version as they were', async () => {
+    const bot = await runningBot('restore');
+    const dataDir = api().berth.paths.dataDir(bot.id);
+    fs.writeFileSync(path.join(dataDir, 'big.bin'), randomBytes(8 * 1024 * 1024));
+    const a = await expectJson<{ id: string }>(api().api('POST', `/bots/${bot.id}/snapshots`, { body: { name: 'a' } }), 201);
+    fs.writeFileSync(path.join(dataDir, 'later.txt'), 'after a\n');
+    const tree = listTree(dataDir);
+    const before = await expectJson<Container>(api().api('GET', `/bots/${bot.id}/container`), 200);
+    disk!.fill({ leaveBytes: 1024 * 1024 });
+    try {
+      const body = await expectJson<ErrorBody>(api().api('POST', `/bots/${bot.id}/snapshots/a/restore`, { body: { keepCurrent: false } }), 507);
+      expect(body.error).toMatchObject({ code: 'insufficient_storage', details: { storage: 'data' } });
+      expect(listTree(dataDir)).toEqual(tree);
+      expect(await expectJson<Container>(api().api('GET', `/bots/${bot.id}/container`), 200)).toMatchObject({ id: before.id, status: 'running', version: before.version });
+      expect((await expectJson<SnapshotList>(api().api('GET', `/bots/${bot.id}/snapshots`), 200)).head).toBe(a.id);
+      expect(fs.readdirSync(api().berth.paths.botDir(bot.id)).filter((n) => n.startsWith('.'))).toEqual([]);
+    } finally {
+      disk!.free();
+    }
+    await expectJson(api().api('POST', `/bots/${bot.id}/snapshots/a/restore`, { body: { keepCurrent: false } }), 200);
+    expect(fs.existsSync(path.join(dataDir, 'later.txt'))).toBe(false);
   });
 
   it('a reset on a disk with no block left answers 507 and leaves the data dir as it was', async () => {
