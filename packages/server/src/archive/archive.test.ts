@@ -393,17 +393,30 @@ describe('applying a staging dir', () => {
     return stopped;
   }
 
+  /** Hangs the first unlink for good: a merge stops after it linked a file in, before that file left the staging dir. */
+  function stopAtFirstUnlink() {
+    return new Promise<void>((resolve) => {
+      vi.spyOn(fsp, 'unlink').mockImplementation(() => {
+        resolve();
+        return new Promise<void>(() => undefined);
+      });
+    });
+  }
+
   it.each([
     ['replace', 2],
     ['replace', 5],
+    // A merge of this tree takes three renames (entries moved aside and a directory moved in); the
+    // files are added by hard links, the last case stops right after one.
     ['merge', 1],
-    ['merge', 3],
+    ['merge', 2],
+    ['merge', 'link'],
     ['reset', 2],
-  ] as const)('rolls back a %s cut off after %i renames from its journal, byte for byte', async (mode, renames) => {
+  ] as const)('rolls back a %s cut off after %s renames from its journal, byte for byte', async (mode, renames) => {
     const s = setUp();
     fs.chmodSync(path.join(s.staging, 'd'), 0o700);
     const before = listTree(s.target);
-    const stopped = stopAfter(renames);
+    const stopped = renames === 'link' ? stopAtFirstUnlink() : stopAfter(renames);
     void (mode === 'replace' ? replaceContents(s) : mode === 'merge' ? mergeContents(s) : emptyContents(s));
     await stopped;
     vi.restoreAllMocks();

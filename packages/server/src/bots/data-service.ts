@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { Readable } from 'node:stream';
 import type { DataImportMode, DataImportResult } from '@berth/contract';
 import { performance } from 'node:perf_hooks';
-import { emptyContents, INCOMPLETE_SUFFIX, incompleteOf, JOURNAL_SUFFIX, journalOf, mergeContents, recoverApply, replaceContents } from '../archive/apply-staging.js';
+import { emptyContents, type Exclusive, INCOMPLETE_SUFFIX, incompleteOf, JOURNAL_SUFFIX, journalOf, mergeContents, recoverApply, replaceContents } from '../archive/apply-staging.js';
 import { exportArchive } from '../archive/export-archive.js';
 import { DEFAULT_IMPORT_LIMITS, extractArchive, type ImportLimits } from '../archive/import-archive.js';
 import { removeTree } from '../archive/safe-fs.js';
@@ -19,7 +19,7 @@ export interface DataServiceDeps {
   operations: Operations;
   paths: BotPaths;
   logger: Logger;
-  /** To pause a running container while an import changes its data dir. */
+  /** To pause a running container while an import or reset swaps entries of its data dir. */
   driver: Pick<RuntimeDriver, 'pauseContainer' | 'unpauseContainer'>;
   containers: Pick<ContainerService, 'engineContainer'>;
   /** BERTH_MAX_IMPORT_BYTES. */
@@ -69,9 +69,10 @@ export class DataService {
         const extracted = await extractArchive(body, staging, { limits: this.limits, signal: ctx.signal, keepOwners });
         await ctx.log(`the archive holds ${extracted.entries} entries: ${extracted.files} files, ${extracted.bytes} bytes`);
         await ctx.phase('apply', options.mode === 'replace' ? 'replacing the data dir’s contents' : 'merging into the data dir');
-        const apply = { staging, target: dataDir, trash, keepOwners };
-        const pausedMs = await this.whilePaused(bot.id, () => (options.mode === 'replace' ? replaceContents(apply) : mergeContents(apply)));
-        if (pausedMs !== null) await ctx.log(`the container was paused for ${Math.round(pausedMs)} ms while the data dir changed`);
+        const pause = this.pauser(bot.id);
+        const apply = { staging, target: dataDir, trash, keepOwners, exclusive: pause.exclusive };
+        await (options.mode === 'replace' ? replaceContents(apply) : mergeContents(apply));
+        if (pause.ms !== null) await ctx.log(`the container was paused for ${Math.round(pause.ms)} ms while the data dir changed`);
         return { container: null, files: extracted.files, bytes: extracted.bytes };
       } finally {
         // After a rollback that could not be completed, the staging dir is kept with the trash.
@@ -82,15 +83,17 @@ export class DataService {
     return { files, bytes };
   }
 
-  /** Empties the data dir in place, without touching the container. */
+  /** Empties the data dir in place; a running container is paused only while the entries are moved aside. */
   async reset(idOrName: string): Promise<void> {
     const bot = await this.deps.store.mustGetBot(idOrName);
     const { result } = await this.deps.operations.start(bot.id, 'reset', async (ctx) => {
       const dataDir = await this.prepare(bot.id);
       await ctx.phase('reset', 'emptying the data dir');
       const trash = path.join(this.deps.paths.botDir(bot.id), `${TRASH_PREFIX}${ctx.operationId}`);
-      const removed = await emptyContents({ target: dataDir, trash });
+      const pause = this.pauser(bot.id);
+      const removed = await emptyContents({ target: dataDir, trash, exclusive: pause.exclusive });
       await ctx.log(`removed ${removed} top-level entries`);
+      if (pause.ms !== null) await ctx.log(`the container was paused for ${Math.round(pause.ms)} ms while the data dir changed`);
       return { container: null };
     });
     await result;
@@ -168,6 +171,20 @@ export class DataService {
         else this.deps.logger.error({ botId, dir: name }, 'a trash dir without a journal is kept: it may hold the only copy of data an interrupted import or reset moved aside');
       }
     }
+  }
+
+  /**
+   * The exclusive step of an apply (see apply-staging.ts): run with the container paused if it is
+   * running; `ms` is then how long it was paused.
+   */
+  private pauser(botId: string): { exclusive: Exclusive; readonly ms: number | null } {
+    const pause = {
+      ms: null as number | null,
+      exclusive: async (step: () => Promise<void>) => {
+        pause.ms = await this.whilePaused(botId, step);
+      },
+    };
+    return pause;
   }
 
   /**
