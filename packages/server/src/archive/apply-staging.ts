@@ -177,8 +177,17 @@ export async function mergeContents(options: ApplyOptions): Promise<void> {
             }
             await fs.unlink(staged);
           },
-          async () => undefined,
+          async (dir, rel, s) => {
+            // A merged directory with nothing left to move in is finished here; its (empty) staged
+            // counterpart goes, so the exclusive step does not visit it again.
+            const stagedDir = path.join(staging, rel);
+            if ((await fs.readdir(stagedDir)).length > 0) return;
+            await adopt(dir, rel, s, keepOwners, ctx.record);
+            await fs.rmdir(stagedDir);
+          },
         ),
+      // Nothing left in the staging dir: nothing the container might see change at once, no pause.
+      needsSwap: async () => (await fs.readdir(staging)).length > 0,
       swap: (ctx) =>
         walk(
           ctx,
@@ -213,6 +222,8 @@ export async function emptyContents(options: { target: string; trash: string; ex
           moved += 1;
         }
       },
+      // An empty data dir stays as it is, without a pause.
+      needsSwap: async () => (await fs.readdir(options.target)).length > 0,
     },
     options.exclusive,
   );
@@ -267,6 +278,8 @@ interface Phases {
   before?: (ctx: ApplyContext) => Promise<void>;
   /** The steps that need the target to themselves; the commit follows them in the same exclusive step. */
   swap: (ctx: ApplyContext) => Promise<void>;
+  /** Whether `swap` has anything to do once `before` is done; when not, there is no exclusive step. */
+  needsSwap?: () => Promise<boolean>;
 }
 
 async function applyJournaled(where: { target: string; staging: string | null; trash: string }, phases: Phases, exclusive: Exclusive = (step) => step()): Promise<void> {
@@ -297,8 +310,10 @@ async function applyJournaled(where: { target: string; staging: string | null; t
       failure = { err };
     }
     let rollbackFailures: unknown[] = [];
-    // A failure before anything was recorded has nothing to undo, and needs no exclusive step.
-    if (!failure || steps.length > 0) {
+    if (!failure && phases.needsSwap && !(await phases.needsSwap())) {
+      await record({ a: 'commit' });
+    } else if (!failure || steps.length > 0) {
+      // (A failure before anything was recorded has nothing to undo, and needs no exclusive step.)
       await exclusive(async () => {
         if (!failure) {
           try {
