@@ -47,3 +47,61 @@ export async function loggedPause(berth: BerthClient, botId: string, kind: strin
   }
   return null;
 }
+
+/** The engine's pauses of the container between two wall-clock times (ms), in uptime seconds, from its event log. */
+export async function enginePauses(containerId: string, fromMs: number, toMs: number): Promise<{ pause: number; unpause: number }[]> {
+  const { stdout } = await run('podman', [
+    'events',
+    '--stream=false',
+    '--since',
+    String(Math.floor(fromMs / 1000) - 1),
+    '--until',
+    String(Math.ceil(toMs / 1000) + 1),
+    '--filter',
+    `container=${containerId}`,
+    '--filter',
+    'event=pause',
+    '--filter',
+    'event=unpause',
+    '--format',
+    'json',
+  ]);
+  const bootAt = Date.now() / 1000 - (await uptime());
+  const windows: { pause: number; unpause: number }[] = [];
+  let pausedAt: number | null = null;
+  for (const line of stdout.split('\n')) {
+    if (!line.trim()) continue;
+    const ev = JSON.parse(line) as { Status?: string; Time?: string };
+    const at = Date.parse(ev.Time ?? '') / 1000 - bootAt;
+    if (!Number.isFinite(at)) continue;
+    if (ev.Status === 'pause') pausedAt = at;
+    if (ev.Status === 'unpause' && pausedAt !== null) {
+      windows.push({ pause: pausedAt, unpause: at });
+      pausedAt = null;
+    }
+  }
+  return windows.filter((w) => w.unpause >= fromMs / 1000 - bootAt && w.pause <= toMs / 1000 - bootAt);
+}
+
+/**
+ * How long the tick loop stood still across each window (uptime seconds): the gap between the last
+ * tick before the engine reported the pause and the first after it reported the unpause; the
+ * longest, in ms.
+ */
+export async function gapAcross(containerId: string, windows: { pause: number; unpause: number }[]): Promise<number> {
+  if (windows.length === 0) return 0;
+  const { stdout } = await run('podman', ['exec', containerId, 'cat', '/dev/shm/ticks'], { maxBuffer: 64 * 1024 * 1024 });
+  const ticks = stdout
+    .split('\n')
+    .map((l) => Number(l.split(' ')[0]))
+    .filter((x) => Number.isFinite(x) && x > 0);
+  let gap = 0;
+  for (const w of windows) {
+    for (let i = 1; i < ticks.length; i++) {
+      const a = ticks[i - 1] as number;
+      const b = ticks[i] as number;
+      if (a <= w.unpause && b >= w.pause) gap = Math.max(gap, b - a);
+    }
+  }
+  return gap * 1000;
+}
