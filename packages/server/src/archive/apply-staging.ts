@@ -118,11 +118,16 @@ export async function mergeContents(options: ApplyOptions): Promise<void> {
   const { staging, trash } = options;
   const keepOwners = options.keepOwners ?? false;
   let aside = 0;
-  /** The directories on both sides, merged one by one; `visit` gets the staged entries that are not. */
+  /**
+   * The directories on both sides, merged one by one; `visit` gets the staged entries that are not.
+   * A directory that moves away while it is opened is an error, or (`skipMoved`, while the container
+   * runs) left for the exclusive step, which looks again.
+   */
   const walk = async (
     { root, realTarget }: ApplyContext,
     visit: (at: string, rel: string, staged: Stats, current: Stats | null) => Promise<void>,
     after: (dir: FileHandle, rel: string, staged: Stats) => Promise<void>,
+    skipMoved = false,
   ): Promise<void> => {
     const merge = async (fromRel: string, into: FileHandle): Promise<void> => {
       const at = fdPath(into);
@@ -135,6 +140,7 @@ export async function mergeContents(options: ApplyOptions): Promise<void> {
           continue;
         }
         const dir = await openDirAt(`${at}/${name}`, `${realTarget}/${rel}`);
+        if (!dir && skipMoved) continue;
         if (!dir) throw movedWhileApplied(rel);
         try {
           await merge(rel, dir);
@@ -171,8 +177,8 @@ export async function mergeContents(options: ApplyOptions): Promise<void> {
             try {
               await fs.link(staged, current);
             } catch (err) {
-              // Taken meanwhile, or not ours to link: the exclusive step moves it in.
-              if (['EEXIST', 'EPERM', 'EACCES'].includes((err as NodeJS.ErrnoException).code ?? '')) return;
+              // Taken meanwhile, not ours to link, or the directory went: the exclusive step looks again.
+              if (changedUnderfoot(err) || ['EEXIST', 'EPERM', 'EACCES'].includes((err as NodeJS.ErrnoException).code ?? '')) return;
               throw err;
             }
             await fs.unlink(staged);
@@ -185,6 +191,7 @@ export async function mergeContents(options: ApplyOptions): Promise<void> {
             await adopt(dir, rel, s, keepOwners, ctx.record);
             await fs.rmdir(stagedDir);
           },
+          true,
         ),
       // Nothing left in the staging dir: nothing the container might see change at once, no pause.
       needsSwap: async () => (await fs.readdir(staging)).length > 0,
