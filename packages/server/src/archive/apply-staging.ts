@@ -23,15 +23,19 @@ import { changedUnderfoot, fdPath, openDirAt, removeTree } from './safe-fs.js';
  * race with the container the same way; and a directory moved in whole could replace one the
  * container just made. So the pause covers: replace's and reset's top-level renames (the container
  * then sees the old entries go and the new ones come at once), merge's new directories (one rename
- * each), whatever the unpaused part left, merged directories' metadata, the commit, and any
- * rollback. Outside it, before: opening the journal and, for merge, walking both trees and the
- * per-file work, with steps that never replace anything the container wrote: an old file or
+ * each), whatever the unpaused part left (a name taken again, a directory the container moved
+ * meanwhile: looked at again, paused) and the metadata of the directories holding it, the commit,
+ * and any rollback. Outside it, before: opening the journal and, for merge, walking both trees and
+ * the per-file work, with steps that never replace anything the container wrote: an old file or
  * symlink is renamed into the trash (whatever is under its name by then, kept until the commit),
  * and the staged one is hard-linked under the free name (a name taken again meanwhile fails with
- * EEXIST and is left for the paused part); a link's rollback removes the name only while it still
- * holds that very file. The container may see a merge's files change one by one, as under `tar -x`.
- * After the pause: syncing the commit, then removing the trash and the staging dir, which the
- * container cannot reach.
+ * EEXIST); a link's rollback removes the name only while it still holds that very file; a merged
+ * directory with nothing left takes the staged metadata through its proven descriptor. The
+ * container may see a merge's files change one by one, as under `tar -x`. When nothing is left,
+ * there is no pause at all. After the pause: syncing the commit, then removing the trash and the
+ * staging dir, which the container cannot reach. A rollback after the container moved a directory
+ * the unpaused part had changed cannot find it, and keeps the trash and journal (`incomplete`):
+ * never less safe, only noisier.
  */
 export interface ApplyOptions {
   staging: string;
