@@ -4,8 +4,8 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { promisify } from 'node:util';
-import type { BerthClient } from '@berth/contract';
 import { createRunning, createTrackedBot } from '../lib/berth-bots.js';
+import { loggedPause, longestGap, startTicker, uptime } from '../lib/container-ticker.js';
 import { LIBPOD } from '../lib/engine.js';
 import { median, round } from '../lib/stats.js';
 import { formatTable } from '../lib/table.js';
@@ -182,32 +182,6 @@ async function changeData(dataDir: string, round: number): Promise<void> {
   await new Promise((r) => setTimeout(r, 200));
 }
 
-/**
- * A loop inside the container that appends the kernel's uptime (10 ms steps) to a tmpfs file every
- * 10 ms: a frozen container leaves a gap as long as the freeze. On /dev/shm, so it is no part of the
- * root filesystem a snapshot commits.
- */
-async function startTicker(containerId: string): Promise<void> {
-  await run('podman', ['exec', '-d', containerId, 'sh', '-c', 'while :; do cat /proc/uptime >> /dev/shm/ticks; usleep 10000; done']);
-}
-
-/** Uptime in seconds (the same clock the ticker reads: uptime is not namespaced). */
-async function uptime(): Promise<number> {
-  return Number((await fs.readFile('/proc/uptime', 'utf8')).split(' ')[0]);
-}
-
-async function longestGap(containerId: string, from: number, to: number): Promise<number> {
-  const { stdout } = await run('podman', ['exec', containerId, 'cat', '/dev/shm/ticks'], { maxBuffer: 64 * 1024 * 1024 });
-  const ticks = stdout
-    .split('\n')
-    .map((l) => Number(l.split(' ')[0]))
-    .filter((x) => Number.isFinite(x) && x > 0)
-    .filter((x) => x >= from - 0.05 && x <= to + 0.05);
-  let gap = 0;
-  for (let i = 1; i < ticks.length; i++) gap = Math.max(gap, (ticks[i] as number) - (ticks[i - 1] as number));
-  return gap * 1000;
-}
-
 async function snapshotRound(ctx: BenchContext, botId: string, containerId: string, storeDir: string, name: string): Promise<Round> {
   const before = await du(storeDir);
   const from = await uptime();
@@ -220,22 +194,7 @@ async function snapshotRound(ctx: BenchContext, botId: string, containerId: stri
   if (!snap.image) throw new Error(`snapshot ${name} of a container has no root filesystem image`);
   const history = await ctx.engine.call<{ Size?: number }[]>('GET', `${LIBPOD}/images/${encodeURIComponent(snap.image)}/history`);
   const layer = history.body?.[0]?.Size ?? 0;
-  return { ms, pauseMs, reportedPauseMs: await reportedPause(ctx.berth, botId), dataGrowthBytes: growth, rootfsLayerBytes: layer, sizeBytes: snap.sizeBytes };
-}
-
-/** The pause Berth logged in its latest snapshot operation, if the operation list is available. */
-async function reportedPause(berth: BerthClient, botId: string): Promise<number | null> {
-  try {
-    const [op] = (await berth.listOperations(botId, { limit: 5 })).filter((o) => o.kind === 'snapshot');
-    if (!op) return null;
-    for await (const ev of berth.operationEvents(op.id)) {
-      const m = ev.event === 'log' ? /container paused for (\d+) ms/.exec((ev.data as { message: string }).message) : null;
-      if (m) return Number(m[1]);
-    }
-  } catch {
-    // Not available on this server: the ticker's figure stands alone.
-  }
-  return null;
+  return { ms, pauseMs, reportedPauseMs: await loggedPause(ctx.berth, botId, 'snapshot'), dataGrowthBytes: growth, rootfsLayerBytes: layer, sizeBytes: snap.sizeBytes };
 }
 
 /** Disk bytes under a directory, each hard-linked inode counted once (`du`). */

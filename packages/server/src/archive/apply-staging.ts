@@ -5,15 +5,37 @@ import { changedUnderfoot, fdPath, openDirAt, removeTree } from './safe-fs.js';
 
 /**
  * Moves a fully extracted staging dir into a target dir that must keep its own inode (a running
- * container's bind mount points at it), all or nothing: every step is a rename on one file system,
- * written to a journal beside the trash dir before it is taken, so that a failure, or a crash
- * recovered at the next start (`recoverApply`), moves everything back. `trash` must not exist yet
- * and must be on the target's file system; it is removed once the apply is complete, and kept, with
- * its journal, as long as the old data it holds may still be needed.
+ * container's bind mount points at it), all or nothing: every step is a rename (or a hard link) on
+ * one file system, written to a journal beside the trash dir before it is taken, so that a failure,
+ * or a crash recovered at the next start (`recoverApply`), undoes it. `trash` must not exist yet and
+ * must be on the target's file system; it is removed once the apply is complete, and kept, with its
+ * journal, as long as the old data it holds may still be needed.
  *
  * Changes inside the target go through directories opened and proven to be where they should be
  * (see safe-fs.ts), so a bot that swaps one of its directories for a link to a host directory
- * cannot make the apply write, move or change anything outside the target.
+ * cannot make the apply write, move or change anything outside the target. That holds whether or
+ * not the container is paused; it is not what the pause is for.
+ *
+ * What the pause (`exclusive`) is for: while it lasts nothing else changes the target, so a look at
+ * an entry stays true until Berth acts on it. A rename onto a name replaces whatever is there, so
+ * outside the pause a file the container wrote under that name between the look and the rename
+ * would be lost with no copy in the trash; a rollback (look where an entry is, then move it) would
+ * race with the container the same way; and a directory moved in whole could replace one the
+ * container just made. So the pause covers: replace's and reset's top-level renames (the container
+ * then sees the old entries go and the new ones come at once), merge's new directories (one rename
+ * each), whatever the unpaused part left (a name taken again, a directory the container moved
+ * meanwhile: looked at again, paused) and the metadata of the directories holding it, the commit,
+ * and any rollback. Outside it, before: opening the journal and, for merge, walking both trees and
+ * the per-file work, with steps that never replace anything the container wrote: an old file or
+ * symlink is renamed into the trash (whatever is under its name by then, kept until the commit),
+ * and the staged one is hard-linked under the free name (a name taken again meanwhile fails with
+ * EEXIST); a link's rollback removes the name only while it still holds that very file; a merged
+ * directory with nothing left takes the staged metadata through its proven descriptor. The
+ * container may see a merge's files change one by one, as under `tar -x`. When nothing is left,
+ * there is no pause at all. After the pause: syncing the commit, then removing the trash and the
+ * staging dir, which the container cannot reach. A rollback after the container moved a directory
+ * the unpaused part had changed cannot find it, and keeps the trash and journal (`incomplete`):
+ * never less safe, only noisier.
  */
 export interface ApplyOptions {
   staging: string;
@@ -30,7 +52,11 @@ export interface ApplyOptions {
   keepTrash?: boolean;
   /** Called once, after the first step is taken (a fault-injection point: a crash half way). */
   midway?: () => Promise<void>;
+  /** Runs the steps that need the target to themselves (e.g. with its container paused); by default they just run. */
+  exclusive?: Exclusive;
 }
+
+export type Exclusive = (step: () => Promise<void>) => Promise<void>;
 
 /** The journal of the apply whose trash dir is `trash`. */
 export function journalOf(trash: string): string {
@@ -56,6 +82,8 @@ export const INCOMPLETE_SUFFIX = '.incomplete';
 type Step =
   | { a: 'aside'; rel: string; to: string }
   | { a: 'in'; rel: string }
+  /** A staged file hard-linked under a free name of the target (then unlinked from the staging dir); `ino` and `born` (ms) tell it from anything else later under that name. */
+  | { a: 'add'; rel: string; ino: number; born: number }
   /** A merged directory's mode, owner (when merges set owners) and times before it took the staged ones; times in seconds. */
   | { a: 'meta'; rel: string; mode: number; uid?: number; gid?: number; atime: number; mtime: number }
   | { a: 'commit' };
@@ -67,75 +95,155 @@ interface JournalHeader {
   trash: string;
 }
 
-/** `replace`: the target ends up holding exactly what the staging dir held. */
+/** `replace`: the target ends up holding exactly what the staging dir held. Only the top-level renames are exclusive. */
 export async function replaceContents(options: ApplyOptions): Promise<void> {
   const { staging, trash } = options;
-  await applyJournaled({ ...options, staging }, async ({ root, record }) => {
-    const at = fdPath(root);
-    for (const name of await fs.readdir(at)) {
-      await record({ a: 'aside', rel: name, to: name });
-      await fs.rename(`${at}/${name}`, path.join(trash, name));
-    }
-    for (const name of await fs.readdir(staging)) {
-      await record({ a: 'in', rel: name });
-      await fs.rename(path.join(staging, name), `${at}/${name}`);
-    }
-  });
+  await applyJournaled(
+    { ...options, staging },
+    {
+      swap: async ({ root, record }) => {
+        const at = fdPath(root);
+        for (const name of await fs.readdir(at)) {
+          await record({ a: 'aside', rel: name, to: name });
+          await fs.rename(`${at}/${name}`, path.join(trash, name));
+        }
+        for (const name of await fs.readdir(staging)) {
+          await record({ a: 'in', rel: name });
+          await fs.rename(path.join(staging, name), `${at}/${name}`);
+        }
+      },
+    },
+  );
 }
 
 /**
  * `merge`: staged entries replace entries of the same name, everything else stays. Directories on
  * both sides are merged (they take the staged mode, owner and time, never set-uid or set-gid);
  * anything else of the same name, a symlink to a directory included, is replaced whole.
+ *
+ * First, outside the exclusive step, every staged file or symlink in a directory that exists on
+ * both sides goes in (what it replaces to the trash, then a hard link): the bulk of most imports.
+ * What is left in the staging dir (new directories, each moved whole by one rename, and entries
+ * where a directory meets something else) then goes in inside it, with the directories' metadata.
  */
 export async function mergeContents(options: ApplyOptions): Promise<void> {
   const { staging, trash } = options;
   const keepOwners = options.keepOwners ?? false;
   let aside = 0;
-  await applyJournaled({ ...options, staging }, async ({ root, realTarget, record }) => {
+  /**
+   * The directories on both sides, merged one by one; `visit` gets the staged entries that are not.
+   * A directory that moves away while it is opened is an error, or (`skipMoved`, while the container
+   * runs) left for the exclusive step, which looks again.
+   */
+  const walk = async (
+    { root, realTarget }: ApplyContext,
+    visit: (at: string, rel: string, staged: Stats, current: Stats | null) => Promise<void>,
+    after: (dir: FileHandle, rel: string, staged: Stats) => Promise<void>,
+    skipMoved = false,
+  ): Promise<void> => {
     const merge = async (fromRel: string, into: FileHandle): Promise<void> => {
       const at = fdPath(into);
       for (const name of await fs.readdir(path.join(staging, fromRel))) {
         const rel = fromRel ? `${fromRel}/${name}` : name;
-        const staged = path.join(staging, rel);
-        const current = `${at}/${name}`;
-        const s = await fs.lstat(staged);
-        const c = await lstatOrNull(current);
-        if (s.isDirectory() && c?.isDirectory()) {
-          const dir = await openDirAt(current, `${realTarget}/${rel}`);
-          if (!dir) throw movedWhileApplied(rel);
-          try {
-            await merge(rel, dir);
-            await adopt(dir, rel, s, keepOwners, record);
-          } finally {
-            await dir.close();
-          }
+        const s = await fs.lstat(path.join(staging, rel));
+        const c = await lstatOrNull(`${at}/${name}`);
+        if (!(s.isDirectory() && c?.isDirectory())) {
+          await visit(at, rel, s, c);
           continue;
         }
-        if (c) {
-          const to = String(aside++);
-          await record({ a: 'aside', rel, to });
-          await fs.rename(current, path.join(trash, to));
+        const dir = await openDirAt(`${at}/${name}`, `${realTarget}/${rel}`);
+        if (!dir && skipMoved) continue;
+        if (!dir) throw movedWhileApplied(rel);
+        try {
+          await merge(rel, dir);
+          await after(dir, rel, s);
+        } finally {
+          await dir.close();
         }
-        await record({ a: 'in', rel });
-        await fs.rename(staged, current);
       }
     };
     await merge('', root);
-  });
+  };
+  await applyJournaled(
+    { ...options, staging },
+    {
+      before: (ctx) =>
+        walk(
+          ctx,
+          async (at, rel, s, c) => {
+            if (s.isDirectory() || c?.isDirectory()) return;
+            const staged = path.join(staging, rel);
+            const current = `${at}/${path.posix.basename(rel)}`;
+            if (c) {
+              // Whatever is under the name by now goes to the trash, where it is kept until the commit.
+              const to = String(aside++);
+              await ctx.record({ a: 'aside', rel, to });
+              try {
+                await fs.rename(current, path.join(trash, to));
+              } catch (err) {
+                if (changedUnderfoot(err)) return;
+                throw err;
+              }
+            }
+            await ctx.record({ a: 'add', rel, ino: s.ino, born: s.birthtimeMs });
+            try {
+              await fs.link(staged, current);
+            } catch (err) {
+              // Taken meanwhile, not ours to link, or the directory went: the exclusive step looks again.
+              if (changedUnderfoot(err) || ['EEXIST', 'EPERM', 'EACCES'].includes((err as NodeJS.ErrnoException).code ?? '')) return;
+              throw err;
+            }
+            await fs.unlink(staged);
+          },
+          async (dir, rel, s) => {
+            // A merged directory with nothing left to move in is finished here; its (empty) staged
+            // counterpart goes, so the exclusive step does not visit it again.
+            const stagedDir = path.join(staging, rel);
+            if ((await fs.readdir(stagedDir)).length > 0) return;
+            await adopt(dir, rel, s, keepOwners, ctx.record);
+            await fs.rmdir(stagedDir);
+          },
+          true,
+        ),
+      // Nothing left in the staging dir: nothing the container might see change at once, no pause.
+      needsSwap: async () => (await fs.readdir(staging)).length > 0,
+      swap: (ctx) =>
+        walk(
+          ctx,
+          async (at, rel, _s, c) => {
+            const current = `${at}/${path.posix.basename(rel)}`;
+            if (c) {
+              const to = String(aside++);
+              await ctx.record({ a: 'aside', rel, to });
+              await fs.rename(current, path.join(trash, to));
+            }
+            await ctx.record({ a: 'in', rel });
+            await fs.rename(path.join(staging, rel), current);
+          },
+          (dir, rel, s) => adopt(dir, rel, s, keepOwners, ctx.record),
+        ),
+    },
+  );
 }
 
-/** Empties `target` in place: its entries go to `trash` (renames), then the trash is removed. */
+/** Empties `target` in place: its entries go to `trash` (renames, the exclusive step), then the trash is removed. */
 export async function emptyContents(options: Omit<ApplyOptions, 'staging' | 'keepOwners'>): Promise<number> {
   let moved = 0;
-  await applyJournaled({ ...options, staging: null }, async ({ root, record }) => {
-    const at = fdPath(root);
-    for (const name of await fs.readdir(at)) {
-      await record({ a: 'aside', rel: name, to: name });
-      await fs.rename(`${at}/${name}`, path.join(options.trash, name));
-      moved += 1;
-    }
-  });
+  await applyJournaled(
+    { ...options, staging: null },
+    {
+      swap: async ({ root, record }) => {
+        const at = fdPath(root);
+        for (const name of await fs.readdir(at)) {
+          await record({ a: 'aside', rel: name, to: name });
+          await fs.rename(`${at}/${name}`, path.join(options.trash, name));
+          moved += 1;
+        }
+      },
+      // An empty data dir stays as it is, without a pause.
+      needsSwap: async () => (await fs.readdir(options.target)).length > 0,
+    },
+  );
   return moved;
 }
 
@@ -203,7 +311,17 @@ interface ApplyContext {
   record: (step: Step) => Promise<void>;
 }
 
-async function applyJournaled(where: Omit<ApplyOptions, 'staging'> & { staging: string | null }, work: (ctx: ApplyContext) => Promise<void>): Promise<void> {
+interface Phases {
+  /** Steps that may overlap with the container's own changes (see ApplyOptions). */
+  before?: (ctx: ApplyContext) => Promise<void>;
+  /** The steps that need the target to themselves; the commit follows them in the same exclusive step. */
+  swap: (ctx: ApplyContext) => Promise<void>;
+  /** Whether `swap` has anything to do once `before` is done; when not, there is no exclusive step. */
+  needsSwap?: () => Promise<boolean>;
+}
+
+async function applyJournaled(where: Omit<ApplyOptions, 'staging'> & { staging: string | null }, phases: Phases): Promise<void> {
+  const exclusive: Exclusive = where.exclusive ?? ((step) => step());
   const realTarget = await fs.realpath(where.target);
   const root = await openDirAt(realTarget, realTarget);
   if (!root) throw new Error(`${where.target} is not a directory`);
@@ -225,21 +343,44 @@ async function applyJournaled(where: Omit<ApplyOptions, 'staging'> & { staging: 
       steps.push(step);
       await handle.write(`${JSON.stringify(step)}\n`);
     };
+    const ctx: ApplyContext = { root, realTarget, record };
+    let failure: { err: unknown } | null = null;
     try {
-      await work({ root, realTarget, record });
+      await phases.before?.(ctx);
     } catch (err) {
-      const failures = await rollBack(header, steps);
-      if (failures.length > 0) {
+      failure = { err };
+    }
+    let rollbackFailures: unknown[] = [];
+    if (!failure && phases.needsSwap && !(await phases.needsSwap())) {
+      await record({ a: 'commit' });
+    } else if (!failure || steps.length > 0) {
+      // (A failure before anything was recorded has nothing to undo, and needs no exclusive step.)
+      await exclusive(async () => {
+        if (!failure) {
+          try {
+            await phases.swap(ctx);
+            await record({ a: 'commit' });
+            return;
+          } catch (err) {
+            failure = { err };
+          }
+        }
+        // Undoing checks where an entry is, then moves it: only while nothing else moves entries.
+        rollbackFailures = await rollBack(header, steps);
+      });
+    }
+    if (failure) {
+      if (rollbackFailures.length > 0) {
         await fs.rename(journalFile, incompleteOf(where.trash));
-        throw new Error(`rolling back after a failure left ${failures.length} step(s) undone; the old entries are kept in ${where.trash} (see ${incompleteOf(where.trash)})`, { cause: [err, ...failures] });
+        throw new Error(`rolling back after a failure left ${rollbackFailures.length} step(s) undone; the old entries are kept in ${where.trash} (see ${incompleteOf(where.trash)})`, { cause: [failure.err, ...rollbackFailures] });
       }
       await journal.close();
       journal = null;
       await finish(header, journalFile);
-      throw err;
+      throw failure.err;
     }
-    await record({ a: 'commit' });
-    // Once the commit is on disk, the trash is no longer the only copy of anything needed.
+    // Once the commit is on disk, the trash is no longer the only copy of anything needed. Until then
+    // (this happens after the exclusive step), a crash of the machine rolls the apply back.
     await journal.sync();
     await where.onCommitted?.();
   } finally {
@@ -289,6 +430,12 @@ async function undo(header: JournalHeader, step: Exclude<Step, { a: 'commit' }>)
   const parent = await openInTarget(header.target, path.posix.dirname(step.rel) === '.' ? '' : path.posix.dirname(step.rel));
   try {
     const current = `${fdPath(parent)}/${path.posix.basename(step.rel)}`;
+    if (step.a === 'add') {
+      // Only while the name still holds the archive's file: whatever else is there now is not ours.
+      const c = await lstatOrNull(current);
+      if (c && c.ino === step.ino && c.birthtimeMs === step.born) await fs.unlink(current);
+      return;
+    }
     if (step.a === 'in') {
       if (!header.staging) return;
       const staged = path.join(header.staging, step.rel);

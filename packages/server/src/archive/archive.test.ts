@@ -379,6 +379,35 @@ describe('applying a staging dir', () => {
     expect((fs.statSync(path.join(s.target, 'd')).mode & 0o7777).toString(8)).toBe('750');
   });
 
+  /** A container that writes a file under `name` just before the merge links the staged one there. */
+  function containerTakes(name: string) {
+    const link = fsp.link.bind(fsp);
+    vi.spyOn(fsp, 'link').mockImplementation((from, to) => {
+      if (path.basename(String(to)) === name) fs.writeFileSync(to, 'written by the container');
+      return link(from, to);
+    });
+  }
+
+  it('merge never overwrites a file the container writes under a name it is about to take; the archive’s wins', async () => {
+    const s = setUp();
+    containerTakes('new-inner');
+    await mergeContents(s);
+    expect(fs.readFileSync(path.join(s.target, 'd/new-inner'), 'utf8')).toBe('new inner');
+    expect(fs.readdirSync(tmp).sort()).toEqual(['target']);
+  });
+
+  it('keeps such a file on a rollback, and removes only the archive’s own files', async () => {
+    const s = setUp();
+    const before = listTree(s.target);
+    containerTakes('new-inner');
+    // The exclusive step (the pause) cannot start: the journal stays for a recovery.
+    await expect(mergeContents({ ...s, exclusive: () => Promise.reject(new Error('cannot pause')) })).rejects.toThrow('cannot pause');
+    vi.restoreAllMocks();
+    expect(await recoverApply(journalOf(s.trash))).toEqual({ outcome: 'rolled-back', failures: 0 });
+    expect(fs.readFileSync(path.join(s.target, 'd/new-inner'), 'utf8')).toBe('written by the container');
+    expect(listTree(s.target).filter((l) => !l.startsWith('d/new-inner '))).toEqual(before);
+  });
+
   /** Lets `renames` renames through, then hangs every later one for good, as a process that stopped there would. */
   function stopAfter(renames: number) {
     const rename = fsp.rename.bind(fsp);
@@ -393,17 +422,30 @@ describe('applying a staging dir', () => {
     return stopped;
   }
 
+  /** Hangs the first unlink for good: a merge stops after it linked a file in, before that file left the staging dir. */
+  function stopAtFirstUnlink() {
+    return new Promise<void>((resolve) => {
+      vi.spyOn(fsp, 'unlink').mockImplementation(() => {
+        resolve();
+        return new Promise<void>(() => undefined);
+      });
+    });
+  }
+
   it.each([
     ['replace', 2],
     ['replace', 5],
+    // A merge of this tree takes three renames (entries moved aside and a directory moved in); the
+    // files are added by hard links, the last case stops right after one.
     ['merge', 1],
-    ['merge', 3],
+    ['merge', 2],
+    ['merge', 'link'],
     ['reset', 2],
-  ] as const)('rolls back a %s cut off after %i renames from its journal, byte for byte', async (mode, renames) => {
+  ] as const)('rolls back a %s cut off after %s renames from its journal, byte for byte', async (mode, renames) => {
     const s = setUp();
     fs.chmodSync(path.join(s.staging, 'd'), 0o700);
     const before = listTree(s.target);
-    const stopped = stopAfter(renames);
+    const stopped = renames === 'link' ? stopAtFirstUnlink() : stopAfter(renames);
     void (mode === 'replace' ? replaceContents(s) : mode === 'merge' ? mergeContents(s) : emptyContents(s));
     await stopped;
     vi.restoreAllMocks();

@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { Readable } from 'node:stream';
 import type { DataImportMode, DataImportResult } from '@berth/contract';
 import { performance } from 'node:perf_hooks';
-import { emptyContents, INCOMPLETE_SUFFIX, incompleteOf, JOURNAL_SUFFIX, journalOf, mergeContents, recoverApply, replaceContents, type RecoveryResult } from '../archive/apply-staging.js';
+import { emptyContents, type Exclusive, INCOMPLETE_SUFFIX, incompleteOf, JOURNAL_SUFFIX, journalOf, mergeContents, recoverApply, replaceContents, type RecoveryResult } from '../archive/apply-staging.js';
 import { exportArchive } from '../archive/export-archive.js';
 import { DEFAULT_IMPORT_LIMITS, extractArchive, type ImportLimits } from '../archive/import-archive.js';
 import { removeTree } from '../archive/safe-fs.js';
@@ -21,7 +21,7 @@ export interface DataServiceDeps {
   operations: Operations;
   paths: BotPaths;
   logger: Logger;
-  /** To pause a running container while an import changes its data dir. */
+  /** To pause a running container while an import or reset swaps entries of its data dir. */
   driver: Pick<RuntimeDriver, 'pauseContainer'>;
   containers: Pick<ContainerService, 'engineContainer'>;
   failpoints: Failpoints;
@@ -86,11 +86,12 @@ export class DataService {
         const journal = { type: 'data', trash, committed: false } as const;
         await ctx.journal(journal);
         const onCommitted = () => ctx.journal({ ...journal, committed: true });
-        const apply = { staging, target: dataDir, trash, keepOwners, onCommitted, midway: () => this.deps.failpoints.hit('import.midway') };
-        const pausedMs = await this.whilePaused(bot.id, () => (options.mode === 'replace' ? replaceContents(apply) : mergeContents(apply)));
+        const pause = this.pauser(bot.id);
+        const apply = { staging, target: dataDir, trash, keepOwners, exclusive: pause.exclusive, onCommitted, midway: () => this.deps.failpoints.hit('import.midway') };
+        await (options.mode === 'replace' ? replaceContents(apply) : mergeContents(apply));
         await this.deps.failpoints.hit('import.applied');
         await ctx.journal(null);
-        if (pausedMs !== null) await ctx.log(`the container was paused for ${Math.round(pausedMs)} ms while the data dir changed`);
+        if (pause.ms !== null) await ctx.log(`the container was paused for ${Math.round(pause.ms)} ms while the data dir changed`);
         return { container: null, files: extracted.files, bytes: extracted.bytes };
       } finally {
         // After a rollback that could not be completed, the staging dir is kept with the trash.
@@ -101,7 +102,7 @@ export class DataService {
     return { files, bytes };
   }
 
-  /** Empties the data dir in place, without touching the container. */
+  /** Empties the data dir in place; a running container is paused only while the entries are moved aside. */
   async reset(idOrName: string): Promise<void> {
     const bot = await this.deps.store.mustGetBot(idOrName);
     const { result } = await this.deps.operations.start(bot.id, 'reset', async (ctx) => {
@@ -110,10 +111,12 @@ export class DataService {
       const { trash } = applyWorkDirs(this.deps.paths, bot.id, ctx.operationId);
       const journal = { type: 'data', trash, committed: false } as const;
       await ctx.journal(journal);
-      const removed = await emptyContents({ target: dataDir, trash, onCommitted: () => ctx.journal({ ...journal, committed: true }), midway: () => this.deps.failpoints.hit('reset.midway') });
+      const pause = this.pauser(bot.id);
+      const removed = await emptyContents({ target: dataDir, trash, exclusive: pause.exclusive, onCommitted: () => ctx.journal({ ...journal, committed: true }), midway: () => this.deps.failpoints.hit('reset.midway') });
       await this.deps.failpoints.hit('reset.applied');
       await ctx.journal(null);
       await ctx.log(`removed ${removed} top-level entries`);
+      if (pause.ms !== null) await ctx.log(`the container was paused for ${Math.round(pause.ms)} ms while the data dir changed`);
       return { container: null };
     });
     await result;
@@ -208,6 +211,20 @@ export class DataService {
         else this.deps.logger.error({ botId, dir: name }, 'a trash dir without a journal is kept: it may hold the only copy of data an interrupted import or reset moved aside');
       }
     }
+  }
+
+  /**
+   * The exclusive step of an apply (see apply-staging.ts): run with the container paused if it is
+   * running; `ms` is then how long it was paused.
+   */
+  private pauser(botId: string): { exclusive: Exclusive; readonly ms: number | null } {
+    const pause = {
+      ms: null as number | null,
+      exclusive: async (step: () => Promise<void>) => {
+        pause.ms = await this.whilePaused(botId, step);
+      },
+    };
+    return pause;
   }
 
   /**
