@@ -70,12 +70,17 @@ describe('recreate and restore are all or nothing', () => {
     expect((await first.store.findOperation(op.id))?.journal).not.toBeNull();
 
     await first.store.close();
+    // The next start on the same home; it removes the home when it closes.
     t = await startTestBerth({ driver, home: first.home });
+    const closeSecond = t.close.bind(t);
+    t.close = async () => {
+      await closeSecond();
+      fs.rmSync(first.home, { recursive: true, force: true });
+    };
     const names = (await driver.listContainers({ labels: [`berth.bot=${bot.id}`] })).map((c) => [c.id, c.name]);
     expect(names).toEqual([[now.id, `berth-${bot.id}`]]);
     expect((await t.store.findOperation(op.id))?.journal).toBeNull();
     expect(await expectJson<Container>(t.api('GET', '/bots/alpha/container'), 200)).toMatchObject({ id: now.id, name: `berth-${bot.id}`, status: 'running' });
-    fs.rmSync(first.home, { recursive: true, force: true });
   });
 
   it('a recreate with a CDI device the host lists but the engine cannot inject keeps the old container running', async () => {

@@ -9,12 +9,15 @@ const IMAGE = 'localhost/berth/test:busybox';
 
 describe('start-up reconciliation', () => {
   const open: TestBerth[] = [];
+  const homes: string[] = [];
   afterEach(async () => {
     for (const t of open.splice(0)) await t.close().catch(() => undefined);
+    for (const home of homes.splice(0)) fs.rmSync(home, { recursive: true, force: true });
   });
 
   it('marks an interrupted operation failed, adopts the container it made, and leaves the data dir alone', async () => {
     const home = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-reconcile-'));
+    homes.push(home);
     const driver = new FakeDriver({ images: [IMAGE] });
     const first = await startTestBerth({ driver, home });
     const bot = await first.berth.bots.create({ name: 'alpha' });
