@@ -255,7 +255,13 @@ describe('PodmanDriver on the real engine', () => {
   it('counts processes with libpod top (init + the workload + an exec)', async () => {
     const { id } = await driver.createContainer(spec('top'));
     await driver.startContainer(id);
-    expect(await driver.countProcesses(id)).toBe(2);
+    // Right after the start, init may not have started the workload yet: wait for it (bounded).
+    let count = await driver.countProcesses(id);
+    for (let i = 0; i < 50 && count < 2; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      count = await driver.countProcesses(id);
+    }
+    expect(count).toBe(2);
     await driver.removeContainer(id);
     await expect(driver.countProcesses(id)).rejects.toSatisfy((e) => isAppError(e, 'container_not_found'));
   });
