@@ -355,7 +355,9 @@ async function applyJournaled(where: Omit<ApplyOptions, 'staging'> & { staging: 
       await record({ a: 'commit' });
     } else if (!failure || steps.length > 0) {
       // (A failure before anything was recorded has nothing to undo, and needs no exclusive step.)
+      let began = false;
       await exclusive(async () => {
+        began = true;
         if (!failure) {
           try {
             await phases.swap(ctx);
@@ -366,6 +368,12 @@ async function applyJournaled(where: Omit<ApplyOptions, 'staging'> & { staging: 
           }
         }
         // Undoing checks where an entry is, then moves it: only while nothing else moves entries.
+        rollbackFailures = await rollBack(header, steps);
+      }).catch(async (err: unknown) => {
+        if (began) throw err;
+        // The exclusive step could not even begin (the container could not be paused): rather than
+        // leave the target half changed, undo what was done without it.
+        failure ??= { err };
         rollbackFailures = await rollBack(header, steps);
       });
     }
@@ -441,6 +449,8 @@ async function undo(header: JournalHeader, step: Exclude<Step, { a: 'commit' }>)
       const staged = path.join(header.staging, step.rel);
       // Not moved in yet, or already back.
       if ((await lstatOrNull(staged)) || !(await lstatOrNull(current))) return;
+      // The staging dir (or a directory in it) may be gone by now; it only ever holds copies.
+      await fs.mkdir(path.dirname(staged), { recursive: true });
       await fs.rename(current, staged);
       return;
     }

@@ -3,8 +3,9 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Bot, Container, Operation } from '@berth/contract';
 import { FakeDriver } from '../runtime/fake/fake-driver.js';
-import { expectJson, startTestBerth, writeTestCdiSpec, type TestBerth } from '../testing/harness.js';
-import { listTree } from '../testing/tree.js';
+import { AppError } from '../errors.js';
+import { expectJson, startTestBerth, TEST_ADMIN_TOKEN, writeTestCdiSpec, type TestBerth } from '../testing/harness.js';
+import { buildTar, listTree } from '../testing/tree.js';
 
 const IMAGE = 'localhost/berth/test:busybox';
 
@@ -81,6 +82,38 @@ describe('recreate and restore are all or nothing', () => {
     expect(names).toEqual([[now.id, `berth-${bot.id}`]]);
     expect((await t.store.findOperation(op.id))?.journal).toBeNull();
     expect(await expectJson<Container>(t.api('GET', '/bots/alpha/container'), 200)).toMatchObject({ id: now.id, name: `berth-${bot.id}`, status: 'running' });
+  });
+
+  it('a recreate whose commit the database refuses is undone: the old container runs on', async () => {
+    const { t, driver, bot, before } = await setUp();
+    const tree = listTree(t.berth.paths.dataDir(bot.id));
+    const commit = t.store.commitVersion.bind(t.store);
+    t.store.commitVersion = () => Promise.reject(Object.assign(new Error('database or disk is full'), { code: 'SQLITE_FULL' }));
+    try {
+      const op = await failedOperation(t, await t.api('POST', '/bots/alpha/container', { body: { recreate: true } }));
+      expect(op.status).toBe('failed');
+    } finally {
+      t.store.commitVersion = commit;
+    }
+    await expectAsBefore(t, driver, bot, before, tree);
+  });
+
+  it('a merge import whose pause the engine refuses for a while waits for it, then completes', async () => {
+    const { t, driver, bot } = await setUp();
+    const dataDir = t.berth.paths.dataDir(bot.id);
+    // A new directory is moved in by the paused step; the rest before it, while the container runs.
+    const archive = await buildTar([{ name: 'dir/', type: 'directory' }, { name: 'dir/new', body: 'new' }, { name: 'one', body: 'replaced' }, { name: 'fresh/', type: 'directory' }, { name: 'fresh/x', body: 'x' }]);
+    const pause = driver.pauseContainer.bind(driver);
+    let refused = 0;
+    driver.pauseContainer = (id) => (++refused <= 2 ? Promise.reject(new AppError('runtime_unavailable', 'fake: the engine is gone')) : pause(id));
+    const res = await t.berth.app.request('/api/v1/bots/alpha/data/import?mode=merge', { method: 'POST', headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}` }, body: archive });
+    expect(res.status).toBe(200);
+    expect(refused).toBe(3);
+    expect(fs.readFileSync(path.join(dataDir, 'one'), 'utf8')).toBe('replaced');
+    expect(fs.readFileSync(path.join(dataDir, 'dir', 'two'), 'utf8')).toBe('two');
+    expect(fs.readFileSync(path.join(dataDir, 'dir', 'new'), 'utf8')).toBe('new');
+    expect(fs.readFileSync(path.join(dataDir, 'fresh', 'x'), 'utf8')).toBe('x');
+    expect((await driver.inspectContainer(`berth-${bot.id}`))?.state).toBe('running');
   });
 
   it('a recreate with a CDI device the host lists but the engine cannot inject keeps the old container running', async () => {

@@ -1,4 +1,3 @@
-import fs from 'node:fs/promises';
 import { AppError } from '../errors.js';
 import { NO_FAILPOINTS, type Failpoints } from '../failpoints.js';
 import type { Logger } from '../logger.js';
@@ -8,6 +7,7 @@ import type { BotPaths } from './bot-paths.js';
 import { LABEL, containerName } from './container-service.js';
 import type { OperationContext } from './operations.js';
 import { SNAPSHOT_LABEL } from './snapshot-service.js';
+import { removeTree } from '../archive/safe-fs.js';
 
 export interface BotDeletionDeps {
   store: Store;
@@ -56,7 +56,7 @@ export class BotDeletion {
 
     await this.failpoints.hit('bot-delete.files');
     await ctx?.phase('files', 'removing the data dir and snapshot trees');
-    await fs.rm(this.deps.paths.botDir(botId), { recursive: true, force: true });
+    await removeTree(this.deps.paths.botDir(botId));
   }
 
   /** The last step: the record, with its versions, operations, snapshots, tasks and tokens. */

@@ -124,7 +124,9 @@ export class ContainerService {
       committed: false,
       dataTrash: from?.data?.trash ?? null,
     };
-    // A replacement left by an attempt whose undo the engine cut short is no use any more.
+    // What an earlier build of the bot left for later (the engine failed it at the end) is settled first.
+    await this.settleLeftovers(bot.id);
+    // A stray replacement no journal names any more (its name is needed now).
     await this.removeReplacement(bot.id, journal);
     await ctx.journal(journal);
     const spec: ContainerSpec = {
@@ -143,14 +145,15 @@ export class ContainerService {
       resources: config.resources,
       network: config.network,
     };
-    const { id } = await driver.createContainer(spec, { signal: ctx.signal, image });
-    journal.id = id;
-    this.deps.changes.publish({ type: 'container.changed', botId: bot.id, status: 'creating' });
 
     // A container built from the image starts a fresh line of snapshots (head null); a restored one
     // descends from its snapshot.
     const start = from?.start ?? true;
     try {
+      // Inside the undo's reach: an engine that times out may still make the container.
+      const { id } = await driver.createContainer(spec, { signal: ctx.signal, image });
+      journal.id = id;
+      this.deps.changes.publish({ type: 'container.changed', botId: bot.id, status: 'creating' });
       await ctx.journal(journal);
       await failpoints.hit(`${reason}.created`);
       if (old && journal.old?.running) {
@@ -170,6 +173,9 @@ export class ContainerService {
         await driver.startContainer(id);
         await failpoints.hit(`${reason}.started`);
       }
+      // The commit. A transaction that throws has changed nothing, so it too is undone below.
+      const versionRow = { bot_id: bot.id, version, created_at: now(), reason, image: imageRef, image_id: image.id, config: JSON.stringify(config), snapshot_id: from?.snapshotId ?? null };
+      await store.commitVersion(versionRow, { container_id: id, desired_running: start ? 1 : 0, head_snapshot_id: from?.snapshotId ?? null }, { id: ctx.operationId, journal: JSON.stringify({ ...journal, committed: true }) });
     } catch (err) {
       await ctx.log('undoing: the new container is removed and the bot is left as it was');
       // The bot stays busy until it is back in order; when the engine itself failed, as soon as it answers again.
@@ -177,20 +183,18 @@ export class ContainerService {
         await retryWhileEngineDown(() => this.undoReplace(bot.id, journal), { signal: ctx.signal, onRetry: (e) => this.deps.logger.warn({ err: e, botId: bot.id }, 'the engine does not answer; undoing the build again shortly') });
         await ctx.journal(null);
       } catch (undoErr) {
-        // The journal stays: the next start undoes what is left.
-        this.deps.logger.error({ err: undoErr, botId: bot.id, operationId: ctx.operationId }, 'could not undo a failed container build; the next start tries again');
+        // The journal stays: the next build of the bot, or the next start, undoes what is left.
+        this.deps.logger.error({ err: undoErr, botId: bot.id, operationId: ctx.operationId }, 'could not undo a failed container build; it is undone before the next build or at the next start');
       }
       throw err;
     }
 
-    const versionRow = { bot_id: bot.id, version, created_at: now(), reason, image: imageRef, image_id: image.id, config: JSON.stringify(config), snapshot_id: from?.snapshotId ?? null };
-    await store.commitVersion(versionRow, { container_id: id, desired_running: start ? 1 : 0, head_snapshot_id: from?.snapshotId ?? null }, { id: ctx.operationId, journal: JSON.stringify({ ...journal, committed: true }) });
     try {
       await failpoints.hit(`${reason}.committed`);
       await retryWhileEngineDown(() => this.finishReplace(bot.id, journal), { signal: ctx.signal });
       await ctx.journal(null);
     } catch (err) {
-      // The new container runs and is recorded; the journal stays, and the next start tidies up.
+      // The new container runs and is recorded; the journal stays, and the next build or start tidies up.
       this.deps.logger.error({ err, botId: bot.id, operationId: ctx.operationId }, 'the new container is in place, but removing the old one or renaming the new one failed');
     }
     await ctx.phase('ready', start ? 'the container is running' : 'the container is restored and left stopped, as it was');
@@ -210,6 +214,19 @@ export class ContainerService {
     }
     await this.undoReplace(op.bot_id, journal);
     return { status: 'failed' };
+  }
+
+  /**
+   * Finishes or undoes what earlier builds of the bot left when the engine failed them at the end (a
+   * journal kept on a finished operation); the start-up recovery does the same for every bot.
+   */
+  private async settleLeftovers(botId: string): Promise<void> {
+    for (const op of await this.deps.store.finishedOperationsWithJournal(botId)) {
+      const journal = JSON.parse(op.journal ?? 'null') as OperationJournal | null;
+      if (journal?.type !== 'replace') continue;
+      await this.recover(op, journal);
+      await this.deps.store.updateOperation(op.id, { journal: null });
+    }
   }
 
   /** A start or stop cut off by a crash counts as succeeded when the engine shows its effect. */
@@ -232,12 +249,14 @@ export class ContainerService {
     if (journal.dataTrash) await ifJournaled(journal.dataTrash, finishApply);
   }
 
-  /** Before the commit: the new container goes, the old data comes back, the old container runs again if it ran. */
+  /**
+   * Before the commit: the new container goes (first, so that nothing in it writes to the data dir
+   * while the old data moves back), the old data comes back, the old container runs again if it ran.
+   */
   private async undoReplace(botId: string, journal: ReplaceJournal): Promise<void> {
     const { driver } = this.deps;
-    // The data first: it needs no engine, and nothing may later take a half-undone swap for a finished one.
-    if (journal.dataTrash) await ifJournaled(journal.dataTrash, undoApply);
     await this.removeReplacement(botId, journal);
+    if (journal.dataTrash) await ifJournaled(journal.dataTrash, undoApply);
     if (journal.old?.running) {
       const o = await driver.inspectContainer(journal.old.id);
       if (o && !isRunning(o)) await driver.startContainer(journal.old.id);

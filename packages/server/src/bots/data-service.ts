@@ -14,6 +14,7 @@ import type { OperationRow, Store } from '../store/store.js';
 import type { BotPaths } from './bot-paths.js';
 import type { ContainerService } from './container-service.js';
 import type { OperationJournal, Operations, RecoveredOperation } from './operations.js';
+import { retryWhileEngineDown } from './engine-retry.js';
 import type { PauseWatchdog } from './pause-watchdog.js';
 
 export interface DataServiceDeps {
@@ -36,15 +37,24 @@ export interface DataServiceDeps {
 /** Work dirs of imports and resets live next to the data dir, on its file system, so moves are renames. */
 const STAGING_PREFIX = '.import-';
 const TRASH_PREFIX = '.trash-';
+/** A restore's: settled by the restore's own recovery (ContainerService), never by `recoverBot`. */
+const RESTORE_STAGING_PREFIX = '.restore-';
+const RESTORE_TRASH_PREFIX = '.restore-trash-';
 
-/**
- * The work dirs of an operation that changes a data dir through a journaled apply (an import, a
- * reset, a restore's swap): beside the data dir, on its file system. Leftovers are found by these
- * prefixes (`recoverBot`).
- */
-export function applyWorkDirs(paths: BotPaths, botId: string, operationId: string): { staging: string; trash: string } {
+/** The work dirs of an import or reset: beside the data dir, on its file system. */
+function applyWorkDirs(paths: BotPaths, botId: string, operationId: string): { staging: string; trash: string } {
   const botDir = paths.botDir(botId);
   return { staging: path.join(botDir, `${STAGING_PREFIX}${operationId}`), trash: path.join(botDir, `${TRASH_PREFIX}${operationId}`) };
+}
+
+/**
+ * The work dirs of a restore's data swap, beside the data dir. Its journal is settled only by the
+ * restore (which must remove the new container before it moves old data back); `recoverBot` only
+ * removes a staging dir no journal needs.
+ */
+export function restoreWorkDirs(paths: BotPaths, botId: string, operationId: string): { staging: string; trash: string } {
+  const botDir = paths.botDir(botId);
+  return { staging: path.join(botDir, `${RESTORE_STAGING_PREFIX}${operationId}`), trash: path.join(botDir, `${RESTORE_TRASH_PREFIX}${operationId}`) };
 }
 
 /**
@@ -130,9 +140,13 @@ export class DataService {
     const file = journalOf(journal.trash);
     if (!(await exists(file))) return journal.committed ? { status: 'succeeded', container: null } : { status: 'failed' };
     let result: RecoveryResult | undefined;
-    await this.whilePaused(op.bot_id, async () => {
-      result = await recoverApply(file);
-    });
+    // A committed apply only loses its trash: no pause (nor engine) needed.
+    if (journal.committed) result = await recoverApply(file);
+    else {
+      await this.whilePaused(op.bot_id, async () => {
+        result = await recoverApply(file);
+      });
+    }
     const outcome = result?.outcome ?? 'kept';
     if (outcome === 'completed') return { status: 'succeeded', container: null };
     if (outcome === 'kept') return { status: 'failed', message: 'the operation was interrupted by a stop of the server and could not be rolled back in full; the old data is kept in its trash dir (see the server log)' };
@@ -203,7 +217,12 @@ export class DataService {
     for (const name of names) {
       if (journaled.has(name)) continue;
       const dir = path.join(botDir, name);
-      if (name.startsWith(STAGING_PREFIX)) {
+      if (name.startsWith(RESTORE_TRASH_PREFIX)) {
+        this.deps.logger.error({ botId, dir: name }, 'a restore left its data swap unsettled; it is settled at the next start (the old data is in this dir)');
+      } else if (name.startsWith(RESTORE_STAGING_PREFIX)) {
+        // A copy of a snapshot's data; needed only while a swap's journal may move entries back into it.
+        if (!names.includes(`${RESTORE_TRASH_PREFIX}${name.slice(RESTORE_STAGING_PREFIX.length)}${JOURNAL_SUFFIX}`)) await removeTree(dir);
+      } else if (name.startsWith(STAGING_PREFIX)) {
         this.deps.logger.warn({ botId, dir: name }, 'removing a staging dir left by an interrupted import');
         await removeTree(dir);
       } else if (name.startsWith(TRASH_PREFIX)) {
@@ -241,7 +260,8 @@ export class DataService {
     }
     const pausedAt = performance.now();
     try {
-      await this.deps.driver.pauseContainer(c.id);
+      // An apply half done waits for its pause: when the engine does not answer, until it does.
+      await retryWhileEngineDown(() => this.deps.driver.pauseContainer(c.id));
     } catch (err) {
       // It may have stopped on its own since it was looked at; then nothing runs in it anyway.
       if ((await this.deps.containers.engineContainer(bot))?.state === 'running') throw err;
@@ -251,7 +271,9 @@ export class DataService {
     try {
       await work();
     } finally {
-      await this.deps.pauses.unpause(c.id, { botId });
+      // The work is done (or undone) whatever the unpause says: one the engine refuses now is retried
+      // until it answers, and the watchdog ends any pause left behind.
+      await this.deps.pauses.unpause(c.id, { botId }).catch((err: unknown) => this.deps.logger.warn({ err, botId }, 'could not unpause the container yet; it is retried'));
     }
     return performance.now() - pausedAt;
   }

@@ -322,17 +322,19 @@ export class Operations {
     for (const op of interrupted) {
       const log = this.deps.logger.child({ operationId: op.id, botId: op.bot_id, kind: op.kind });
       let settled = true;
-      const outcome = await recover(op, journalOf(op)).catch((err: unknown): RecoveredOperation => {
-        // The journal is kept: the next start tries again.
+      const journal = parseJournal(op);
+      const outcome = await recover(op, journal).catch((err: unknown): RecoveredOperation => {
+        // The journal is kept: the next start tries again. Committed work stays a success.
         log.error({ err }, 'could not finish or undo what an interrupted operation began; the next start tries again');
         settled = false;
-        return { status: 'failed', message: 'the operation was interrupted because the Berth server stopped, and what it had begun could not be settled yet (see the server log); the next start tries again' };
+        if (isCommitted(journal)) return { status: 'succeeded', container: null };
+        return { status: 'failed', message: 'the operation was interrupted because the Berth server stopped, and what it had begun could not be undone yet (see the server log); the next start tries again' };
       });
-      const journal = settled ? null : op.journal;
+      const kept = settled ? null : op.journal;
       const seq = (await this.deps.store.lastEventSeq(op.id)) + 1;
       if (outcome.status === 'succeeded') {
         await this.deps.store.appendEvent({ operation_id: op.id, seq, event: 'done', data: JSON.stringify({ container: outcome.container ?? null }), at: now() });
-        await this.deps.store.updateOperation(op.id, { status: 'succeeded', finished_at: now(), journal: null });
+        await this.deps.store.updateOperation(op.id, { status: 'succeeded', finished_at: now(), journal: kept });
         log.warn('an operation interrupted by a stop of the server had committed its effect: finished and marked succeeded');
         continue;
       }
@@ -341,20 +343,23 @@ export class Operations {
         message: outcome.message ?? 'the operation was interrupted because the Berth server stopped; what it had begun was undone and the bot reconciled with the engine at the next start',
       };
       await this.deps.store.appendEvent({ operation_id: op.id, seq, event: 'error', data: JSON.stringify(payload), at: now() });
-      await this.deps.store.updateOperation(op.id, { status: 'failed', error: JSON.stringify(payload), finished_at: now(), journal });
+      await this.deps.store.updateOperation(op.id, { status: 'failed', error: JSON.stringify(payload), finished_at: now(), journal: kept });
       log.warn('marked interrupted operation as failed');
     }
     // Finished operations that could not tidy up (the engine failed them at the end) are finished now;
-    // their recorded outcome stands.
+    // their recorded outcome stands. Those just settled above wait for the next start.
+    const justSettled = new Set(interrupted.map((op) => op.id));
     for (const op of await this.deps.store.finishedOperationsWithJournal()) {
+      if (justSettled.has(op.id)) continue;
+      const journal = parseJournal(op);
       const [latest] = await this.deps.store.recentOperationsFor(op.bot_id, 1);
-      if (latest?.id !== op.id) {
-        // A later operation of the bot has changed things since: what this one left is not to be replayed.
+      if (latest?.id !== op.id && !isCommitted(journal)) {
+        // The bot has had operations since: what this one began and did not commit is not replayed.
         this.deps.logger.warn({ operationId: op.id, botId: op.bot_id }, 'an operation left something unsettled, but the bot has had operations since; left as it is');
         await this.deps.store.updateOperation(op.id, { journal: null });
         continue;
       }
-      await recover(op, journalOf(op))
+      await recover(op, journal)
         .then(() => this.deps.store.updateOperation(op.id, { journal: null }))
         .catch((err: unknown) => this.deps.logger.error({ err, operationId: op.id, botId: op.bot_id }, 'could not finish what an operation left'));
     }
@@ -375,8 +380,13 @@ export function errorPayload(err: unknown): { code: string; message: string; det
   return { code: 'internal', message: 'internal error' };
 }
 
-function journalOf(row: OperationRow): OperationJournal | null {
+function parseJournal(row: OperationRow): OperationJournal | null {
   return row.journal ? (JSON.parse(row.journal) as OperationJournal) : null;
+}
+
+/** Whether the journal says the operation's effect is in place (only finishing is left). */
+function isCommitted(journal: OperationJournal | null): boolean {
+  return (journal?.type === 'replace' || journal?.type === 'data') && journal.committed;
 }
 
 function toOperation(row: OperationRow): Operation {

@@ -1,8 +1,8 @@
-import { isAppError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { RuntimeDriver } from '../runtime/driver.js';
 import type { Store } from '../store/store.js';
 import { LABEL } from './container-service.js';
+import { isEngineDown } from './engine-retry.js';
 
 export interface PauseWatchdogDeps {
   driver: Pick<RuntimeDriver, 'listContainers' | 'unpauseContainer'>;
@@ -41,7 +41,7 @@ export class PauseWatchdog {
       await this.deps.driver.unpauseContainer(id);
       this.owed.delete(id);
     } catch (err) {
-      if (isAppError(err, 'runtime_unavailable') || isAppError(err, 'runtime_timeout')) {
+      if (isEngineDown(err)) {
         this.deps.logger.warn({ ...context, containerId: id, err }, 'could not unpause the container: the engine does not answer; retrying until it does');
         this.owed.add(id);
         this.retries = 0;

@@ -23,11 +23,21 @@ export async function reconcile(deps: { store: Store; driver: RuntimeDriver; log
   const bots = new Map((await store.listBots()).map((b) => [b.id, b]));
   const unmanaged: UnmanagedContainer[] = [];
   const claimed = new Set<string>();
+  // A bot whose build left a journal (the engine failed it at the end) is settled from that journal.
+  const unsettled = await store.botsWithUnsettledBuild();
+  const listed = new Set(containers.map((c) => c.id));
 
   for (const c of containers) {
     const botId = c.labels[LABEL.bot] ?? null;
     const bot = botId ? bots.get(botId) : undefined;
-    if (!bot || c.name !== containerName(bot.id)) {
+    if (bot && unsettled.has(bot.id)) {
+      claimed.add(bot.id);
+      continue;
+    }
+    // The container Berth recorded, whatever its name; else the one with the bot's name, unless the recorded one is there.
+    const recorded = bot !== undefined && c.id === bot.container_id;
+    const named = bot !== undefined && c.name === containerName(bot.id) && !(bot.container_id && bot.container_id !== c.id && listed.has(bot.container_id));
+    if (!bot || (!recorded && !named)) {
       unmanaged.push({ id: c.id, name: c.name, botId });
       logger.warn({ containerId: c.id, name: c.name, botId }, 'container carries Berth labels but matches no bot; left untouched');
       continue;
@@ -35,7 +45,8 @@ export async function reconcile(deps: { store: Store; driver: RuntimeDriver; log
     claimed.add(bot.id);
     const version = Number(c.labels[LABEL.version] ?? 0);
     if (version > bot.current_version) {
-      // Made by a create that was cut off after the engine made it: record the version it claims.
+      // Made by a create of a Berth from before operations kept journals, cut off after the engine
+      // made it: record the version it claims. (Journaled builds are settled before this runs.)
       await store.insertVersion({
         bot_id: bot.id,
         version,

@@ -11,10 +11,10 @@ import { configOf, configOfVersion } from './bot-config.js';
 import type { BotPaths } from './bot-paths.js';
 import type { ChangeFeed } from './change-feed.js';
 import { LABEL, type ContainerService } from './container-service.js';
-import { replaceContents } from '../archive/apply-staging.js';
+import { journalOf, replaceContents } from '../archive/apply-staging.js';
 import { removeTree } from '../archive/safe-fs.js';
 import type { Failpoints } from '../failpoints.js';
-import { applyWorkDirs } from './data-service.js';
+import { restoreWorkDirs } from './data-service.js';
 import type { HardLinkedDataSnapshots, StagedRestore } from './data-snapshots.js';
 import { newId, now } from './ids.js';
 import type { OperationContext, OperationJournal, Operations, RecoveredOperation } from './operations.js';
@@ -253,7 +253,7 @@ export class SnapshotService {
     const start = !c || c.state === 'running' || c.state === 'paused';
 
     await ctx.phase('stage', `copying the data of ${target.name} beside the data dir`);
-    const { staging, trash } = applyWorkDirs(this.deps.paths, bot.id, ctx.operationId);
+    const { staging, trash } = restoreWorkDirs(this.deps.paths, bot.id, ctx.operationId);
     let staged: StagedRestore;
     let container: Container;
     try {
@@ -269,7 +269,8 @@ export class SnapshotService {
       container = await this.deps.containers.buildFromSnapshot(bot.id, c, { image: target.image_ref, config, snapshotId: target.id, start, data }, ctx);
     } finally {
       // Moved in, or moved back and removed by the undo; what is left never reached the data dir.
-      await removeTree(staging).catch(() => undefined);
+      // While the swap's journal is still there (its undo waits for the engine), it may move entries back here.
+      if (!(await fs.lstat(journalOf(trash)).then(() => true, () => false))) await removeTree(staging).catch(() => undefined);
     }
     await this.deps.data.recordRestored(staged);
     // The replaced container may have held the last use of a deleted snapshot's image.

@@ -5,6 +5,7 @@ import type { RuntimeDriver } from '../runtime/driver.js';
 import type { Store } from '../store/store.js';
 import type { BotDeletion } from './bot-deletion.js';
 import { LABEL } from './container-service.js';
+import { removeTree } from '../archive/safe-fs.js';
 
 export interface StartupCleanupReport {
   /** Bots whose delete was cut off, now deleted. */
@@ -74,7 +75,7 @@ export async function cleanUpAtStart(deps: {
       continue;
     }
     try {
-      await fs.rm(dir, { recursive: true, force: true });
+      await removeTree(dir);
       report.orphanDirs.push(dir);
       logger.warn({ dir }, 'removed the directory of a bot that no longer exists');
     } catch (err) {

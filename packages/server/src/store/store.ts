@@ -162,8 +162,16 @@ export class Store {
   }
 
   /** Finished operations that left something for the next start to finish or undo. */
-  async finishedOperationsWithJournal(): Promise<OperationRow[]> {
-    return this.db.selectFrom('operations').selectAll().where('status', '!=', 'running').where('journal', 'is not', null).execute();
+  async finishedOperationsWithJournal(botId?: string): Promise<OperationRow[]> {
+    let q = this.db.selectFrom('operations').selectAll().where('status', '!=', 'running').where('journal', 'is not', null);
+    if (botId !== undefined) q = q.where('bot_id', '=', botId);
+    return q.orderBy('started_at').execute();
+  }
+
+  /** Bots with a container build whose journal still names something to finish or undo. */
+  async botsWithUnsettledBuild(): Promise<Set<string>> {
+    const rows = await this.db.selectFrom('operations').select('bot_id').where('journal', 'like', '{"type":"replace"%').execute();
+    return new Set(rows.map((r) => r.bot_id));
   }
 
   async runningOperationFor(botId: string): Promise<OperationRow | undefined> {
