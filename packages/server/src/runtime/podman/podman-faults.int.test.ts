@@ -12,6 +12,7 @@ import { closeTestBerth, expectJson, startTestBerth, type TestBerth } from '../.
 import { TEST_IMAGE } from '../../testing/podman.js';
 import { PodmanDriver } from './podman-driver.js';
 import { ensurePodmanService, pidFileOf, type PodmanService } from './podman-service.js';
+import { alive, until } from '../../testing/wait.js';
 
 const sh = promisify(execFile);
 const BUILD_TEST_IMAGE = fileURLToPath(new URL('../../../../../scripts/build-test-image.sh', import.meta.url));
@@ -22,22 +23,7 @@ const DEADLINE_MS = 2_000;
 
 const engineFault = (e: unknown) => isAppError(e, 'runtime_timeout') || isAppError(e, 'runtime_unavailable');
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
-async function until(what: string, check: () => Promise<boolean> | boolean, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 /**
  * Engine faults on a private Podman service of these tests (never the system one other runs share):
