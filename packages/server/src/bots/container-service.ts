@@ -114,6 +114,10 @@ export class ContainerService {
     await ctx.phase('create', reason === 'recreate' ? 'creating the new container beside the old one; the data dir is kept' : reason === 'restore' ? 'creating the container from the snapshot' : 'creating the container');
     const dataDir = this.deps.paths.dataDir(bot.id);
     await fs.mkdir(dataDir, { recursive: true });
+    // What an earlier build of the bot left for later (the engine failed it at the end) is settled
+    // first; then the container being replaced is looked at again, as that may have changed it.
+    await this.settleLeftovers(bot.id);
+    if (old) old = await this.engineContainer(await store.mustGetBot(bot.id));
     const version = bot.current_version + 1;
     const journal: ReplaceJournal = {
       type: 'replace',
@@ -124,8 +128,6 @@ export class ContainerService {
       committed: false,
       dataTrash: from?.data?.trash ?? null,
     };
-    // What an earlier build of the bot left for later (the engine failed it at the end) is settled first.
-    await this.settleLeftovers(bot.id);
     // A stray replacement no journal names any more (its name is needed now).
     await this.removeReplacement(bot.id, journal);
     await ctx.journal(journal);
