@@ -39,6 +39,7 @@ packages=(
   uidmap:newuidmap
   busybox-static:/var/lib/dpkg/info/busybox-static.list # the plain busybox is not static
   debootstrap:debootstrap
+  e2fsprogs:mkfs.ext4                # the disk-full tests' small loop-mounted file system
   docker-registry:docker-registry    # a local registry for real pulls in tests
   chromium:chromium                  # headless web UI tests
   fonts-liberation:/usr/share/fonts/truetype/liberation
