@@ -97,3 +97,11 @@ export function changedUnderfoot(err: unknown): boolean {
   // ELOOP: a link where O_NOFOLLOW met it; EINVAL: readlink of what is no longer a link.
   return code === 'ENOENT' || code === 'ENOTDIR' || code === 'ELOOP' || code === 'EINVAL';
 }
+
+/** Whether anything (a link included, never followed) is at `p`. */
+export async function pathExists(p: string): Promise<boolean> {
+  return fs.lstat(p).then(
+    () => true,
+    () => false,
+  );
+}

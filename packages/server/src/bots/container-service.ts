@@ -13,6 +13,7 @@ import type { ChangeFeed } from './change-feed.js';
 import { retryWhileEngineDown } from './engine-retry.js';
 import { now } from './ids.js';
 import type { OperationContext, OperationJournal, Operations, RecoveredOperation } from './operations.js';
+import { pathExists } from '../archive/safe-fs.js';
 
 export const LABEL = {
   managed: 'berth.managed',
@@ -442,10 +443,5 @@ export interface DataSwap {
  * was already settled).
  */
 async function ifJournaled(trash: string, settle: (trash: string) => Promise<void>): Promise<void> {
-  try {
-    await fs.lstat(journalOf(trash));
-  } catch {
-    return;
-  }
-  await settle(trash);
+  if (await pathExists(journalOf(trash))) await settle(trash);
 }

@@ -6,7 +6,7 @@ import { performance } from 'node:perf_hooks';
 import { emptyContents, type Exclusive, INCOMPLETE_SUFFIX, incompleteOf, JOURNAL_SUFFIX, journalOf, mergeContents, recoverApply, replaceContents, type RecoveryResult } from '../archive/apply-staging.js';
 import { exportArchive } from '../archive/export-archive.js';
 import { DEFAULT_IMPORT_LIMITS, extractArchive, type ImportLimits } from '../archive/import-archive.js';
-import { removeTree } from '../archive/safe-fs.js';
+import { pathExists, removeTree } from '../archive/safe-fs.js';
 import type { Logger } from '../logger.js';
 import type { RuntimeDriver } from '../runtime/driver.js';
 import type { Failpoints } from '../failpoints.js';
@@ -105,7 +105,7 @@ export class DataService {
         return { container: null, files: extracted.files, bytes: extracted.bytes };
       } finally {
         // After a rollback that could not be completed, the staging dir is kept with the trash.
-        if (!(await exists(journalOf(trash))) && !(await exists(incompleteOf(trash)))) await removeTree(staging).catch((err: unknown) => this.deps.logger.warn({ err, botId: bot.id }, 'could not remove an import’s staging dir'));
+        if (!(await pathExists(journalOf(trash))) && !(await pathExists(incompleteOf(trash)))) await removeTree(staging).catch((err: unknown) => this.deps.logger.warn({ err, botId: bot.id }, 'could not remove an import’s staging dir'));
       }
     });
     const { files, bytes } = await result;
@@ -138,7 +138,7 @@ export class DataService {
    */
   async recover(op: OperationRow, journal: Extract<OperationJournal, { type: 'data' }>): Promise<RecoveredOperation> {
     const file = journalOf(journal.trash);
-    if (!(await exists(file))) return journal.committed ? { status: 'succeeded', container: null } : { status: 'failed' };
+    if (!(await pathExists(file))) return journal.committed ? { status: 'succeeded', container: null } : { status: 'failed' };
     let result: RecoveryResult | undefined;
     // A committed apply only loses its trash: no pause (nor engine) needed.
     if (journal.committed) result = await recoverApply(file);
@@ -279,9 +279,3 @@ export class DataService {
   }
 }
 
-async function exists(p: string): Promise<boolean> {
-  return fs.lstat(p).then(
-    () => true,
-    () => false,
-  );
-}

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { pathExists } from '../archive/safe-fs.js';
 
 /**
  * Copies of a bot's data dir kept as hard-linked trees, one per snapshot:
@@ -102,7 +103,7 @@ export class HardLinkedDataSnapshots {
 
   /** Whether a complete tree for the snapshot is on disk. */
   async has(botId: string, snapId: string): Promise<boolean> {
-    return exists(path.join(this.options.rootOf(botId), snapId, 'snapshot.json'));
+    return pathExists(path.join(this.options.rootOf(botId), snapId, 'snapshot.json'));
   }
 
   /** Snapshot ids with a tree on disk (complete or not) and staging dirs left by an interrupted capture. */
@@ -152,7 +153,7 @@ export class HardLinkedDataSnapshots {
   async stage(botId: string, snapId: string, dir: string, options: { signal?: AbortSignal } = {}): Promise<StagedRestore> {
     const root = this.options.rootOf(botId);
     const src = path.join(root, snapId, 'data');
-    if (!(await exists(path.join(root, snapId, 'snapshot.json')))) throw new Error(`snapshot ${snapId} has no complete data tree`);
+    if (!(await pathExists(path.join(root, snapId, 'snapshot.json')))) throw new Error(`snapshot ${snapId} has no complete data tree`);
     await fs.mkdir(dir, { recursive: true, mode: 0o700 });
     const dirs: { rel: string; meta: Meta }[] = [];
     const written = new Map<string, Identity>();
@@ -518,7 +519,7 @@ const BASELINE = 'baseline.ndjson';
 
 async function readBaseline(root: string): Promise<Baseline | null> {
   const file = path.join(root, BASELINE);
-  if (!(await exists(file))) return null;
+  if (!(await pathExists(file))) return null;
   const lines = createInterface({ input: createReadStream(file, 'utf8'), crlfDelay: Infinity });
   let store: string | null = null;
   const entries = new Map<string, Identity>();
@@ -579,14 +580,6 @@ class TaskPool {
   }
 }
 
-async function exists(p: string): Promise<boolean> {
-  try {
-    await fs.lstat(p);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 function isErrno(err: unknown, code: string): boolean {
   return (err as NodeJS.ErrnoException | null)?.code === code;

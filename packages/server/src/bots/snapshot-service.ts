@@ -12,7 +12,7 @@ import type { BotPaths } from './bot-paths.js';
 import type { ChangeFeed } from './change-feed.js';
 import { LABEL, type ContainerService } from './container-service.js';
 import { journalOf, replaceContents } from '../archive/apply-staging.js';
-import { removeTree } from '../archive/safe-fs.js';
+import { pathExists, removeTree } from '../archive/safe-fs.js';
 import type { Failpoints } from '../failpoints.js';
 import { restoreWorkDirs } from './data-service.js';
 import type { HardLinkedDataSnapshots, StagedRestore } from './data-snapshots.js';
@@ -270,7 +270,7 @@ export class SnapshotService {
     } finally {
       // Moved in, or moved back and removed by the undo; what is left never reached the data dir.
       // While the swap's journal is still there (its undo waits for the engine), it may move entries back here.
-      if (!(await fs.lstat(journalOf(trash)).then(() => true, () => false))) await removeTree(staging).catch(() => undefined);
+      if (!(await pathExists(journalOf(trash)))) await removeTree(staging).catch(() => undefined);
     }
     await this.deps.data.recordRestored(staged);
     // The replaced container may have held the last use of a deleted snapshot's image.
