@@ -15,6 +15,14 @@ export const ERROR_STATUS = {
   operation_in_progress: 409,
   archive_invalid: 400,
   archive_too_large: 413,
+  /** A request body past its route's limit (judged while it streams in). */
+  body_too_large: 413,
+  /** What came out of the container (helper output, exec output kept in memory) passed its cap; the process was killed. */
+  output_too_large: 413,
+  /** An image reference that is not a valid reference, or names a registry host that is not allowed. */
+  image_invalid: 400,
+  /** The bot already has as many exec/files calls running and queued as it may; retry after `Retry-After` seconds. */
+  too_many_requests: 429,
   path_outside_root: 400,
   file_not_found: 404,
   /** A move onto an existing path without `overwrite`. */
@@ -29,6 +37,8 @@ export const ERROR_STATUS = {
   runtime_timeout: 504,
   /** Out of space: the data disk under BERTH_HOME, the database or the engine's storage (`details.storage`). */
   insufficient_storage: 507,
+  /** The bot is at its `diskLimitMb` (data dir + writable layer); `details` has the limit and usage. */
+  disk_limit_exceeded: 507,
   not_found: 404,
   internal: 500,
 } as const;
