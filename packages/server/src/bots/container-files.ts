@@ -2,6 +2,7 @@ import type { FileEntry } from '@berth/contract';
 import { AppError, isAppError } from '../errors.js';
 import type { ExecSession, RuntimeDriver } from '../runtime/driver.js';
 import { type ByteRange, type FileStat, MAX_LIST_ENTRIES, entryOf, typeOfMode } from './file-format.js';
+import { HelperOutput } from './helper-output.js';
 import { PAUSE_WAIT_MS, waitWhilePaused } from './pause-wait.js';
 
 /**
@@ -82,6 +83,8 @@ export type ReadResult = { kind: 'file'; file: OpenedFile } | { kind: 'directory
 
 /** Most bytes a listing's raw output may take before it is cut (and called truncated). */
 const MAX_LIST_OUTPUT = 16 * 1024 * 1024;
+/** The longest answer line the script prints (`F …` before a file's bytes, a stat line): numbers and a letter. */
+const MAX_ANSWER_LINE = 4096;
 
 export class ContainerFiles {
   constructor(
@@ -92,42 +95,52 @@ export class ContainerFiles {
 
   /**
    * A file's bytes from `range` (at most `length`, which the caller caps), or a directory's
-   * listing. A symlink is followed, as `cat` and `ls` would.
+   * listing. A symlink is followed, as `cat` and `ls` would. The script's answer is read with
+   * bounds (helper-output.ts): past one, or when the answer makes no sense, the script is killed.
    */
   async read(path: string, range: ByteRange, length: number): Promise<ReadResult> {
     const s = await this.run(['read', path, String(range.offset), String(length)]);
-    const reader = new StreamReader(s.output);
-    const head = await reader.line();
-    if (head === null || head.length === 0) {
-      await reader.drain();
-      throw await this.failure(s, reader, path);
-    }
-    if (head === 'D') {
-      const { raw, cut } = await reader.rest(MAX_LIST_OUTPUT);
-      if (cut) await s.kill();
-      await this.checkExit(s, reader, path);
-      const entries = parseListing(raw);
-      return { kind: 'directory', entries: entries.slice(0, MAX_LIST_ENTRIES), truncated: cut || entries.length > MAX_LIST_ENTRIES };
-    }
-    const m = /^F (\d+) ([0-9a-f]+) (\d+) (\d+)$/.exec(head);
-    if (!m) {
-      await s.kill();
-      throw new AppError('internal', `unexpected answer from the container while reading ${path}`);
-    }
-    const stat: FileStat = { type: 'file', size: Number(m[1]), perm: Number.parseInt(m[2] ?? '0', 16) & 0o7777, mtime: new Date(Number(m[3]) * 1000) };
-    const checkExit = () => this.checkExit(s, reader, path);
-    return {
-      kind: 'file',
-      file: {
+    const out = new HelperOutput(s.output, 'the files helper');
+    let opened: OpenedFile;
+    try {
+      const head = await out.line(MAX_ANSWER_LINE);
+      if (head === null || head.length === 0) {
+        await out.end(MAX_ANSWER_LINE);
+        throw await this.failure(s, out, path);
+      }
+      if (head === 'D') {
+        const { raw, cut } = await out.rest(MAX_LIST_OUTPUT);
+        if (cut) await s.kill();
+        else await this.checkExit(s, out, path);
+        const { entries, more } = parseListing(raw);
+        return { kind: 'directory', entries, truncated: cut || more };
+      }
+      const m = /^F (\d{1,16}) ([0-9a-f]{1,8}) (\d{1,12}) (\d{1,16})$/.exec(head);
+      if (!m) throw new AppError('internal', `unexpected answer from the container while reading ${path}`);
+      const stat: FileStat = { type: 'file', size: Number(m[1]), perm: Number.parseInt(m[2] ?? '0', 16) & 0o7777, mtime: new Date(Number(m[3]) * 1000) };
+      const checkExit = () => this.checkExit(s, out, path);
+      opened = {
         stat,
         offset: Number(m[4]),
+        // No more than the script was asked for: a helper that prints more is stopped there.
         body: (async function* body() {
-          yield* reader.stdout();
+          let ended = false;
+          try {
+            yield* out.stdout(length);
+            ended = true;
+          } finally {
+            // Stopped early (the client went away, or had all it needed) or failed: nothing stays behind.
+            if (!ended) await s.kill();
+          }
           await checkExit();
         })(),
         cancel: () => s.kill(),
-      },
-    };
+      };
+    } catch (err) {
+      await s.kill();
+      throw err;
+    }
+    return { kind: 'file', file: opened };
   }
 
   /** Writes the body to a temporary file beside `path` and renames it over `path` (parents created). */
@@ -141,31 +154,36 @@ export class ContainerFiles {
       }
     })();
     writing.catch(() => undefined);
-    const reader = new StreamReader(s.output);
-    const out = await reader.line();
-    await reader.drain();
-    await this.checkExit(s, reader, path);
+    const line = await this.answer(s, path, statAnswer);
     // The script read all of stdin before it could succeed; a failed upload is the client's side.
     await writing.catch((err: unknown) => {
       throw new AppError('validation_failed', `the upload of ${path} did not complete`, { cause: err });
     });
-    return parseStatLine(out ?? '', path);
+    return parseStatLine(line ?? '', path);
   }
 
   async remove(path: string, options: { recursive: boolean }): Promise<void> {
     const s = await this.run(['rm', path, options.recursive ? '1' : '0']);
-    const reader = new StreamReader(s.output);
-    await reader.drain();
-    await this.checkExit(s, reader, path);
+    await this.answer(s, path, (out) => out.end(MAX_ANSWER_LINE));
   }
 
   async move(from: string, to: string, options: { overwrite: boolean }): Promise<FileStat> {
     const s = await this.run(['mv', from, to, options.overwrite ? '1' : '0']);
-    const reader = new StreamReader(s.output);
-    const out = await reader.line();
-    await reader.drain();
-    await this.checkExit(s, reader, from, to);
-    return parseStatLine(out ?? '', to);
+    const line = await this.answer(s, from, statAnswer, to);
+    return parseStatLine(line ?? '', to);
+  }
+
+  /** Reads the script's short answer with `read`, then its exit; on any failure the script is killed. */
+  private async answer<T>(s: ExecSession, path: string, read: (out: HelperOutput) => Promise<T>, to?: string): Promise<T> {
+    const out = new HelperOutput(s.output, 'the files helper');
+    try {
+      const value = await read(out);
+      await this.checkExit(s, out, path, to);
+      return value;
+    } catch (err) {
+      await s.kill();
+      throw err;
+    }
   }
 
   /**
@@ -184,13 +202,13 @@ export class ContainerFiles {
     }
   }
 
-  private async checkExit(s: ExecSession, reader: StreamReader, path: string, to?: string): Promise<void> {
+  private async checkExit(s: ExecSession, out: HelperOutput, path: string, to?: string): Promise<void> {
     const code = await s.exitCode;
-    if (code !== 0) throw this.error(code, reader.stderrText(), path, to);
+    if (code !== 0) throw this.error(code, out.stderrText(), path, to);
   }
 
-  private async failure(s: ExecSession, reader: StreamReader, path: string): Promise<AppError> {
-    return this.error(await s.exitCode, reader.stderrText(), path);
+  private async failure(s: ExecSession, out: HelperOutput, path: string): Promise<AppError> {
+    return this.error(await s.exitCode, out.stderrText(), path);
   }
 
   /** The error for the script's exit code; an unexpected one is `internal`, its stderr only in the cause (logged). */
@@ -220,7 +238,7 @@ export class ContainerFiles {
 
 /** `<hex mode> <size> <mtime>` as the scripts print it after a write or move. */
 function parseStatLine(line: string, path: string): FileStat {
-  const m = /^([0-9a-f]+) (\d+) (\d+)$/.exec(line.trim());
+  const m = /^([0-9a-f]{1,8}) (\d{1,16}) (\d{1,12})$/.exec(line.trim());
   if (!m) throw new AppError('internal', `unexpected answer from the container about ${path}`);
   const mode = Number.parseInt(m[1] ?? '0', 16);
   return { type: typeOfMode(mode), size: Number(m[2]), perm: mode & 0o7777, mtime: new Date(Number(m[3]) * 1000) };
@@ -229,11 +247,22 @@ function parseStatLine(line: string, path: string): FileStat {
 /**
  * Parses the listing part of FILES_SCRIPT's `read`: records `<hex mode> <size> <mtime> ./<name>/\n`
  * (a name holds no `/`, so the first `/` after `./` ends it, whatever else it holds), and for
- * symlinks `L./<name>/\n` followed by the target's bytes in hex (`od`) and a line `.`.
+ * symlinks `L./<name>/\n` followed by the target's bytes in hex (`od`) and a line `.`. Answers the
+ * first `limit` entries by name (`more` when there were others). Every step moves forward through
+ * `raw`, and at most 2 × `limit` entries are held at once, whatever the container printed.
  */
-export function parseListing(raw: Buffer): FileEntry[] {
+export function parseListing(raw: Buffer, limit = MAX_LIST_ENTRIES): { entries: FileEntry[]; more: boolean } {
   const stats = new Map<string, FileStat>();
   const links = new Map<string, string>();
+  let more = false;
+  const prune = () => {
+    const drop = [...stats.keys()].sort(byName).slice(limit);
+    for (const name of drop) {
+      stats.delete(name);
+      links.delete(name);
+    }
+    more ||= drop.length > 0;
+  };
   let i = 0;
   const slash = 0x2f;
   while (i < raw.length) {
@@ -241,28 +270,29 @@ export function parseListing(raw: Buffer): FileEntry[] {
       // L./name/\n
       const start = i + 3;
       const end = raw.indexOf(slash, start);
-      if (end < 0) break;
+      const nl = end < 0 ? -1 : raw.indexOf(0x0a, end);
+      if (nl < 0) break;
       const name = raw.subarray(start, end).toString('utf8');
-      let j = raw.indexOf(0x0a, end) + 1;
+      let j = nl + 1;
       const hex: string[] = [];
-      while (j > 0 && j < raw.length) {
-        const nl = raw.indexOf(0x0a, j);
-        const line = raw.subarray(j, nl < 0 ? raw.length : nl).toString('latin1');
-        j = nl < 0 ? raw.length : nl + 1;
+      while (j < raw.length) {
+        const eol = raw.indexOf(0x0a, j);
+        const line = raw.subarray(j, eol < 0 ? raw.length : eol).toString('latin1');
+        j = eol < 0 ? raw.length : eol + 1;
         if (line === '.') break;
         hex.push(line);
       }
       let target = Buffer.from(hex.join('').replace(/\s+/g, ''), 'hex');
       // readlink ends its answer with a newline.
       if (target.length > 0 && target[target.length - 1] === 0x0a) target = target.subarray(0, target.length - 1);
-      links.set(name, target.toString('utf8'));
+      if (stats.has(name)) links.set(name, target.toString('utf8'));
       i = j;
       continue;
     }
     const sp1 = raw.indexOf(0x20, i);
-    const sp2 = raw.indexOf(0x20, sp1 + 1);
-    const sp3 = raw.indexOf(0x20, sp2 + 1);
-    if (sp1 < 0 || sp2 < 0 || sp3 < 0) break;
+    const sp2 = sp1 < 0 ? -1 : raw.indexOf(0x20, sp1 + 1);
+    const sp3 = sp2 < 0 ? -1 : raw.indexOf(0x20, sp2 + 1);
+    if (sp3 < 0) break;
     const start = sp3 + 3; // past " ./"
     const end = raw.indexOf(slash, start);
     if (end < 0) break;
@@ -270,90 +300,29 @@ export function parseListing(raw: Buffer): FileEntry[] {
     const size = Number(raw.subarray(sp1 + 1, sp2).toString('latin1'));
     const mtime = Number(raw.subarray(sp2 + 1, sp3).toString('latin1'));
     const name = raw.subarray(start, end).toString('utf8');
-    if (Number.isFinite(mode) && Number.isFinite(size)) stats.set(name, { type: typeOfMode(mode), size, perm: mode & 0o7777, mtime: new Date(mtime * 1000) });
+    if (Number.isFinite(mode) && Number.isFinite(size) && Math.abs(mtime) < MAX_EPOCH_SECONDS) {
+      stats.set(name, { type: typeOfMode(mode), size, perm: mode & 0o7777, mtime: new Date(mtime * 1000) });
+      if (stats.size >= 2 * limit) prune();
+    }
     i = end + 2; // past "/\n"
   }
-  return [...stats]
+  if (stats.size > limit) prune();
+  const entries = [...stats]
     .map(([name, st]) => entryOf(name, st, st.type === 'symlink' ? (links.get(name) ?? '') : undefined))
-    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    .sort((a, b) => byName(a.name, b.name));
+  return { entries, more };
 }
 
-/** Reads an exec's output: lines and bytes of stdout, and stderr kept (small) for messages. */
-class StreamReader {
-  private readonly it: AsyncIterator<{ stream: 'stdout' | 'stderr'; data: Buffer }>;
-  private buf: Buffer = Buffer.alloc(0);
-  private readonly err: Buffer[] = [];
-  private errBytes = 0;
-  private done = false;
+/** Beyond this many seconds a Date is invalid (ECMAScript's range); such an answer is not a time. */
+const MAX_EPOCH_SECONDS = 8.64e12;
 
-  constructor(output: AsyncIterable<{ stream: 'stdout' | 'stderr'; data: Buffer }>) {
-    this.it = output[Symbol.asyncIterator]();
-  }
+function byName(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
 
-  /** Next stdout chunk, or null at the end; stderr is set aside as it passes. */
-  private async next(): Promise<Buffer | null> {
-    while (!this.done) {
-      const n = await this.it.next();
-      if (n.done) {
-        this.done = true;
-        return null;
-      }
-      if (n.value.stream === 'stdout') return n.value.data;
-      if (this.errBytes < 64 * 1024) {
-        this.err.push(n.value.data);
-        this.errBytes += n.value.data.length;
-      }
-    }
-    return null;
-  }
-
-  async line(): Promise<string | null> {
-    for (;;) {
-      const nl = this.buf.indexOf(0x0a);
-      if (nl >= 0) {
-        const line = this.buf.subarray(0, nl).toString('utf8');
-        this.buf = this.buf.subarray(nl + 1);
-        return line;
-      }
-      const chunk = await this.next();
-      if (chunk === null) {
-        const rest = this.buf.toString('utf8');
-        this.buf = Buffer.alloc(0);
-        return rest.length > 0 ? rest : null;
-      }
-      this.buf = Buffer.concat([this.buf, chunk]);
-    }
-  }
-
-  /** The rest of stdout, up to `max` bytes (`cut` when there was more). */
-  async rest(max: number): Promise<{ raw: Buffer; cut: boolean }> {
-    const parts = [this.buf];
-    let size = this.buf.length;
-    this.buf = Buffer.alloc(0);
-    for (let chunk = await this.next(); chunk !== null; chunk = await this.next()) {
-      if (size + chunk.length > max) return { raw: Buffer.concat(parts), cut: true };
-      parts.push(chunk);
-      size += chunk.length;
-    }
-    return { raw: Buffer.concat(parts), cut: false };
-  }
-
-  async *stdout(): AsyncGenerator<Buffer> {
-    if (this.buf.length > 0) {
-      const b = this.buf;
-      this.buf = Buffer.alloc(0);
-      yield b;
-    }
-    for (let chunk = await this.next(); chunk !== null; chunk = await this.next()) yield chunk;
-  }
-
-  async drain(): Promise<void> {
-    while ((await this.next()) !== null) {
-      // discard
-    }
-  }
-
-  stderrText(): string {
-    return Buffer.concat(this.err).toString('utf8');
-  }
+/** A stat line (after a write or move), and nothing after it. */
+async function statAnswer(out: HelperOutput): Promise<string | null> {
+  const line = await out.line(MAX_ANSWER_LINE);
+  await out.end(MAX_ANSWER_LINE);
+  return line;
 }

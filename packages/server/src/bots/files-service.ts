@@ -188,15 +188,18 @@ function info(path: string, st: FileStat): FileInfo {
 
 /**
  * The body, checked to be exactly `length` bytes: a file that shrinks while it is read must not pass
- * for a whole answer (the client sees the transfer fail instead).
+ * for a whole answer (the client sees the transfer fail instead). The body is read on to its end, so
+ * the reader ends cleanly; bytes past `length` (a file that grew, or a helper printing more than
+ * asked) stop it instead.
  */
 async function* exactly(body: AsyncIterable<Buffer>, length: number, path: string): AsyncGenerator<Buffer> {
   let sent = 0;
   for await (const chunk of body) {
-    const part = sent + chunk.length > length ? chunk.subarray(0, length - sent) : chunk;
-    if (part.length > 0) yield part;
-    sent += part.length;
+    if (chunk.length === 0) continue;
     if (sent >= length) break;
+    const part = sent + chunk.length > length ? chunk.subarray(0, length - sent) : chunk;
+    yield part;
+    sent += part.length;
   }
   if (sent < length) throw new AppError('internal', `${path} changed while it was read (${sent} of ${length} bytes)`);
 }

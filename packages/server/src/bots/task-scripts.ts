@@ -131,8 +131,8 @@ export function sameProcess(a: string, b: string): boolean {
   return pid(a) === pid(b) && sa !== undefined && sa === start(b);
 }
 
-/** Parses TAIL_SCRIPT's output into both streams' tails and total sizes. */
-export function parseTail(text: string): { stdout: Buffer; stderr: Buffer; stdoutBytes: number; stderrBytes: number } {
+/** Parses TAIL_SCRIPT's output into both streams' tails (at most the last `max` bytes each) and total sizes. */
+export function parseTail(text: string, max = Number.MAX_SAFE_INTEGER): { stdout: Buffer; stderr: Buffer; stdoutBytes: number; stderrBytes: number } {
   const lines = text.split('\n');
   const sizes = /^size\s+(\d+)\s+(\d+)/.exec(lines[0] ?? '');
   const body: Record<'stdout' | 'stderr', string[]> = { stdout: [], stderr: [] };
@@ -141,9 +141,10 @@ export function parseTail(text: string): { stdout: Buffer; stderr: Buffer; stdou
     if (line === ':stdout' || line === ':stderr') into = line.slice(1) as 'stdout' | 'stderr';
     else if (into) body[into].push(line.trim());
   }
+  const last = (b: Buffer) => (b.length > max ? b.subarray(b.length - max) : b);
   return {
-    stdout: Buffer.from(body.stdout.join(''), 'base64'),
-    stderr: Buffer.from(body.stderr.join(''), 'base64'),
+    stdout: last(Buffer.from(body.stdout.join(''), 'base64')),
+    stderr: last(Buffer.from(body.stderr.join(''), 'base64')),
     stdoutBytes: Number(sizes?.[1] ?? 0),
     stderrBytes: Number(sizes?.[2] ?? 0),
   };

@@ -9,6 +9,7 @@ import { containerName } from './container-service.js';
 import type { ExecRequest, ExecService } from './exec-service.js';
 import { mustBeRunning } from './exec-service.js';
 import { newId, now } from './ids.js';
+import { HelperOutput } from './helper-output.js';
 import { encodeBytes } from './output-encoding.js';
 import { KILL_SCRIPT, LAUNCH_SCRIPT, STATUS_SCRIPT, TAIL_SCRIPT, TASK_ROOT, parseStatus, parseTail, type TaskProbe } from './task-scripts.js';
 
@@ -22,6 +23,10 @@ export interface TaskServiceDeps {
 /** Default bytes of each stream a task's output tail shows. */
 const DEFAULT_TAIL_BYTES = 64 * 1024;
 const MAX_TAIL_BYTES = 1024 * 1024;
+/** Output of a task script beyond what it is meant to print (nothing, a line or two). */
+const MAX_SCRIPT_OUTPUT = 64 * 1024;
+/** What STATUS_SCRIPT prints of one task: a few lines, two of them /proc stat lines (about 1 KiB each at most). */
+const MAX_STATUS_PER_TASK = 8 * 1024;
 /** How long a kill waits to see the task's end before answering. */
 const KILL_SETTLE_MS = 5_000;
 
@@ -72,11 +77,17 @@ export class TaskService {
         const data = cmd.stdin;
         void session.write(data).finally(() => session.end()).catch(() => undefined);
       }
-      const stderr: Buffer[] = [];
-      for await (const chunk of session.output) if (chunk.stream === 'stderr') stderr.push(chunk.data);
+      // The launcher prints nothing; what a replaced program prints instead is bounded.
+      const out = new HelperOutput(session.output, 'the task launcher');
+      try {
+        await out.end(MAX_SCRIPT_OUTPUT);
+      } catch (err) {
+        await session.kill();
+        throw err;
+      }
       const code = await session.exitCode;
       if (code !== 0) {
-        throw new AppError('internal', `the background task could not be started in the container (exit ${code}): ${Buffer.concat(stderr).toString('utf8').trim()}`);
+        throw new AppError('internal', `the background task could not be started in the container (exit ${code}): ${out.stderrText().trim().slice(-2000)}`);
       }
     } catch (err) {
       await this.tasks.delete(row.id);
@@ -111,7 +122,7 @@ export class TaskService {
     if (row.status !== 'running') return toTask(row);
     await this.tasks.update(row.id, { kill_requested: 1 });
     row = { ...row, kill_requested: 1 };
-    await this.deps.driver.exec(row.container_id, ['/bin/sh', '-c', KILL_SCRIPT, 'berth-kill', taskDir(row.id)]);
+    await this.deps.driver.exec(row.container_id, ['/bin/sh', '-c', KILL_SCRIPT, 'berth-kill', taskDir(row.id)], { maxOutputBytes: MAX_SCRIPT_OUTPUT });
     const deadline = Date.now() + KILL_SETTLE_MS;
     for (let delay = 20; row.status === 'running' && Date.now() < deadline; delay = Math.min(delay * 2, 250)) {
       await sleep(delay);
@@ -191,7 +202,9 @@ export class TaskService {
     }
     if (!live || probeable.length === 0) return out;
 
-    const r = await this.deps.driver.exec(live.id, ['/bin/sh', '-c', STATUS_SCRIPT, 'berth-status', TASK_ROOT, ...probeable.map((p) => p.id)]);
+    const r = await this.deps.driver.exec(live.id, ['/bin/sh', '-c', STATUS_SCRIPT, 'berth-status', TASK_ROOT, ...probeable.map((p) => p.id)], {
+      maxOutputBytes: MAX_SCRIPT_OUTPUT + probeable.length * MAX_STATUS_PER_TASK,
+    });
     const probes = new Map(parseStatus(r.stdout.toString('utf8')).map((p) => [p.id, p]));
     // Started before the container's current start: its processes ended at that stop.
     const restartedSince = (row: TaskRow) => live.startedAt !== null && Date.parse(live.startedAt) > Date.parse(row.started_at);
@@ -218,9 +231,11 @@ export class TaskService {
 
   private async tail(row: TaskRow, bytes: number): Promise<Task['output'] | undefined> {
     try {
-      const r = await this.deps.driver.exec(row.container_id, ['/bin/sh', '-c', TAIL_SCRIPT, 'berth-tail', taskDir(row.id), String(bytes)]);
+      const r = await this.deps.driver.exec(row.container_id, ['/bin/sh', '-c', TAIL_SCRIPT, 'berth-tail', taskDir(row.id), String(bytes)], {
+        maxOutputBytes: tailOutputLimit(bytes),
+      });
       if (r.exitCode !== 0) return undefined;
-      const t = parseTail(r.stdout.toString('utf8'));
+      const t = parseTail(r.stdout.toString('utf8'), bytes);
       const out = encodeBytes(t.stdout);
       const err = encodeBytes(t.stderr);
       return { stdout: out.text, stderr: err.text, stdoutEncoding: out.encoding, stderrEncoding: err.encoding, stdoutBytes: t.stdoutBytes, stderrBytes: t.stderrBytes };
@@ -230,6 +245,11 @@ export class TaskService {
       throw err;
     }
   }
+}
+
+/** What TAIL_SCRIPT prints for `bytes` of each stream: base64 in lines of 76 characters (57 bytes), and a few short lines. */
+export function tailOutputLimit(bytes: number): number {
+  return MAX_SCRIPT_OUTPUT + 2 * Math.ceil(bytes / 57) * 77;
 }
 
 function taskDir(taskId: string): string {

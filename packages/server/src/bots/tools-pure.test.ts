@@ -128,7 +128,8 @@ describe('parseListing', () => {
       Buffer.from('81a4 1 1700000003 ./we\nird/\n'),
       Buffer.from(`L./lnk/\n${hex('/etc/a b\nc')}\n.\n`),
     ]);
-    const entries = parseListing(raw);
+    const { entries, more } = parseListing(raw);
+    expect(more).toBe(false);
     expect(entries.map((e) => e.name)).toEqual(['file', 'lnk', 'sub dir', 'we\nird']);
     expect(entries[0]).toEqual({ name: 'file', type: 'file', size: 5, mode: '0644', mtime: new Date(1700000000_000).toISOString() });
     expect(entries[1]).toMatchObject({ type: 'symlink', linkTarget: '/etc/a b\nc', mode: '0777' });

@@ -1,3 +1,5 @@
+import { AppError } from '../errors.js';
+
 /**
  * The one interface every container engine driver implements, in Berth's own types. Library and
  * engine types never leave a driver's folder; engine errors are turned into `AppError`s with Berth
@@ -65,6 +67,14 @@ export interface ImageInfo {
   /** The image's default command; empty when it has none. */
   cmd: string[];
   entrypoint: string[];
+}
+
+/** Default bound on a buffered exec's output (`RuntimeDriver.exec`), which runs Berth's own short scripts. */
+export const MAX_SHORT_EXEC_OUTPUT = 8 * 1024 * 1024;
+
+/** The error of a command whose output went past what its reader keeps. */
+export function outputTooLarge(what: string, limit: number): AppError {
+  return new AppError('output_too_large', `${what} printed more than ${limit} bytes; it was stopped`, { details: { limit } });
 }
 
 export interface ExecResult {
@@ -179,8 +189,13 @@ export interface RuntimeDriver {
   listContainers(filter: { labels: string[] }): Promise<ContainerState[]>;
   /** Number of processes in a running container; 0 when it is not running. */
   countProcesses(id: string): Promise<number>;
-  /** Runs a command to completion in a running container (`container_not_running` otherwise). */
-  exec(id: string, command: string[], options?: { env?: Record<string, string>; cwd?: string }): Promise<ExecResult>;
+  /**
+   * Runs a command to completion in a running container (`container_not_running` otherwise) and
+   * answers its output. Output past `maxOutputBytes` (both streams together; MAX_SHORT_EXEC_OUTPUT
+   * by default) kills the command and fails with `output_too_large`: what a container prints is never
+   * kept without a bound.
+   */
+  exec(id: string, command: string[], options?: { env?: Record<string, string>; cwd?: string; maxOutputBytes?: number }): Promise<ExecResult>;
   /**
    * Starts a command in a running container (`container_not_running` otherwise) and streams it. The
    * image needs `/bin/sh` (and `setsid`, to give the command its own process group).

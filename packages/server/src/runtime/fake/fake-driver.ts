@@ -15,7 +15,7 @@ import type {
   RuntimeCapabilities,
   RuntimeDriver,
 } from '../driver.js';
-import { matchesLabelFilter } from '../driver.js';
+import { MAX_SHORT_EXEC_OUTPUT, matchesLabelFilter, outputTooLarge } from '../driver.js';
 import { fakeExecSession } from './fake-exec.js';
 
 type DelayedCall =
@@ -220,18 +220,19 @@ export class FakeDriver implements RuntimeDriver {
     return c.state.state === 'running' || c.state.state === 'paused' ? 2 : 0;
   }
 
-  async exec(id: string, command: string[], options: { env?: Record<string, string>; cwd?: string } = {}): Promise<ExecResult> {
+  async exec(id: string, command: string[], options: { env?: Record<string, string>; cwd?: string; maxOutputBytes?: number } = {}): Promise<ExecResult> {
     await this.enter('exec', id);
     const c = this.get(id);
     if (c.state.state !== 'running') {
       throw new AppError('container_not_running', `container ${c.state.name} is not running`, { details: { id } });
     }
     const [cmd, ...args] = command;
-    const out = (stdout: string, exitCode = 0, stderr = ''): ExecResult => ({
-      exitCode,
-      stdout: Buffer.from(stdout),
-      stderr: Buffer.from(stderr),
-    });
+    const limit = options.maxOutputBytes ?? MAX_SHORT_EXEC_OUTPUT;
+    const out = (stdout: string, exitCode = 0, stderr = ''): ExecResult => {
+      const r = { exitCode, stdout: Buffer.from(stdout), stderr: Buffer.from(stderr) };
+      if (r.stdout.length + r.stderr.length > limit) throw outputTooLarge(`the command ${cmd ?? ''}`, limit);
+      return r;
+    };
     const cwd = options.cwd ?? c.spec.dataMount.containerPath;
     switch (cmd) {
       case 'echo':

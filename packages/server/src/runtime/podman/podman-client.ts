@@ -229,24 +229,42 @@ export interface StreamFrame {
   data: Buffer;
 }
 
+/** A frame longer than this is not the engine's (it writes what one read of a pipe gives): the stream is broken. */
+export const MAX_FRAME_BYTES = 16 * 1024 * 1024;
+
 /**
  * Demultiplexes Docker's attach/exec stream: frames of an 8-byte header (stream type, 3 zero bytes,
- * big-endian payload length) followed by the payload.
+ * big-endian payload length) followed by the payload. A payload is passed on piece by piece as it
+ * arrives, never gathered, so the cost is linear in the bytes read and only a header is ever held;
+ * a declared length past MAX_FRAME_BYTES fails the stream.
  */
 export async function* demuxDockerStream(stream: AsyncIterable<Buffer>): AsyncGenerator<StreamFrame> {
-  let buf: Buffer = Buffer.alloc(0);
+  const header = Buffer.alloc(8);
+  let have = 0; // header bytes gathered
+  let left = 0; // payload bytes of the current frame still to come
+  let type: StreamFrame['stream'] = 'stdout';
   for await (const chunk of stream) {
-    buf = buf.length === 0 ? chunk : Buffer.concat([buf, chunk]);
-    while (buf.length >= 8) {
-      const size = buf.readUInt32BE(4);
-      if (buf.length < 8 + size) break;
-      const type = buf[0];
-      const data = buf.subarray(8, 8 + size);
-      buf = buf.subarray(8 + size);
-      yield { stream: type === 2 ? 'stderr' : type === 0 ? 'stdin' : 'stdout', data };
+    let i = 0;
+    while (i < chunk.length) {
+      if (left > 0) {
+        const n = Math.min(left, chunk.length - i);
+        yield { stream: type, data: chunk.subarray(i, i + n) };
+        left -= n;
+        i += n;
+        continue;
+      }
+      const n = Math.min(8 - have, chunk.length - i);
+      chunk.copy(header, have, i, i + n);
+      have += n;
+      i += n;
+      if (have < 8) break;
+      have = 0;
+      left = header.readUInt32BE(4);
+      if (left > MAX_FRAME_BYTES) throw new Error(`exec stream frame declares ${left} bytes (at most ${MAX_FRAME_BYTES})`);
+      type = header[0] === 2 ? 'stderr' : header[0] === 0 ? 'stdin' : 'stdout';
     }
   }
-  if (buf.length > 0) throw new Error(`exec stream ended inside a frame (${buf.length} bytes left)`);
+  if (have > 0 || left > 0) throw new Error(`exec stream ended inside a frame (${have > 0 ? `${have} header bytes` : `${left} bytes missing`})`);
 }
 
 export async function readAll(stream: AsyncIterable<Buffer>, signal?: AbortSignal): Promise<Buffer> {

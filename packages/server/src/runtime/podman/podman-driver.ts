@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import type http from 'node:http';
 import { AppError } from '../../errors.js';
 import type {
   ContainerSpec,
@@ -15,7 +16,7 @@ import type {
   RuntimeCapabilities,
   RuntimeDriver,
 } from '../driver.js';
-import { matchesLabelFilter } from '../driver.js';
+import { MAX_SHORT_EXEC_OUTPUT, matchesLabelFilter, outputTooLarge } from '../driver.js';
 import {
   PodmanClient,
   abortReason,
@@ -26,7 +27,7 @@ import {
   readAll,
   toAppError,
 } from './podman-client.js';
-import { startExecSession } from './podman-exec.js';
+import { killExecFromHost, startExecSession } from './podman-exec.js';
 
 /** libpod endpoints are versioned; 4.0.0 is the oldest Podman 4.3 accepts. */
 const LIBPOD = '/v4.0.0/libpod';
@@ -333,9 +334,10 @@ export class PodmanDriver implements RuntimeDriver {
   async exec(
     id: string,
     command: string[],
-    options: { env?: Record<string, string>; cwd?: string } = {},
+    options: { env?: Record<string, string>; cwd?: string; maxOutputBytes?: number } = {},
   ): Promise<ExecResult> {
     const ctx = { resource: 'container' as const, ref: id, action: 'exec in container' };
+    const limit = options.maxOutputBytes ?? MAX_SHORT_EXEC_OUTPUT;
     let execId: string;
     try {
       const create: Record<string, unknown> = { AttachStdout: true, AttachStderr: true, AttachStdin: false, Tty: false, Cmd: command };
@@ -353,17 +355,24 @@ export class PodmanDriver implements RuntimeDriver {
 
     const stdout: Buffer[] = [];
     const stderr: Buffer[] = [];
+    let size = 0;
+    let res: http.IncomingMessage | undefined;
     try {
-      const res = await this.client.request({ method: 'POST', path: `/exec/${execId}/start`, body: { Detach: false, Tty: false } });
+      res = await this.client.request({ method: 'POST', path: `/exec/${execId}/start`, body: { Detach: false, Tty: false } });
       const status = res.statusCode ?? 0;
-      // Buffered exec runs Berth's own short scripts (task status, kill, tail): bounded by progress.
+      // Buffered exec runs Berth's own short scripts (task status, kill, tail): bounded by progress and size.
       const body = progressBounded(res, this.client.timeoutMs, `running a command in ${id}`);
       if (status < 200 || status >= 300) throw engineHttpError(status, (await readAll(body)).toString('utf8'));
       for await (const frame of demuxDockerStream(body)) {
+        size += frame.data.length;
+        if (size > limit) throw outputTooLarge(`the command ${command[0] ?? ''}`, limit);
         if (frame.stream === 'stderr') stderr.push(frame.data);
         else if (frame.stream === 'stdout') stdout.push(frame.data);
       }
     } catch (err) {
+      // Whatever is still running (too much output, silence past the deadline) is stopped from the host.
+      res?.destroy();
+      await killExecFromHost(this.client, execId);
       throw toAppError(err, ctx);
     }
     return { exitCode: await this.execExitCode(execId, ctx), stdout: Buffer.concat(stdout), stderr: Buffer.concat(stderr) };
@@ -371,7 +380,7 @@ export class PodmanDriver implements RuntimeDriver {
 
   /** The streaming exec (stdin, tty, kill of the process group) lives in podman-exec.ts. */
   execStream(id: string, options: ExecStreamOptions): Promise<ExecSession> {
-    return startExecSession({ client: this.client, runShort: (command) => this.exec(id, command) }, id, options);
+    return startExecSession({ client: this.client, runShort: (command) => this.exec(id, command, { maxOutputBytes: 64 * 1024 }) }, id, options);
   }
 
   // --- snapshots ------------------------------------------------------------------------------

@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import http from 'node:http';
 import type { Socket } from 'node:net';
 import { AppError } from '../../errors.js';
@@ -33,10 +34,15 @@ export const KILL_SCRIPT = 'kill -9 "-$1" 2>/dev/null || kill -9 "$1" 2>/dev/nul
 
 /** A marker line longer than this is not the wrapper's: give up looking for it. */
 const MAX_MARKER_BYTES = 32;
+/** Output kept while waiting for the marker; past it (a replaced `/bin/sh`) the wait is given up. */
+const MAX_EARLY_BYTES = 64 * 1024;
 
 interface ExecInspect {
   Running?: boolean;
   ExitCode?: number | null;
+  /** The session's first process as the host sees it. */
+  Pid?: number;
+  ContainerID?: string;
 }
 
 export interface ExecSessionDeps {
@@ -90,6 +96,7 @@ export async function startExecSession(deps: ExecSessionDeps, containerId: strin
 
   // The wrapper's first line: the pid. Frames before it (none are expected) are kept for the reader.
   const early: ExecOutputChunk[] = [];
+  let earlyBytes = 0;
   let pid: number | null = null;
   let marker = Buffer.alloc(0);
   const markerStream = tty ? 'stdout' : 'stderr';
@@ -103,6 +110,8 @@ export async function startExecSession(deps: ExecSessionDeps, containerId: strin
       const frame = next.value;
       if (frame.stream !== markerStream) {
         early.push(frame);
+        earlyBytes += frame.data.length;
+        if (earlyBytes > MAX_EARLY_BYTES) break;
         continue;
       }
       marker = Buffer.concat([marker, frame.data]);
@@ -167,8 +176,13 @@ export async function startExecSession(deps: ExecSessionDeps, containerId: strin
     if (killed) return;
     killed = true;
     try {
-      // Once the output has ended the process is gone; its pid may already be someone else's.
-      if (pid !== null && !finished) await deps.runShort(['/bin/sh', '-c', KILL_SCRIPT, 'berth-kill', String(pid)]);
+      if (finished) return;
+      // The session's own first process, from the host: this needs nothing from the container, whose
+      // `/bin/sh` may not be the one the wrapper expects (then no pid was reported either).
+      await killExecFromHost(client, execId);
+      // The command's process group, which the wrapper moved out of the first process's. Once the
+      // output has ended the process is gone; its pid may already be someone else's.
+      if (pid !== null) await deps.runShort(['/bin/sh', '-c', KILL_SCRIPT, 'berth-kill', String(pid)]);
     } catch {
       // The container stopped meanwhile: nothing is left to kill.
     } finally {
@@ -212,6 +226,35 @@ export async function startExecSession(deps: ExecSessionDeps, containerId: strin
     },
     kill,
   };
+}
+
+/**
+ * SIGKILLs an exec session's first process and its process group (the engine makes it a session
+ * leader) from the host, when the engine runs on this host and its processes are ours to signal;
+ * otherwise does nothing. The pid is only signalled while its cgroup is the container's, so a pid
+ * reused by a host process is left alone.
+ */
+export async function killExecFromHost(client: PodmanClient, execId: string): Promise<void> {
+  let info: ExecInspect;
+  try {
+    ({ body: info } = await client.json<ExecInspect>({ path: `/exec/${execId}/json` }));
+  } catch {
+    return; // the session is gone
+  }
+  const { Pid: pid, ContainerID: container } = info;
+  if (!info.Running || typeof pid !== 'number' || !Number.isInteger(pid) || pid <= 1 || !container || !/^[0-9a-f]{64}$/.test(container)) return;
+  try {
+    if (!(await readFile(`/proc/${pid}/cgroup`, 'utf8')).includes(container)) return;
+  } catch {
+    return; // not visible from here (another host or pid namespace), or already gone
+  }
+  for (const target of [-pid, pid]) {
+    try {
+      process.kill(target, 'SIGKILL');
+    } catch {
+      // Already gone, or not ours to signal.
+    }
+  }
 }
 
 /** `POST` with `Connection: Upgrade`: Podman answers 101 and hands the socket over to the exec stream. */
