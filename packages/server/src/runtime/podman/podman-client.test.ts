@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AppError, isAppError } from '../../errors.js';
-import { EngineHttpError, EngineTimeoutError, PodmanClient, progressBounded, readAll, toAppError } from './podman-client.js';
+import { EngineHttpError, EngineTimeoutError, MAX_FRAME_BYTES, PodmanClient, demuxDockerStream, progressBounded, readAll, toAppError } from './podman-client.js';
 
 /**
  * The client's deadlines against a stand-in engine on a unix socket: one that never answers, one
@@ -116,5 +116,47 @@ describe('toAppError', () => {
   it('keeps other engine failures as they were', () => {
     expect(toAppError(new EngineHttpError(500, 'no such container', ''), { resource: 'container' })).toMatchObject({ code: 'container_not_found' });
     expect(toAppError(new EngineHttpError(500, 'something else broke', ''))).toMatchObject({ code: 'internal' });
+  });
+});
+
+describe('demuxDockerStream', () => {
+  const frame = (type: number, data: Buffer) => {
+    const head = Buffer.alloc(8);
+    head[0] = type;
+    head.writeUInt32BE(data.length, 4);
+    return Buffer.concat([head, data]);
+  };
+  const wire = Buffer.concat([frame(1, Buffer.from('out 1 ')), frame(2, Buffer.from('err')), frame(1, Buffer.alloc(0)), frame(1, Buffer.from('out 2'))]);
+  async function* chunks(parts: Buffer[]): AsyncGenerator<Buffer> {
+    for (const p of parts) yield p;
+  }
+  async function streams(parts: Buffer[]): Promise<Record<string, string>> {
+    const got: Record<string, string> = { stdout: '', stderr: '' };
+    for await (const f of demuxDockerStream(chunks(parts))) got[f.stream] += f.data.toString();
+    return got;
+  }
+
+  it('splits the streams the same however the bytes arrive', async () => {
+    const want = { stdout: 'out 1 out 2', stderr: 'err' };
+    expect(await streams([wire])).toEqual(want);
+    expect(await streams([...wire].map((b) => Buffer.from([b])))).toEqual(want);
+    expect(await streams([wire.subarray(0, 3), wire.subarray(3, 11), wire.subarray(11)])).toEqual(want);
+  });
+
+  it('passes a long payload on as it arrives instead of gathering it', async () => {
+    const head = frame(1, Buffer.alloc(0));
+    head.writeUInt32BE(1000, 4);
+    const seen: number[] = [];
+    for await (const f of demuxDockerStream(chunks([head, Buffer.alloc(400), Buffer.alloc(600)]))) seen.push(f.data.length);
+    expect(seen).toEqual([400, 600]);
+  });
+
+  it('refuses a frame that declares more than any engine writes, and a stream that ends inside a frame', async () => {
+    const huge = Buffer.alloc(8);
+    huge[0] = 1;
+    huge.writeUInt32BE(MAX_FRAME_BYTES + 1, 4);
+    await expect(streams([huge])).rejects.toThrow(/declares/);
+    await expect(streams([wire.subarray(0, wire.length - 2)])).rejects.toThrow(/inside a frame/);
+    await expect(streams([wire.subarray(0, 4)])).rejects.toThrow(/inside a frame/);
   });
 });
