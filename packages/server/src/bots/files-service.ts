@@ -188,20 +188,27 @@ function info(path: string, st: FileStat): FileInfo {
 
 /**
  * The body, checked to be exactly `length` bytes: a file that shrinks while it is read must not pass
- * for a whole answer (the client sees the transfer fail instead). The body is read on to its end, so
- * the reader ends cleanly; bytes past `length` (a file that grew, or a helper printing more than
- * asked) stop it instead.
+ * for a whole answer (the client sees the transfer fail instead). Once `length` bytes are out the body
+ * is read once more, so that a reader about to end ends by itself; whatever comes instead (a file that
+ * grew, a helper printing more than asked, its failure) is not the client's, and stops the body.
  */
 async function* exactly(body: AsyncIterable<Buffer>, length: number, path: string): AsyncGenerator<Buffer> {
+  const it = body[Symbol.asyncIterator]();
   let sent = 0;
-  for await (const chunk of body) {
-    if (chunk.length === 0) continue;
-    if (sent >= length) break;
-    const part = sent + chunk.length > length ? chunk.subarray(0, length - sent) : chunk;
-    yield part;
-    sent += part.length;
+  try {
+    while (sent < length) {
+      const next = await it.next();
+      if (next.done) break;
+      const chunk = next.value;
+      const part = sent + chunk.length > length ? chunk.subarray(0, length - sent) : chunk;
+      if (part.length > 0) yield part;
+      sent += part.length;
+    }
+    if (sent < length) throw new AppError('internal', `${path} changed while it was read (${sent} of ${length} bytes)`);
+    await it.next().catch(() => undefined);
+  } finally {
+    await it.return?.();
   }
-  if (sent < length) throw new AppError('internal', `${path} changed while it was read (${sent} of ${length} bytes)`);
 }
 
 async function* oneChunk(data: Buffer): AsyncGenerator<Buffer> {

@@ -98,12 +98,15 @@ export class HelperOutput {
     }
   }
 
-  /** The rest of stdout as it comes, at most `max` bytes: one more throws. */
+  /** The rest of stdout as it comes, at most `max` bytes: those are passed on, and one more throws. */
   async *stdout(max: number): AsyncGenerator<Buffer> {
     let size = 0;
     for await (const chunk of this.chunks()) {
+      if (size + chunk.length > max) {
+        if (size < max) yield chunk.subarray(0, max - size);
+        throw outputTooLarge(this.what, max);
+      }
       size += chunk.length;
-      if (size > max) throw outputTooLarge(this.what, max);
       if (chunk.length > 0) yield chunk;
     }
   }
