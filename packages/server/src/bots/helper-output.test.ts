@@ -3,6 +3,7 @@ import { isAppError } from '../errors.js';
 import type { ExecOutputChunk } from '../runtime/driver.js';
 import { parseListing } from './container-files.js';
 import { HelperOutput } from './helper-output.js';
+import { CappedBuffer, ChunkEncoder } from './output-encoding.js';
 import { parseTail } from './task-scripts.js';
 import { tailOutputLimit } from './task-service.js';
 
@@ -92,7 +93,7 @@ describe('HelperOutput cost', () => {
     await expect(out.line(4096)).rejects.toSatisfy(tooLarge);
     // It stopped reading right at the bound.
     expect(served).toBe(4097);
-    expect((await new HelperOutput(drip(), 'test').line(n)).length).toBe(n);
+    expect((await new HelperOutput(drip(), 'test').line(n))?.length).toBe(n);
   });
 });
 
@@ -140,5 +141,32 @@ describe('task tail output', () => {
     const lines = Math.ceil(encoded / 76);
     expect(tailOutputLimit(n)).toBeGreaterThanOrEqual(2 * (encoded + lines) + 100);
     expect(tailOutputLimit(n)).toBeLessThan(3 * n + 128 * 1024);
+  });
+});
+
+describe.each(Object.entries(cuts))('exec output kept in memory, %s', (_name, cut) => {
+  const text = Buffer.from('h\u00e9llo \u2603 w\u00f6rld, '.repeat(50));
+
+  it('keeps the first bytes up to the cap and counts the rest', () => {
+    const c = new CappedBuffer(100);
+    for (const part of cut(text)) c.push(part);
+    const r = c.result();
+    expect(r).toMatchObject({ encoding: 'utf8', bytes: text.length, truncated: true });
+    expect(Buffer.byteLength(r.text)).toBeLessThanOrEqual(100);
+    expect(text.toString().startsWith(r.text)).toBe(true);
+  });
+
+  it('streams text as text, holding back no more than a cut character', () => {
+    const e = new ChunkEncoder();
+    let out = '';
+    for (const part of cut(text)) {
+      const r = e.push(part);
+      if (r) {
+        expect(r.encoding).toBe('utf8');
+        out += r.data;
+      }
+    }
+    expect(e.flush()).toBeNull();
+    expect(out).toBe(text.toString());
   });
 });
