@@ -13,7 +13,9 @@ import { type PodmanClient, EngineTimeoutError, abortReason, demuxDockerStream, 
  * The engine has no way to signal an exec session, so the command runs under a small `/bin/sh`
  * wrapper that first reports the process id the command will keep (before anything else is written)
  * and, without a tty, makes it the leader of its own session and process group with `setsid`. A
- * kill is then a second exec: `kill -KILL -- -<pgid>`.
+ * kill is then a second exec: `kill -KILL -- -<pgid>`. Before it, the session's first process is
+ * killed from the host (`killExecFromHost`), which works even when the container's `/bin/sh` is not
+ * a shell at all and the wrapper never reported a pid.
  */
 
 /**
