@@ -147,6 +147,17 @@ export class ContainerService {
       cdiDevices: config.cdiDevices,
       resources: config.resources,
       network: config.network,
+      // Each bot its own network: no other bot shares its bridge (see podman-isolation.ts).
+      ...(config.network === 'bridge' && {
+        privateNetwork: {
+          name: botNetworkName(bot.id),
+          labels: {
+            [LABEL.managed]: 'true',
+            [LABEL.bot]: bot.id,
+            ...(this.deps.instanceId !== undefined && { [LABEL.instance]: this.deps.instanceId }),
+          },
+        },
+      }),
     };
 
     // A container built from the image starts a fresh line of snapshots (head null); a restored one
@@ -416,6 +427,11 @@ export class ContainerService {
 }
 
 export function containerName(botId: string): string {
+  return `berth-${botId}`;
+}
+
+/** The bot's own network, which its containers (and a replacement beside them) join. */
+export function botNetworkName(botId: string): string {
   return `berth-${botId}`;
 }
 

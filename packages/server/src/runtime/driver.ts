@@ -20,6 +20,18 @@ export interface ContainerSpec {
   cdiDevices: string[];
   resources: { cpus: number | null; memoryMb: number | null; pidsLimit: number };
   network: NetworkMode;
+  /**
+   * With `bridge`: the container's own network instead of the engine's shared bridge, made on first
+   * use with these labels (a replacement built beside a bot's container joins the same one). The
+   * driver keeps it apart from every other network and from the host, and keeps internet egress.
+   */
+  privateNetwork?: { name: string; labels: Record<string, string> };
+}
+
+/** A network the driver made for `privateNetwork`. */
+export interface NetworkSummary {
+  name: string;
+  labels: Record<string, string>;
 }
 
 /** What the engine says about a container's state, unmapped. */
@@ -186,6 +198,11 @@ export interface RuntimeDriver {
    * image needs `/bin/sh` (and `setsid`, to give the command its own process group).
    */
   execStream(id: string, options: ExecStreamOptions): Promise<ExecSession>;
+
+  /** Private networks that carry every given label (`key=value` or just `key`). */
+  listNetworks(filter: { labels: string[] }): Promise<NetworkSummary[]>;
+  /** Removes a private network once no container uses it. Removing a missing one is fine. */
+  removeNetwork(name: string): Promise<void>;
 
   // --- snapshots: root filesystem changes as images ---------------------------------------------
 

@@ -1,0 +1,153 @@
+import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import { AppError } from '../../errors.js';
+
+/** The bridge interfaces of bot networks start with this; the firewall rules match `berth+`. */
+export const DEFAULT_BRIDGE_PREFIX = 'berth';
+/** Base of the names of the chains Berth owns (`<base>-INPUT`, `<base>-FORWARD`) in the filter table. */
+export const DEFAULT_ISOLATION_CHAIN = 'BERTH-ISOLATION';
+
+/** Bridge interface prefixes: short enough to leave room for a unique suffix in Linux's 15 characters. */
+export const BRIDGE_PREFIX = /^[a-z][a-z0-9]{1,7}$/;
+const CHAIN = /^[A-Z][A-Z0-9-]{0,19}$/;
+
+/** Podman's own bridges (its default network is `podman0`): other containers on this host. */
+const PODMAN_BRIDGES = 'podman+';
+const IPTABLES_TIMEOUT_MS = 20_000;
+
+export interface PodmanIsolationOptions {
+  bridgePrefix?: string;
+  chain?: string;
+}
+
+/**
+ * The host-side half of bot network isolation. Every bot has its own bridge network (see the
+ * driver), so traffic between bots and from a bot to the host crosses layer 3 where iptables sees
+ * it, with or without br_netfilter. These rules, for IPv4 and IPv6 (a bot's interface always has a
+ * link-local address), in chains Berth owns and jumps it inserts first in INPUT and FORWARD:
+ *
+ * - from a bot's bridge to the host itself (gateway, other addresses, broadcasts): only replies to
+ *   connections the host opened;
+ * - into a bot's bridge from anywhere (another bot, other containers, the LAN): only replies;
+ * - from a bot's bridge into Podman's other bridges (containers not made by Berth, or bots made
+ *   before isolation): nothing.
+ *
+ * Everything else a bot sends (the internet, DNS servers off the host) goes on to Podman's own
+ * rules, so egress stays as the bot's `network` says. The rules match bridges by name prefix, so
+ * they hold for every bot network of every Berth on the host, at once and with no per-bot work.
+ * They are installed idempotently and kept when Berth stops: bot containers keep running then, and
+ * another Berth on the host relies on the same rules. `remove()` exists for tests and uninstalls.
+ */
+export class PodmanIsolation {
+  readonly bridgePrefix: string;
+  readonly chain: string;
+  private pending: Promise<void> | null = null;
+
+  constructor(options: PodmanIsolationOptions = {}) {
+    this.bridgePrefix = options.bridgePrefix ?? DEFAULT_BRIDGE_PREFIX;
+    this.chain = options.chain ?? DEFAULT_ISOLATION_CHAIN;
+    if (!BRIDGE_PREFIX.test(this.bridgePrefix)) throw new Error(`bridge prefix ${this.bridgePrefix} must match ${String(BRIDGE_PREFIX)}`);
+    if (!CHAIN.test(this.chain)) throw new Error(`chain name ${this.chain} must match ${String(CHAIN)}`);
+  }
+
+  /**
+   * Installs (or repairs) the rules; cheap when they are in place. Called at start-up and before a
+   * bot container is made, so a firewall reload that flushed them does not leave bots open.
+   * Concurrent calls share one run.
+   */
+  ensure(): Promise<void> {
+    this.pending ??= this.install().finally(() => {
+      this.pending = null;
+    });
+    return this.pending;
+  }
+
+  private async install(): Promise<void> {
+    for (const family of families()) {
+      try {
+        // Declaring a chain in a --noflush restore empties it: its rules are replaced in one step.
+        await run(family.restore, ['-w', '--noflush'], this.chainRules());
+        for (const { from, rule } of this.jumps()) {
+          // First in the built-in chain: ahead of Podman's rules, which accept all a bot's traffic.
+          if (!(await run(family.cmd, ['-w', '-C', from, ...rule], null, true))) await run(family.cmd, ['-w', '-I', from, '1', ...rule], null);
+        }
+      } catch (err) {
+        throw new AppError('internal', `could not install Berth's network isolation rules with ${family.cmd}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+      }
+    }
+  }
+
+  /** Takes the jumps and chains away again (tests, uninstall); rules Berth did not make are left. */
+  async remove(): Promise<void> {
+    for (const family of families()) {
+      for (const { from, rule } of this.jumps()) {
+        // A jump inserted twice (two Berths racing) is removed twice.
+        while (await run(family.cmd, ['-w', '-D', from, ...rule], null).catch(() => false));
+      }
+      for (const chain of [this.inputChain, this.forwardChain]) {
+        await run(family.cmd, ['-w', '-F', chain], null).catch(() => false);
+        await run(family.cmd, ['-w', '-X', chain], null).catch(() => false);
+      }
+    }
+  }
+
+  get inputChain(): string {
+    return `${this.chain}-INPUT`;
+  }
+
+  get forwardChain(): string {
+    return `${this.chain}-FORWARD`;
+  }
+
+  private jumps(): { from: 'INPUT' | 'FORWARD'; rule: string[] }[] {
+    const bots = `${this.bridgePrefix}+`;
+    return [
+      { from: 'INPUT', rule: ['-i', bots, '-j', this.inputChain] },
+      { from: 'FORWARD', rule: ['-i', bots, '-j', this.forwardChain] },
+      { from: 'FORWARD', rule: ['-o', bots, '-j', this.forwardChain] },
+    ];
+  }
+
+  private chainRules(): string {
+    const bots = `${this.bridgePrefix}+`;
+    const replies = '-m conntrack --ctstate RELATED,ESTABLISHED -j RETURN';
+    return [
+      '*filter',
+      `:${this.inputChain} - [0:0]`,
+      `:${this.forwardChain} - [0:0]`,
+      `-A ${this.inputChain} ${replies}`,
+      `-A ${this.inputChain} -j DROP`,
+      `-A ${this.forwardChain} ${replies}`,
+      `-A ${this.forwardChain} -o ${bots} -j DROP`,
+      `-A ${this.forwardChain} -i ${bots} -o ${PODMAN_BRIDGES} -j DROP`,
+      'COMMIT',
+      '',
+    ].join('\n');
+  }
+}
+
+interface Family {
+  cmd: string;
+  restore: string;
+}
+
+function families(): Family[] {
+  const v4 = { cmd: 'iptables', restore: 'iptables-restore' };
+  // Without IPv6 in the kernel no bot has an IPv6 address to reach anything with.
+  return fs.existsSync('/proc/sys/net/ipv6') ? [v4, { cmd: 'ip6tables', restore: 'ip6tables-restore' }] : [v4];
+}
+
+/**
+ * Runs an iptables command. With `check`, exit status 1 means "no such rule/chain" and answers
+ * false; any other failure throws with the command's own message.
+ */
+function run(cmd: string, args: string[], stdin: string | null, check = false): Promise<boolean> {
+  return new Promise((resolve, reject) => {
+    const child = execFile(cmd, args, { timeout: IPTABLES_TIMEOUT_MS, maxBuffer: 64 * 1024 }, (err, _stdout, stderr) => {
+      if (!err) return resolve(true);
+      if (check && err.code === 1) return resolve(false);
+      reject(new Error(`${cmd} ${args.join(' ')}: ${stderr.trim().slice(0, 500) || err.message}`));
+    });
+    child.stdin?.end(stdin ?? '');
+  });
+}
