@@ -148,6 +148,9 @@ function run(cmd: string, args: string[], stdin: string | null, check = false): 
       if (check && err.code === 1) return resolve(false);
       reject(new Error(`${cmd} ${args.join(' ')}: ${stderr.trim().slice(0, 500) || err.message}`));
     });
-    child.stdin?.end(stdin ?? '');
+    // A command that exits without reading its input fails by its exit status, not by this pipe.
+    child.stdin?.on('error', () => undefined);
+    if (stdin === null) child.stdin?.end();
+    else child.stdin?.end(stdin);
   });
 }
