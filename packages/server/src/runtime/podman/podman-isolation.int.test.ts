@@ -6,10 +6,11 @@ import os from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Bot, Container, Operation } from '@berth/contract';
 import { closeTestBerth, expectJson, startTestBerth, type TestBerth } from '../../testing/harness.js';
-import { realPodman, PODMAN_SOCKET, TEST_IMAGE } from '../../testing/podman.js';
+import { TEST_IMAGE } from '../../testing/podman.js';
 import { until } from '../../testing/wait.js';
 import { bridgeName, PodmanDriver } from './podman-driver.js';
 import { PodmanIsolation } from './podman-isolation.js';
+import { ensurePodmanService, type PodmanService } from './podman-service.js';
 
 const BOT_PORT = 7001;
 
@@ -38,7 +39,9 @@ describe('bot network isolation on Podman', () => {
   const outsideMarker = `outside-${run}`;
   const hostMarker = `host-${run}`;
   const legacyName = `berth-legacy-${run}`;
-  let podman: Awaited<ReturnType<typeof realPodman>>;
+  // A service of this test's own: another test that stops the shared one cannot cut this one off.
+  const tmp = fs.mkdtempSync(`${os.tmpdir()}/berth-isolation-`);
+  let service: PodmanService | undefined;
   let driver: PodmanDriver;
   let t: TestBerth | undefined;
   let outside: ChildProcess | undefined;
@@ -49,8 +52,8 @@ describe('bot network isolation on Podman', () => {
   let b: Bot;
 
   beforeAll(async () => {
-    podman = await realPodman();
-    driver = new PodmanDriver({ socketPath: PODMAN_SOCKET, bridgePrefix: prefix, isolation });
+    service = await ensurePodmanService({ socketPath: `${tmp}/podman.sock` });
+    driver = new PodmanDriver({ socketPath: service.socketPath, bridgePrefix: prefix, isolation });
     await isolation.ensure();
 
     // The outside host: 198.18.x.2 in its own namespace, routed through the host like the internet.
@@ -98,7 +101,8 @@ describe('bot network isolation on Podman', () => {
     quietly('ip', ['link', 'del', hostVeth]);
     await isolation.remove();
     await driver?.close();
-    await podman?.close();
+    await service?.stop();
+    fs.rmSync(tmp, { recursive: true, force: true });
   }, 60_000);
 
   async function runningBot(name: string, body: Record<string, unknown> = {}): Promise<Bot> {
@@ -236,7 +240,7 @@ describe('bot network isolation on Podman', () => {
     expect(await driver.listNetworks({ labels: [`berth.bot=${offline.id}`] })).toEqual([]);
   });
 
-  it('deleting a bot removes its network; the rules are installed once however often they are ensured', async () => {
+  it('deleting a bot removes its network; the rules are repaired, and installed once however often they are ensured', async () => {
     if (!t) throw new Error('no Berth');
     const doomed = await runningBot('doomed');
     expect(await driver.listNetworks({ labels: [`berth.bot=${doomed.id}`] })).toHaveLength(1);
@@ -244,9 +248,17 @@ describe('bot network isolation on Podman', () => {
     expect(await driver.listNetworks({ labels: [`berth.bot=${doomed.id}`] })).toEqual([]);
     expect(os.networkInterfaces()[bridgeName(prefix, `berth-${doomed.id}`)]).toBeUndefined();
 
+    // As a firewall reload or a hand edit might leave them: a chain emptied, a jump gone.
+    execFileSync('iptables', ['-w', '-F', isolation.inputChain]);
+    execFileSync('ip6tables', ['-w', '-D', 'FORWARD', '-o', `${prefix}+`, '-j', isolation.forwardChain]);
     await isolation.ensure();
     await Promise.all([isolation.ensure(), isolation.ensure()]);
     for (const cmd of ['iptables', 'ip6tables']) {
+      expect(execFileSync(cmd, ['-w', '-S', isolation.inputChain], { encoding: 'utf8' }).trim().split('\n')).toEqual([
+        `-N ${isolation.inputChain}`,
+        `-A ${isolation.inputChain} -m conntrack --ctstate RELATED,ESTABLISHED -j RETURN`,
+        `-A ${isolation.inputChain} -j DROP`,
+      ]);
       const rules = execFileSync(cmd, ['-w', '-S'], { encoding: 'utf8' }).split('\n');
       expect(rules.filter((r) => r.includes(`-j ${isolation.inputChain}`))).toEqual([`-A INPUT -i ${prefix}+ -j ${isolation.inputChain}`]);
       expect(rules.filter((r) => r.includes(`-j ${isolation.forwardChain}`)).sort()).toEqual([`-A FORWARD -i ${prefix}+ -j ${isolation.forwardChain}`, `-A FORWARD -o ${prefix}+ -j ${isolation.forwardChain}`]);

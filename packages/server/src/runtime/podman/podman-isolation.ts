@@ -63,18 +63,34 @@ export class PodmanIsolation {
   }
 
   private async install(): Promise<void> {
-    for (const family of families()) {
-      try {
-        // Declaring a chain in a --noflush restore empties it: its rules are replaced in one step.
-        await run(family.restore, ['-w', '--noflush'], this.chainRules());
-        for (const { from, rule } of this.jumps()) {
-          // First in the built-in chain: ahead of Podman's rules, which accept all a bot's traffic.
-          if (!(await run(family.cmd, ['-w', '-C', from, ...rule], null, true))) await run(family.cmd, ['-w', '-I', from, '1', ...rule], null);
+    await Promise.all(
+      families().map(async (family) => {
+        try {
+          // One read of the filter table; in the usual case (all in place) nothing is written.
+          const saved = await run(family.save, ['-t', 'filter']);
+          const lines = saved.split('\n').map((l) => l.trim());
+          const rules = this.chainRules();
+          const inPlace = (chain: string) => lines.filter((l) => l.startsWith(`-A ${chain} `)).join('\n') === rules.filter((l) => l.startsWith(`-A ${chain} `)).join('\n');
+          const missing = this.jumps().filter((j) => !lines.includes(`-A ${j.from} ${j.rule.join(' ')}`));
+          if (missing.length === 0 && inPlace(this.inputChain) && inPlace(this.forwardChain)) return;
+          // Declaring a chain in a --noflush restore empties it: its rules are replaced in one step,
+          // together with the missing jumps, first in the built-in chains, ahead of Podman's rules
+          // (which accept everything a bot sends).
+          const script = [
+            '*filter',
+            `:${this.inputChain} - [0:0]`,
+            `:${this.forwardChain} - [0:0]`,
+            ...rules,
+            ...missing.map((j) => `-I ${j.from} 1 ${j.rule.join(' ')}`),
+            'COMMIT',
+            '',
+          ].join('\n');
+          await run(family.restore, ['-w', '--noflush'], script);
+        } catch (err) {
+          throw new AppError('internal', `could not install Berth's network isolation rules with ${family.restore}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
         }
-      } catch (err) {
-        throw new AppError('internal', `could not install Berth's network isolation rules with ${family.cmd}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
-      }
-    }
+      }),
+    );
   }
 
   /** Takes the jumps and chains away again (tests, uninstall); rules Berth did not make are left. */
@@ -82,11 +98,11 @@ export class PodmanIsolation {
     for (const family of families()) {
       for (const { from, rule } of this.jumps()) {
         // A jump inserted twice (two Berths racing) is removed twice.
-        while (await run(family.cmd, ['-w', '-D', from, ...rule], null).catch(() => false));
+        while (await run(family.cmd, ['-w', '-D', from, ...rule]).then(() => true, () => false));
       }
       for (const chain of [this.inputChain, this.forwardChain]) {
-        await run(family.cmd, ['-w', '-F', chain], null).catch(() => false);
-        await run(family.cmd, ['-w', '-X', chain], null).catch(() => false);
+        await run(family.cmd, ['-w', '-F', chain]).catch(() => '');
+        await run(family.cmd, ['-w', '-X', chain]).catch(() => '');
       }
     }
   }
@@ -108,49 +124,42 @@ export class PodmanIsolation {
     ];
   }
 
-  private chainRules(): string {
+  /** The rules of Berth's chains, as iptables-save prints them. */
+  private chainRules(): string[] {
     const bots = `${this.bridgePrefix}+`;
     const replies = '-m conntrack --ctstate RELATED,ESTABLISHED -j RETURN';
     return [
-      '*filter',
-      `:${this.inputChain} - [0:0]`,
-      `:${this.forwardChain} - [0:0]`,
       `-A ${this.inputChain} ${replies}`,
       `-A ${this.inputChain} -j DROP`,
       `-A ${this.forwardChain} ${replies}`,
       `-A ${this.forwardChain} -o ${bots} -j DROP`,
       `-A ${this.forwardChain} -i ${bots} -o ${PODMAN_BRIDGES} -j DROP`,
-      'COMMIT',
-      '',
-    ].join('\n');
+    ];
   }
 }
 
 interface Family {
   cmd: string;
+  save: string;
   restore: string;
 }
 
 function families(): Family[] {
-  const v4 = { cmd: 'iptables', restore: 'iptables-restore' };
+  const v4 = { cmd: 'iptables', save: 'iptables-save', restore: 'iptables-restore' };
   // Without IPv6 in the kernel no bot has an IPv6 address to reach anything with.
-  return fs.existsSync('/proc/sys/net/ipv6') ? [v4, { cmd: 'ip6tables', restore: 'ip6tables-restore' }] : [v4];
+  return fs.existsSync('/proc/sys/net/ipv6') ? [v4, { cmd: 'ip6tables', save: 'ip6tables-save', restore: 'ip6tables-restore' }] : [v4];
 }
 
-/**
- * Runs an iptables command. With `check`, exit status 1 means "no such rule/chain" and answers
- * false; any other failure throws with the command's own message.
- */
-function run(cmd: string, args: string[], stdin: string | null, check = false): Promise<boolean> {
+/** Runs an iptables command with `input` on its stdin; its output, or its own message as the error. */
+function run(cmd: string, args: string[], input?: string): Promise<string> {
   return new Promise((resolve, reject) => {
-    const child = execFile(cmd, args, { timeout: IPTABLES_TIMEOUT_MS, maxBuffer: 64 * 1024 }, (err, _stdout, stderr) => {
-      if (!err) return resolve(true);
-      if (check && err.code === 1) return resolve(false);
+    // The filter table of a busy host can be long; bounded all the same.
+    const child = execFile(cmd, args, { timeout: IPTABLES_TIMEOUT_MS, maxBuffer: 32 * 1024 * 1024 }, (err, stdout, stderr) => {
+      if (!err) return resolve(stdout);
       reject(new Error(`${cmd} ${args.join(' ')}: ${stderr.trim().slice(0, 500) || err.message}`));
     });
     // A command that exits without reading its input fails by its exit status, not by this pipe.
     child.stdin?.on('error', () => undefined);
-    if (stdin === null) child.stdin?.end();
-    else child.stdin?.end(stdin);
+    child.stdin?.end(input);
   });
 }
