@@ -374,7 +374,8 @@ export class ContainerService {
       cdiDevices: (c.labels[LABEL.cdi] ?? '').split(',').filter(Boolean),
       devices: c.devices,
       version,
-      pendingRecreate: needsRecreate(applied, desired),
+      // A container made before bots had networks of their own is isolated once it is recreated.
+      pendingRecreate: needsRecreate(applied, desired) || (applied.network === 'bridge' && c.networks !== undefined && !c.networks.includes(botNetworkName(bot.id))),
       resources: applied.resources,
       network: applied.network,
       runtime: this.deps.driver.name,

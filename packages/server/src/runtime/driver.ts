@@ -55,6 +55,8 @@ export interface ContainerState {
    * from the host's cgroup); absent when not known — ask `countProcesses`.
    */
   processes?: number;
+  /** The networks the container is on, when the driver knows them (empty for network `none`). */
+  networks?: string[];
 }
 
 export interface PullLayerProgress {

@@ -168,6 +168,8 @@ export class FakeDriver implements RuntimeDriver {
         finishedAt: null,
         exitCode: null,
         devices: [],
+        // `bridge` stands for the engine's shared network.
+        networks: spec.network === 'none' ? [] : [net?.name ?? 'bridge'],
       },
     });
     return { id };

@@ -46,6 +46,7 @@ interface LibpodContainerInspect {
   State: { Status: string; ExitCode?: number; StartedAt?: string; FinishedAt?: string; CgroupPath?: string };
   Config?: { Labels?: Record<string, string> | null };
   HostConfig?: { Devices?: { PathOnHost: string; PathInContainer: string }[] | null };
+  NetworkSettings?: { Networks?: Record<string, unknown> | null };
 }
 
 interface LibpodImageInspect {
@@ -583,6 +584,7 @@ function toContainerState(c: LibpodContainerInspect): ContainerState {
     finishedAt: realTime(c.State.FinishedAt),
     exitCode: hasExited ? (c.State.ExitCode ?? null) : null,
     devices: (c.HostConfig?.Devices ?? []).map((d) => ({ hostPath: d.PathOnHost, containerPath: d.PathInContainer })),
+    networks: Object.keys(c.NetworkSettings?.Networks ?? {}),
     ...(state === 'running' || state === 'paused' ? processesFromCgroup(c.State.CgroupPath) : {}),
   };
 }

@@ -222,6 +222,38 @@ describe('bot network isolation on Podman', () => {
     }
   });
 
+  it('a bot whose container is on the shared network (made before isolation) is pending a recreate, which isolates it', async () => {
+    if (!t) throw new Error('no Berth');
+    const bot = await expectJson<Bot>(t.api('POST', '/bots', { body: { name: `net-old-${run}`, image: TEST_IMAGE } }), 201);
+    const dataDir = t.berth.paths.dataDir(bot.id);
+    fs.mkdirSync(dataDir, { recursive: true });
+    // As an earlier Berth made it: the bot's name and labels, on the engine's default network.
+    const { id } = await driver.createContainer({
+      name: `berth-${bot.id}`,
+      image: TEST_IMAGE,
+      labels: { 'berth.managed': 'true', 'berth.bot': bot.id, 'berth.version': '0', 'berth.cdi': '' },
+      env: {},
+      dataMount: { hostPath: dataDir, containerPath: '/data' },
+      cdiDevices: [],
+      resources: { cpus: null, memoryMb: null, pidsLimit: 4096 },
+      network: 'bridge',
+    });
+    await driver.startContainer(id);
+    expect(await expectJson<Container>(t.api('GET', `/bots/${bot.id}/container`), 200)).toMatchObject({ id, pendingRecreate: true });
+    const gateway = /default via (\S+)/.exec(await sh(id, 'ip route'))?.[1] ?? '';
+    expect(await probe(id, [gateway], hostPort)).toEqual({ [gateway]: hostMarker });
+    hostConnections = 0;
+
+    const { operation } = await expectJson<{ operation: Operation }>(t.api('POST', `/bots/${bot.id}/container`, { body: { recreate: true } }), 202);
+    await t.berth.operations.settled(operation.id);
+    const after = await expectJson<Container>(t.api('GET', `/bots/${bot.id}/container`), 200);
+    expect(after).toMatchObject({ status: 'running', pendingRecreate: false });
+    const newGateway = /default via (\S+)/.exec(await sh(after.id, 'ip route'))?.[1] ?? '';
+    expect(await probe(after.id, [newGateway], hostPort)).toEqual({ [newGateway]: '' });
+    expect(hostConnections).toBe(0);
+    expect(await driver.listNetworks({ labels: [`berth.bot=${bot.id}`] })).toHaveLength(1);
+  });
+
   it('a bot keeps the host’s resolvers, which are not on the host itself', async () => {
     const resolvers = (text: string) => [...text.matchAll(/^nameserver\s+(\S+)/gm)].map((m) => m[1] ?? '');
     const host = resolvers(fs.readFileSync('/etc/resolv.conf', 'utf8')).filter((ns) => !/^127\.|^::1$/.test(ns));
