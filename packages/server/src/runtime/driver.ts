@@ -22,8 +22,9 @@ export interface ContainerSpec {
   network: NetworkMode;
   /**
    * With `bridge`: the container's own network instead of the engine's shared bridge, made on first
-   * use with these labels (a replacement built beside a bot's container joins the same one). The
-   * driver keeps it apart from every other network and from the host, and keeps internet egress.
+   * use with these labels (a replacement built beside a bot's container joins the same one). No
+   * other bot shares it, so traffic to other bots and to the host crosses the host's firewall, where
+   * the driver's rules stop it (Podman: podman-isolation.ts); internet egress stays.
    */
   privateNetwork?: { name: string; labels: Record<string, string> };
 }
