@@ -99,9 +99,9 @@ describe('bot network isolation on Podman', () => {
     for (const s of hostServers) s.close();
     quietly('ip', ['netns', 'del', netns]);
     quietly('ip', ['link', 'del', hostVeth]);
-    await isolation.remove();
-    await driver?.close();
-    await service?.stop();
+    await isolation.remove().catch(() => undefined);
+    await driver?.close().catch(() => undefined);
+    await service?.stop().catch(() => undefined);
     fs.rmSync(tmp, { recursive: true, force: true });
   }, 60_000);
 
@@ -196,7 +196,8 @@ describe('bot network isolation on Podman', () => {
   });
 
   it('a container on the engine’s shared network (a bot made before isolation) and a bot cannot reach each other', async () => {
-    const dataDir = fs.mkdtempSync(`${os.tmpdir()}/berth-legacy-`);
+    // Under the test's own dir, which afterAll removes whatever happens here.
+    const dataDir = fs.mkdtempSync(`${tmp}/legacy-`);
     try {
       const { id } = await driver.createContainer({
         name: legacyName,
@@ -218,7 +219,6 @@ describe('bot network isolation on Podman', () => {
       expect(await probe(id, [outsideIp], BOT_PORT)).toEqual({ [outsideIp]: outsideMarker });
     } finally {
       await driver.removeContainer(legacyName);
-      fs.rmSync(dataDir, { recursive: true, force: true });
     }
   });
 
