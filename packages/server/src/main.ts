@@ -8,6 +8,7 @@ import { createLogger } from './logger.js';
 import type { RuntimeDriver } from './runtime/driver.js';
 import { cdiDirsPodmanIgnores, PODMAN_CDI_SPEC_DIRS } from './runtime/podman/podman-cdi.js';
 import { PodmanDriver } from './runtime/podman/podman-driver.js';
+import { PodmanIsolation } from './runtime/podman/podman-isolation.js';
 import { ensurePodmanService } from './runtime/podman/podman-service.js';
 import { composeBerth } from './services.js';
 import { openStore } from './store/store.js';
@@ -38,7 +39,14 @@ async function main(): Promise<void> {
   if (!config.runtimeSocket && !(await answers(socketPath))) socketPath = path.join(config.home, 'podman.sock');
   // Ours is restarted when it dies; one we did not start is only used.
   const service = await ensurePodmanService({ socketPath, logger, supervise: true });
-  const driver: RuntimeDriver = new PodmanDriver({ socketPath, timeoutMs });
+  // Bots are kept from each other and from the host by firewall rules on their own networks: without
+  // them Berth does not start (never pretend), rather than run bots that can reach each other.
+  const isolation = new PodmanIsolation();
+  await isolation.ensure().catch(async (err: unknown) => {
+    await service.stop().catch(() => undefined);
+    throw err;
+  });
+  const driver: RuntimeDriver = new PodmanDriver({ socketPath, timeoutMs, isolation });
 
   // A service we started must not outlive a start-up that fails after it.
   const berth = await composeBerth({ config, logger, store, driver, adminToken: admin.token }).catch(async (err: unknown) => {

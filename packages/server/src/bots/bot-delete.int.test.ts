@@ -9,12 +9,17 @@ import { closeTestBerth, expectJson, startTestBerth, TEST_ADMIN_TOKEN, type Test
 import { realPodman, TEST_IMAGE } from '../testing/podman.js';
 import { buildTar } from '../testing/tree.js';
 
-/** What the engine holds for a bot: containers and snapshot images labelled for it. */
-function engineLeftovers(botId: string): { containers: string; images: string } {
+/** What the engine holds for a bot: containers, snapshot images and its network, labelled for it. */
+function engineLeftovers(botId: string): { containers: string; images: string; networks: string } {
   return {
     containers: execFileSync('podman', ['ps', '-a', '--quiet', '--filter', `label=berth.bot=${botId}`], { encoding: 'utf8' }).trim(),
     images: execFileSync('podman', ['images', '--all', '--quiet', '--filter', `label=berth.bot=${botId}`], { encoding: 'utf8' }).trim(),
+    networks: networksOf(botId).join('\n'),
   };
+}
+
+function networksOf(botId: string): string[] {
+  return execFileSync('podman', ['network', 'ls', '--format', '{{.Name}}', '--filter', `label=berth.bot=${botId}`], { encoding: 'utf8' }).split('\n').filter(Boolean);
 }
 
 /** Bot delete as an operation on the real Podman engine: never racing a create or an import, and finished after a crash. */
@@ -24,6 +29,7 @@ describe('bot delete on Podman', () => {
   const homes: string[] = [];
   const berths: TestBerth[] = [];
   const foreign: string[] = [];
+  const foreignNetworks: string[] = [];
 
   beforeAll(async () => {
     podman = await realPodman();
@@ -35,6 +41,7 @@ describe('bot delete on Podman', () => {
 
   afterAll(async () => {
     for (const name of foreign) execFileSync('podman', ['rm', '--force', '--ignore', name], { stdio: 'ignore' });
+    for (const name of foreignNetworks) execFileSync('podman', ['network', 'rm', '--force', name], { stdio: 'ignore' });
     for (const home of homes) fs.rmSync(home, { recursive: true, force: true });
     await podman?.close();
   });
@@ -86,7 +93,7 @@ describe('bot delete on Podman', () => {
   }
 
   function expectNothingLeft(t: TestBerth, bot: Bot): void {
-    expect(engineLeftovers(bot.id)).toEqual({ containers: '', images: '' });
+    expect(engineLeftovers(bot.id)).toEqual({ containers: '', images: '', networks: '' });
     expect(fs.existsSync(t.berth.paths.botDir(bot.id))).toBe(false);
   }
 
@@ -133,6 +140,7 @@ describe('bot delete on Podman', () => {
       const bot = await runningBot(t, `cut-${step}`);
       await expectJson(t.api('POST', `/bots/${bot.id}/snapshots`, { body: { name: 's1' } }), 201);
       expect(engineLeftovers(bot.id).images).not.toBe('');
+      expect(engineLeftovers(bot.id).networks).toBe(`berth-${bot.id}`);
 
       const failed = await t.api('DELETE', `/bots/${bot.id}`);
       expect(failed.status).toBe(500);
@@ -162,7 +170,7 @@ describe('bot delete on Podman', () => {
     expect(await t.store.findBotEvenIfDeleting(bot.id)).toBeUndefined();
   });
 
-  it('at start-up removes its own containers of bots that do not exist and directories without a bot, and leaves other Berths’ containers alone', async () => {
+  it('at start-up removes its own containers and networks of bots that do not exist and directories without a bot, and leaves other Berths’ alone', async () => {
     const home = newHome();
     const ghost = `bot_ghost${run}`;
     // A directory there before the database was: kept at that first start (it may be data of a lost database).
@@ -177,16 +185,21 @@ describe('bot delete on Podman', () => {
     const labels = (instance: string) => ['--label', 'berth.managed=true', '--label', `berth.bot=${ghost}`, '--label', `berth.instance=${instance}`];
     execFileSync('podman', ['create', '--name', mine, ...labels(t.berth.instanceId), TEST_IMAGE, 'sleep', '1'], { stdio: 'ignore' });
     execFileSync('podman', ['create', '--name', theirs, ...labels('another-berth'), TEST_IMAGE, 'sleep', '1'], { stdio: 'ignore' });
+    foreignNetworks.push(mine, theirs);
+    execFileSync('podman', ['network', 'create', ...labels(t.berth.instanceId), mine], { stdio: 'ignore' });
+    execFileSync('podman', ['network', 'create', ...labels('another-berth'), theirs], { stdio: 'ignore' });
     const kept = await runningBot(t, 'kept');
 
     t = await restart(t);
     const names = execFileSync('podman', ['ps', '-a', '--format', '{{.Names}}', '--filter', `label=berth.bot=${ghost}`], { encoding: 'utf8' }).trim().split('\n');
     expect(names).toEqual([theirs]);
+    expect(networksOf(ghost)).toEqual([theirs]);
     expect(fs.existsSync(orphanDir)).toBe(false);
     const info = await expectJson<{ unmanagedContainers: { name: string }[] }>(t.api('GET', '/info'), 200);
     expect(info.unmanagedContainers.map((c) => c.name)).not.toContain(mine);
     // The bot that exists keeps its container and its data dir.
     expect(await expectJson<{ status: string }>(t.api('GET', `/bots/${kept.id}/container`), 200)).toMatchObject({ status: 'running' });
     expect(fs.existsSync(t.berth.paths.dataDir(kept.id))).toBe(true);
+    expect(networksOf(kept.id)).toEqual([`berth-${kept.id}`]);
   });
 });

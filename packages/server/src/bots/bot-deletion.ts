@@ -21,7 +21,7 @@ export interface BotDeletionDeps {
 
 /**
  * What deleting a bot takes away, in an order a crash can resume from: the bot is marked deleting
- * first (hidden, nothing new starts on it), then its containers, snapshot images and directory go,
+ * first (hidden, nothing new starts on it), then its containers and network, snapshot images and directory go,
  * and its record last, so that until everything is gone the mark says what is left to do. Each
  * step may be run again; `bot-delete.<step>` failpoints sit before each.
  */
@@ -32,7 +32,7 @@ export class BotDeletion {
     this.failpoints = deps.failpoints ?? NO_FAILPOINTS;
   }
 
-  /** Removes the bot's containers, snapshot images and directory; the bot must be marked deleting. */
+  /** Removes the bot's containers, network, snapshot images and directory; the bot must be marked deleting. */
   async removeResources(botId: string, ctx?: OperationContext): Promise<void> {
     const { driver } = this.deps;
     await this.failpoints.hit('bot-delete.container');
@@ -43,6 +43,8 @@ export class BotDeletion {
     const named = await driver.inspectContainer(containerName(botId));
     if (named?.labels[LABEL.bot] === botId) ids.add(named.id);
     for (const id of ids) await driver.removeContainer(id);
+    // Its own network, once no container is on it.
+    for (const net of await driver.listNetworks({ labels: [`${LABEL.managed}=true`, `${LABEL.bot}=${botId}`] })) await driver.removeNetwork(net.name);
 
     await this.failpoints.hit('bot-delete.images');
     await ctx?.phase('snapshots', 'removing the snapshot images');

@@ -147,6 +147,17 @@ export class ContainerService {
       cdiDevices: config.cdiDevices,
       resources: config.resources,
       network: config.network,
+      // Each bot its own network: no other bot shares its bridge (see podman-isolation.ts).
+      ...(config.network === 'bridge' && {
+        privateNetwork: {
+          name: botNetworkName(bot.id),
+          labels: {
+            [LABEL.managed]: 'true',
+            [LABEL.bot]: bot.id,
+            ...(this.deps.instanceId !== undefined && { [LABEL.instance]: this.deps.instanceId }),
+          },
+        },
+      }),
     };
 
     // A container built from the image starts a fresh line of snapshots (head null); a restored one
@@ -363,7 +374,8 @@ export class ContainerService {
       cdiDevices: (c.labels[LABEL.cdi] ?? '').split(',').filter(Boolean),
       devices: c.devices,
       version,
-      pendingRecreate: needsRecreate(applied, desired),
+      // A container made before bots had networks of their own is isolated once it is recreated.
+      pendingRecreate: needsRecreate(applied, desired) || (applied.network === 'bridge' && c.networks !== undefined && !c.networks.includes(botNetworkName(bot.id))),
       resources: applied.resources,
       network: applied.network,
       runtime: this.deps.driver.name,
@@ -416,6 +428,11 @@ export class ContainerService {
 }
 
 export function containerName(botId: string): string {
+  return `berth-${botId}`;
+}
+
+/** The bot's own network, which its containers (and a replacement beside them) join. */
+export function botNetworkName(botId: string): string {
   return `berth-${botId}`;
 }
 

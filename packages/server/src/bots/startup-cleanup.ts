@@ -12,14 +12,16 @@ export interface StartupCleanupReport {
   finishedDeletes: string[];
   /** Containers of this Berth labelled for a bot that does not exist, now removed. */
   orphanContainers: { id: string; name: string; botId: string | null }[];
+  /** Networks of this Berth made for a bot that does not exist, now removed. */
+  orphanNetworks: { name: string; botId: string | null }[];
   /** Directories under BERTH_HOME/bots of no bot, now removed. */
   orphanDirs: string[];
 }
 
 /**
  * Start-up, before the reconciliation with the engine: finishes the deletes a crash cut off, then
- * removes what no bot owns any more — containers this Berth made (its `berth.instance` label) for
- * bots that do not exist, and bot directories without a bot. Containers of other Berths, and those
+ * removes what no bot owns any more — containers and networks this Berth made (its `berth.instance`
+ * label) for bots that do not exist, and bot directories without a bot. Containers of other Berths, and those
  * made before containers carried the instance label, are left to the reconciliation, which reports
  * them. Each removal is logged; a failure is logged and left for the next start. On the first start
  * of a database, directories are only reported: a lost or replaced database must not take the data
@@ -36,7 +38,7 @@ export async function cleanUpAtStart(deps: {
   logger: Logger;
 }): Promise<StartupCleanupReport> {
   const { store, driver, deletion, logger } = deps;
-  const report: StartupCleanupReport = { finishedDeletes: [], orphanContainers: [], orphanDirs: [] };
+  const report: StartupCleanupReport = { finishedDeletes: [], orphanContainers: [], orphanNetworks: [], orphanDirs: [] };
 
   for (const bot of await store.listDeletingBots()) {
     try {
@@ -59,6 +61,19 @@ export async function cleanUpAtStart(deps: {
       logger.warn({ containerId: c.id, name: c.name, botId }, 'removed a container of a bot that no longer exists');
     } catch (err) {
       logger.error({ err, containerId: c.id, name: c.name, botId }, 'could not remove a container of a bot that no longer exists');
+    }
+  }
+
+  // After the containers: a network goes only once nothing is on it.
+  for (const n of await driver.listNetworks({ labels: [`${LABEL.managed}=true`, `${LABEL.instance}=${deps.instanceId}`] })) {
+    const botId = n.labels[LABEL.bot] ?? null;
+    if (botId && bots.has(botId)) continue;
+    try {
+      await driver.removeNetwork(n.name);
+      report.orphanNetworks.push({ name: n.name, botId });
+      logger.warn({ network: n.name, botId }, 'removed the network of a bot that no longer exists');
+    } catch (err) {
+      logger.error({ err, network: n.name, botId }, 'could not remove the network of a bot that no longer exists');
     }
   }
 

@@ -93,6 +93,7 @@ export function runtimeDriverContract(name: string, makeDriver: () => Promise<Co
         expect(await driver.listContainers({ labels: [runLabel] })).toEqual([]);
         for (const i of await driver.listImages({ labels: [runLabel] })) for (const ref of i.names.length > 0 ? i.names : [i.id]) await driver.removeImage(ref);
         expect(await driver.listImages({ labels: [runLabel] })).toEqual([]);
+        for (const n of await driver.listNetworks({ labels: [runLabel] })) await driver.removeNetwork(n.name);
       } finally {
         if (Object.keys(timings).length > 0) console.info(`[driver contract] ${name} timings (ms): ${JSON.stringify(timings)}`);
         await t.cleanup();
@@ -306,6 +307,28 @@ export function runtimeDriverContract(name: string, makeDriver: () => Promise<Co
       expect(b.stdout.toString().split(/\s+/).filter(Boolean)).toEqual(expect.arrayContaining(['lo', 'eth0']));
       await driver.removeContainer(none.id);
       await driver.removeContainer(bridge.id);
+    });
+
+    it('puts containers on their private network, made on first use with its labels, removable once unused', async () => {
+      const privateNetwork = { name: `berth-test-${run}-net`, labels: { 'berth.test': run, 'berth.managed': 'true', 'berth.bot': `${run}-net` } };
+      const first = await driver.createContainer(spec('net1', { privateNetwork }));
+      // A replacement built beside a bot's container joins the same network.
+      const second = await driver.createContainer(spec('net2', { privateNetwork }));
+      expect(await driver.listNetworks({ labels: [runLabel, `berth.bot=${run}-net`] })).toEqual([{ name: privateNetwork.name, labels: privateNetwork.labels }]);
+      expect(await driver.listNetworks({ labels: [runLabel, 'berth.bot=nobody'] })).toEqual([]);
+      // A container with network 'none' makes none.
+      const offline = await driver.createContainer(spec('net3', { network: 'none', privateNetwork: { ...privateNetwork, name: `${privateNetwork.name}-none` } }));
+      expect((await driver.listNetworks({ labels: [runLabel] })).map((n) => n.name)).toEqual([privateNetwork.name]);
+
+      await driver.removeContainer(first.id);
+      // Still used by the second one: it stays.
+      await expect(driver.removeNetwork(privateNetwork.name)).rejects.toThrow();
+      expect(await driver.listNetworks({ labels: [runLabel] })).toHaveLength(1);
+      await driver.removeContainer(second.id);
+      await driver.removeContainer(offline.id);
+      await driver.removeNetwork(privateNetwork.name);
+      expect(await driver.listNetworks({ labels: [runLabel] })).toEqual([]);
+      await driver.removeNetwork(privateNetwork.name);
     });
 
     describe('commit, pause and snapshot images', () => {

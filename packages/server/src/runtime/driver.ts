@@ -22,6 +22,19 @@ export interface ContainerSpec {
   cdiDevices: string[];
   resources: { cpus: number | null; memoryMb: number | null; pidsLimit: number };
   network: NetworkMode;
+  /**
+   * With `bridge`: the container's own network instead of the engine's shared bridge, made on first
+   * use with these labels (a replacement built beside a bot's container joins the same one). No
+   * other bot shares it, so traffic to other bots and to the host crosses the host's firewall, where
+   * the driver's rules stop it (Podman: podman-isolation.ts); internet egress stays.
+   */
+  privateNetwork?: { name: string; labels: Record<string, string> };
+}
+
+/** A network the driver made for `privateNetwork`. */
+export interface NetworkSummary {
+  name: string;
+  labels: Record<string, string>;
 }
 
 /** What the engine says about a container's state, unmapped. */
@@ -45,6 +58,8 @@ export interface ContainerState {
    * from the host's cgroup); absent when not known — ask `countProcesses`.
    */
   processes?: number;
+  /** The networks the container is on, when the driver knows them (empty for network `none`). */
+  networks?: string[];
 }
 
 export interface PullLayerProgress {
@@ -201,6 +216,11 @@ export interface RuntimeDriver {
    * image needs `/bin/sh` (and `setsid`, to give the command its own process group).
    */
   execStream(id: string, options: ExecStreamOptions): Promise<ExecSession>;
+
+  /** Private networks that carry every given label (`key=value` or just `key`). */
+  listNetworks(filter: { labels: string[] }): Promise<NetworkSummary[]>;
+  /** Removes a private network once no container uses it. Removing a missing one is fine. */
+  removeNetwork(name: string): Promise<void>;
 
   // --- snapshots: root filesystem changes as images ---------------------------------------------
 

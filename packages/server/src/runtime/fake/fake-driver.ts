@@ -11,6 +11,7 @@ import type {
   ExecStreamOptions,
   ImageInfo,
   ImageSummary,
+  NetworkSummary,
   PullProgress,
   RuntimeCapabilities,
   RuntimeDriver,
@@ -36,7 +37,9 @@ type DelayedCall =
   | 'pauseContainer'
   | 'unpauseContainer'
   | 'removeImage'
-  | 'listImages';
+  | 'listImages'
+  | 'listNetworks'
+  | 'removeNetwork';
 
 export interface FakeDriverOptions {
   /** Images present from the start. */
@@ -77,6 +80,8 @@ export class FakeDriver implements RuntimeDriver {
   private readonly imageMeta = new Map<string, { labels: Record<string, string>; createdAt: string }>();
   /** Images whose last name was removed while a container still used them, by image id. */
   private readonly untagged = new Map<string, ImageInfo>();
+  /** Private networks made for containers: their labels, by name. */
+  private readonly networks = new Map<string, Record<string, string>>();
   private readonly options: FakeDriverOptions;
   /** Every call made, in order (method name and first argument), for assertions. */
   readonly calls: { method: DelayedCall; arg: unknown }[] = [];
@@ -146,6 +151,8 @@ export class FakeDriver implements RuntimeDriver {
     if (this.find(spec.name)) {
       throw new AppError('container_exists', `the container name "${spec.name}" is already in use`, { details: { name: spec.name } });
     }
+    const net = spec.network === 'bridge' ? spec.privateNetwork : undefined;
+    if (net && !this.networks.has(net.name)) this.networks.set(net.name, { ...net.labels });
     const id = randomBytes(32).toString('hex');
     this.containers.set(id, {
       spec: structuredClone(spec),
@@ -161,6 +168,8 @@ export class FakeDriver implements RuntimeDriver {
         finishedAt: null,
         exitCode: null,
         devices: [],
+        // `bridge` stands for the engine's shared network.
+        networks: spec.network === 'none' ? [] : [net?.name ?? 'bridge'],
       },
     });
     return { id };
@@ -189,6 +198,21 @@ export class FakeDriver implements RuntimeDriver {
     await this.enter('removeContainer', id);
     const c = this.find(id);
     if (c) this.containers.delete(c.state.id);
+  }
+
+  async listNetworks(filter: { labels: string[] }): Promise<NetworkSummary[]> {
+    await this.enter('listNetworks', filter);
+    return [...this.networks]
+      .filter(([, labels]) => filter.labels.every((l) => matchesLabelFilter(labels, l)))
+      .map(([name, labels]) => ({ name, labels: { ...labels } }));
+  }
+
+  async removeNetwork(name: string): Promise<void> {
+    await this.enter('removeNetwork', name);
+    // Like Podman without force: a network in use stays.
+    const users = [...this.containers.values()].filter((c) => c.spec.network === 'bridge' && c.spec.privateNetwork?.name === name);
+    if (users.length > 0) throw new AppError('internal', `network ${name} is in use by ${users.length} container(s)`);
+    this.networks.delete(name);
   }
 
   async renameContainer(id: string, name: string): Promise<void> {

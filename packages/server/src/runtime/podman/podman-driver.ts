@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import type http from 'node:http';
 import { AppError } from '../../errors.js';
@@ -11,6 +12,7 @@ import type {
   CommitOptions,
   ImageInfo,
   ImageSummary,
+  NetworkSummary,
   PullLayerProgress,
   PullProgress,
   RuntimeCapabilities,
@@ -28,6 +30,7 @@ import {
   toAppError,
 } from './podman-client.js';
 import { killExecFromHost, startExecSession } from './podman-exec.js';
+import { BRIDGE_PREFIX, DEFAULT_BRIDGE_PREFIX } from './podman-isolation.js';
 
 /** libpod endpoints are versioned; 4.0.0 is the oldest Podman 4.3 accepts. */
 const LIBPOD = '/v4.0.0/libpod';
@@ -44,6 +47,7 @@ interface LibpodContainerInspect {
   State: { Status: string; ExitCode?: number; StartedAt?: string; FinishedAt?: string; CgroupPath?: string };
   Config?: { Labels?: Record<string, string> | null };
   HostConfig?: { Devices?: { PathOnHost: string; PathInContainer: string }[] | null };
+  NetworkSettings?: { Networks?: Record<string, unknown> | null };
 }
 
 interface LibpodImageInspect {
@@ -65,6 +69,12 @@ interface LibpodHistoryEntry {
   Size?: number;
 }
 
+interface LibpodNetwork {
+  name: string;
+  network_interface?: string;
+  labels?: Record<string, string> | null;
+}
+
 interface PullLine {
   id?: string;
   status?: string;
@@ -80,6 +90,13 @@ export interface PodmanDriverOptions {
    * answered within it, streams must make progress within it. Default 30 s.
    */
   timeoutMs?: number;
+  /**
+   * Private networks get bridges named `<prefix><hash of the network name>`, which the host
+   * firewall rules match (default `berth`; tests use their own).
+   */
+  bridgePrefix?: string;
+  /** Installs or repairs the host firewall rules; run before each container on a private network is made. */
+  isolation?: { ensure(): Promise<void> };
 }
 
 /** Podman's default `stop_timeout` (containers.conf), which a forced remove of a running container waits out. */
@@ -96,9 +113,14 @@ const PING_TIMEOUT_MS = 5_000;
 export class PodmanDriver implements RuntimeDriver {
   readonly name = 'podman';
   private readonly client: PodmanClient;
+  private readonly bridgePrefix: string;
+  private readonly isolation: { ensure(): Promise<void> } | undefined;
 
   constructor(options: PodmanDriverOptions) {
     this.client = new PodmanClient({ socketPath: options.socketPath, ...(options.timeoutMs !== undefined && { timeoutMs: options.timeoutMs }) });
+    this.bridgePrefix = options.bridgePrefix ?? DEFAULT_BRIDGE_PREFIX;
+    if (!BRIDGE_PREFIX.test(this.bridgePrefix)) throw new Error(`bridge prefix ${this.bridgePrefix} must match ${String(BRIDGE_PREFIX)}`);
+    this.isolation = options.isolation;
   }
 
   async ping(options: { signal?: AbortSignal; timeoutMs?: number } = {}): Promise<{ version: string }> {
@@ -212,10 +234,15 @@ export class PodmanDriver implements RuntimeDriver {
       privileged: false,
       resource_limits: resourceLimits,
       netns: { nsmode: spec.network === 'none' ? 'none' : 'bridge' },
+      ...(spec.network === 'bridge' && spec.privateNetwork && { Networks: { [spec.privateNetwork.name]: {} } }),
       devices: spec.cdiDevices.map((path) => ({ path })),
     };
     // An image with nothing to run would exit at once; keep such a workspace alive.
     if (image.cmd.length === 0 && image.entrypoint.length === 0) body.command = ['sleep', 'infinity'];
+    if (spec.network === 'bridge' && spec.privateNetwork) {
+      await this.isolation?.ensure();
+      await this.ensureNetwork(spec.privateNetwork, signal);
+    }
 
     let id: string;
     try {
@@ -242,6 +269,61 @@ export class PodmanDriver implements RuntimeDriver {
       }
     }
     return { id };
+  }
+
+  /**
+   * Makes a private network unless it exists: its own bridge and subnet; `isolate` has netavark drop
+   * traffic between such networks (the host firewall rules do too, and cover the host); no DNS
+   * server of its own (the container uses the host's resolvers, as on the default network, and needs
+   * no port on the host); IPv4 only.
+   */
+  private async ensureNetwork(net: { name: string; labels: Record<string, string> }, signal: AbortSignal | undefined): Promise<void> {
+    const bridge = bridgeName(this.bridgePrefix, net.name);
+    const ctx = { action: 'create network', ref: net.name };
+    try {
+      const { status } = await this.client.json(
+        {
+          method: 'POST',
+          path: `${LIBPOD}/networks/create`,
+          body: { name: net.name, driver: 'bridge', network_interface: bridge, labels: net.labels, options: { isolate: 'true' }, dns_enabled: false, ipv6_enabled: false, internal: false },
+          signal,
+        },
+        [409],
+      );
+      if (status !== 409) return;
+      // Made already (an earlier container of the bot, or a concurrent create): it must be one of ours.
+      const { body } = await this.client.json<LibpodNetwork>({ path: `${LIBPOD}/networks/${encodeURIComponent(net.name)}/json`, signal });
+      if (body.network_interface !== bridge || !Object.entries(net.labels).every(([k, v]) => body.labels?.[k] === v)) {
+        throw new AppError('internal', `network ${net.name} exists but was not made for this container (bridge ${body.network_interface ?? '?'}, expected ${bridge})`);
+      }
+    } catch (err) {
+      throw toAppError(err, ctx);
+    }
+  }
+
+  async listNetworks(filter: { labels: string[] }): Promise<NetworkSummary[]> {
+    try {
+      // Only the first label goes to the engine; all are checked here (as for images).
+      const [first] = filter.labels;
+      const { body } = await this.client.json<LibpodNetwork[] | null>({
+        path: `${LIBPOD}/networks/json`,
+        ...(first !== undefined && { query: { filters: JSON.stringify({ label: [first] }) } }),
+      });
+      return (body ?? [])
+        .map((n) => ({ name: n.name, labels: n.labels ?? {} }))
+        .filter((n) => filter.labels.every((l) => matchesLabelFilter(n.labels, l)));
+    } catch (err) {
+      throw toAppError(err, { action: 'list networks' });
+    }
+  }
+
+  async removeNetwork(name: string): Promise<void> {
+    try {
+      // Never forced: force would remove the containers on it too.
+      await this.client.json({ method: 'DELETE', path: `${LIBPOD}/networks/${encodeURIComponent(name)}` }, [404]);
+    } catch (err) {
+      throw toAppError(err, { action: 'remove network', ref: name });
+    }
   }
 
   async startContainer(id: string): Promise<void> {
@@ -511,6 +593,7 @@ function toContainerState(c: LibpodContainerInspect): ContainerState {
     finishedAt: realTime(c.State.FinishedAt),
     exitCode: hasExited ? (c.State.ExitCode ?? null) : null,
     devices: (c.HostConfig?.Devices ?? []).map((d) => ({ hostPath: d.PathOnHost, containerPath: d.PathInContainer })),
+    networks: Object.keys(c.NetworkSettings?.Networks ?? {}),
     ...(state === 'running' || state === 'paused' ? processesFromCgroup(c.State.CgroupPath) : {}),
   };
 }
@@ -566,6 +649,11 @@ function withSha256(id: string): string {
 function asArgv(v: string[] | string | null | undefined): string[] {
   if (!v) return [];
   return Array.isArray(v) ? v : v === '' ? [] : [v];
+}
+
+/** A bridge name unique to the network, within Linux's 15 characters, that the firewall's `<prefix>+` matches. */
+export function bridgeName(prefix: string, network: string): string {
+  return (prefix + createHash('sha256').update(network).digest('hex')).slice(0, 15);
 }
 
 /** `registry/repo:tag` or `repo@sha256:…` → the `fromImage` and `tag` parameters of a pull. */
