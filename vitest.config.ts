@@ -5,6 +5,7 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     fileParallelism: false,
+    globalSetup: ['packages/server/src/testing/global-setup.ts'],
     projects: [
       {
         extends: true,
