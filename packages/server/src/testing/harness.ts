@@ -45,6 +45,7 @@ export async function startTestBerth(options: { driver: RuntimeDriver; cdiSpecDi
     },
     close: async () => {
       berth.operations.abortAll();
+      berth.sessions.stop();
       await berth.pauses.stop();
       await store.close();
       if (!options.home) fs.rmSync(home, { recursive: true, force: true });
