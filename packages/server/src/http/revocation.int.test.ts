@@ -7,9 +7,11 @@ import WebSocket from 'ws';
 import type { Bot, ExecResult, IssuedBotToken, Operation } from '@berth/contract';
 import { closeTestBerth, expectJson, startTestBerth, TEST_ADMIN_TOKEN, type TestBerth } from '../testing/harness.js';
 import { realPodman, TEST_IMAGE } from '../testing/podman.js';
+import { until as untilWithin } from '../testing/wait.js';
 
 /** Generous: revocation must end a stream "within a second"; the deadline only catches one that never ends. */
 const DEADLINE_MS = 10_000;
+const until = (what: string, check: () => boolean | Promise<boolean>) => untilWithin(what, check, DEADLINE_MS);
 
 /** A terminal as a client sees it: its output, the control messages, and how it closed. */
 class TerminalClient {
@@ -40,15 +42,6 @@ class TerminalClient {
 
   type(text: string): void {
     if (this.ws.readyState === WebSocket.OPEN) this.ws.send(Buffer.from(text), { binary: true });
-  }
-}
-
-/** Polls `check` until it holds; throws with `what` when the deadline passes first. */
-async function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs = DEADLINE_MS): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
   }
 }
 
