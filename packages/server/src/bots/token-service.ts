@@ -39,7 +39,7 @@ export class TokenService {
     this.tokens = new TokenStore(deps.store.db);
     // The rows go with the bot's record at the end of its delete; what its tokens opened ends at the start.
     deps.changes?.subscribe((change) => {
-      if (change.type !== 'bot.deleted' || !change.botId) return;
+      if (change.type !== 'bot.deleted') return;
       const ended = deps.connections?.end(botTokensKey(change.botId)) ?? 0;
       if (ended > 0) deps.logger.info({ botId: change.botId, connections: ended }, 'ended the connections of a deleted bot’s tokens');
     });

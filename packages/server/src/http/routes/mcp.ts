@@ -48,7 +48,7 @@ export function mcpRoutes(deps: McpRouteDeps, app: OpenAPIHono<AppEnv>): void {
       const { WebStandardStreamableHTTPServerTransport } = await import('@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js');
       const transport = new WebStandardStreamableHTTPServerTransport({ sessionIdGenerator: undefined, maxRequestBodySize: MAX_MCP_BODY_BYTES });
       // A client that goes away cancels what it asked for: closing the server aborts running tools.
-      let unwatch = () => undefined as void;
+      let unwatch: () => void = () => undefined;
       const close = () => {
         unwatch();
         void server.close().catch(() => undefined);
