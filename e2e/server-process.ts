@@ -20,19 +20,24 @@ export interface ServerProcess {
   kill(signal?: NodeJS.Signals): Promise<void>;
 }
 
-/** Runs the built server as its own process, the way `npm start` does, on a free port. */
-export async function startServer(options: { home?: string; token?: string; env?: Record<string, string> } = {}): Promise<ServerProcess> {
+/**
+ * Runs the built server as its own process, the way `npm start` does, on a free port. `token: null`
+ * gives it no BERTH_ADMIN_TOKEN: it uses (or generates) BERTH_HOME/admin-token, read back once it answers.
+ */
+export async function startServer(options: { home?: string; token?: string | null; env?: Record<string, string> } = {}): Promise<ServerProcess> {
   const home = options.home ?? fs.mkdtempSync(path.join(os.tmpdir(), 'berth-e2e-'));
-  const token = options.token ?? `berth_e2e_${randomBytes(16).toString('hex')}`;
+  let token = options.token === null ? '' : (options.token ?? `berth_e2e_${randomBytes(16).toString('hex')}`);
+  const inherited = { ...process.env };
+  delete inherited.BERTH_ADMIN_TOKEN;
   const port = await freePort();
   let output = '';
   const child = spawn(process.execPath, [SERVER_MAIN], {
     env: {
-      ...process.env,
+      ...inherited,
       BERTH_HOME: home,
       BERTH_PORT: String(port),
       BERTH_HOST: '127.0.0.1',
-      BERTH_ADMIN_TOKEN: token,
+      ...(token && { BERTH_ADMIN_TOKEN: token }),
       BERTH_DEFAULT_IMAGE: 'localhost/berth/test:busybox',
       BERTH_LOG_LEVEL: 'info',
       ...options.env,
@@ -53,6 +58,7 @@ export async function startServer(options: { home?: string; token?: string; env?
     if (Date.now() > deadline) throw new Error(`server did not answer within 30 s:\n${output}`);
     await new Promise((r) => setTimeout(r, 100));
   }
+  if (!token) token = fs.readFileSync(path.join(home, 'admin-token'), 'utf8').trim();
   return {
     url,
     token,

@@ -4,7 +4,7 @@ import path from 'node:path';
 
 /**
  * The admin token: BERTH_ADMIN_TOKEN when given; else the one kept in BERTH_HOME/admin-token (mode
- * 0600), generated on first start. `generated` tells the caller to print it, once.
+ * 0600), generated on first start. `generated` tells the caller to say where it was saved, once.
  */
 export function loadAdminToken(options: { home: string; configured: string | null }): { token: string; generated: boolean } {
   if (options.configured) return { token: options.configured, generated: false };

@@ -2,6 +2,7 @@ import type { Server } from 'node:http';
 import path from 'node:path';
 import { serve } from '@hono/node-server';
 import { loadAdminToken } from './admin-token.js';
+import { forgetSecretEnv } from './config/child-env.js';
 import { loadConfig } from './config/config.js';
 import { prepareHome } from './home.js';
 import { createLogger } from './logger.js';
@@ -17,6 +18,8 @@ const DEFAULT_PODMAN_SOCKET = '/run/podman/podman.sock';
 
 async function main(): Promise<void> {
   const config = loadConfig();
+  // The config holds the admin token now; no process started from here on may inherit it.
+  forgetSecretEnv();
   const logger = createLogger({ level: config.logLevel });
   prepareHome(config.home);
   const admin = loadAdminToken({ home: config.home, configured: config.adminToken });
@@ -55,10 +58,7 @@ async function main(): Promise<void> {
   });
   const server = serve({ fetch: berth.app.fetch, hostname: config.host, port: config.port }, (info) => {
     logger.info({ url: `http://${config.host}:${info.port}`, runtime: driver.name, socketPath }, 'Berth is listening');
-    if (admin.generated) {
-      // Printed once, on the start that generated it; it is kept in BERTH_HOME/admin-token.
-      process.stdout.write(`\nAdmin token (saved in ${path.join(config.home, 'admin-token')}):\n  ${admin.token}\n\n`);
-    }
+    if (admin.generated) process.stdout.write(generatedTokenNotice(path.join(config.home, 'admin-token'), admin.token, process.stdout.isTTY === true));
   });
   // WebSocket upgrades (the terminal) go through the app like any request.
   berth.webSockets.inject(server as Server);
@@ -69,6 +69,7 @@ async function main(): Promise<void> {
     closing = true;
     logger.info({ signal }, 'shutting down');
     berth.operations.abortAll();
+    berth.sessions.stop();
     server.close();
     void (async () => {
       await berth.pauses.stop().catch(() => undefined);
@@ -80,6 +81,15 @@ async function main(): Promise<void> {
   };
   process.on('SIGINT', () => shutdown('SIGINT'));
   process.on('SIGTERM', () => shutdown('SIGTERM'));
+}
+
+/**
+ * What a start that generated the admin token prints. The token itself only on a terminal: stdout
+ * that is a file or a pipe usually ends in a log, where a secret must not.
+ */
+function generatedTokenNotice(file: string, token: string, tty: boolean): string {
+  if (tty) return `\nAdmin token (saved in ${file}, mode 0600):\n  ${token}\n\n`;
+  return `\nAn admin token was generated and saved in ${file} (mode 0600); read it from there to log in.\n\n`;
 }
 
 async function answers(socketPath: string): Promise<boolean> {

@@ -16,6 +16,8 @@ import { cleanUpAtStart } from './bots/startup-cleanup.js';
 import { TaskService } from './bots/task-service.js';
 import { TerminalService } from './bots/terminal-service.js';
 import { TokenService } from './bots/token-service.js';
+import { LiveConnections } from './bots/live-connections.js';
+import { SessionService } from './bots/session-service.js';
 import { CdiRegistry } from './cdi/cdi-registry.js';
 import type { Config } from './config/config.js';
 import { Failpoints } from './failpoints.js';
@@ -48,7 +50,10 @@ export async function composeBerth(options: { config: Readonly<Config>; logger: 
   const terminal = new TerminalService({ store, driver, containerDataPath: config.containerDataPath, idleSeconds: config.terminalIdleSeconds });
   const webSockets = createWebSocketSupport();
   const containers = new ContainerService({ store, driver, operations, cdi, paths, changes, logger, failpoints, containerDataPath: config.containerDataPath, countTasks: (bot, c) => tasks.countRunning(bot, c), instanceId });
-  const tokens = new TokenService({ store, logger });
+  // Terminals and streams by the credential that opened them: revoking it ends them.
+  const connections = new LiveConnections();
+  const tokens = new TokenService({ store, logger, connections, changes });
+  const sessions = new SessionService({ store, logger, adminToken: options.adminToken, instanceId, connections });
   // Ends pauses an engine failure left behind (a snapshot's or an import's); stopped by the caller.
   const pauses = new PauseWatchdog({ driver, store, logger });
   const data = new DataService({ store, operations, paths, logger, driver, containers, failpoints, pauses, maxImportBytes: config.maxImportBytes, importLimits: { maxEntries: config.maxImportEntries } });
@@ -69,11 +74,15 @@ export async function composeBerth(options: { config: Readonly<Config>; logger: 
   // The operations a crash cut off are failed by now: a pause one of them left is nobody's.
   await pauses.sweep();
   pauses.start();
+  // Sessions opened with another admin token, or expired while Berth was down, end here; stopped by the caller.
+  await sessions.start();
 
   const app = createApp({
     version: BERTH_VERSION,
     logger,
     auth: new AdminOrBotTokenAuthenticator(new AdminTokenAuthenticator(options.adminToken), tokens),
+    sessions,
+    connections,
     driver,
     bots,
     containers,
@@ -99,5 +108,5 @@ export async function composeBerth(options: { config: Readonly<Config>; logger: 
     },
     webDist: config.webDist,
   });
-  return { app, pauses, failpoints, instanceId, bots, containers, operations, changes, cdi, paths, tokens, data, snapshots, exec, tasks, files, terminal, webSockets };
+  return { app, pauses, sessions, connections, failpoints, instanceId, bots, containers, operations, changes, cdi, paths, tokens, data, snapshots, exec, tasks, files, terminal, webSockets };
 }

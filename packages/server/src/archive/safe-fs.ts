@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process';
 import { constants as fsConstants, readlinkSync } from 'node:fs';
 import fs, { type FileHandle } from 'node:fs/promises';
 import { promisify } from 'node:util';
+import { childEnv } from '../config/child-env.js';
 
 /**
  * File system steps that a running bot cannot redirect. A bot controls its data dir and may swap any
@@ -84,7 +85,7 @@ export function reopen(pinned: FileHandle): Promise<FileHandle> {
  */
 export async function removeTree(p: string): Promise<void> {
   try {
-    await execFileAsync('rm', ['-rf', '--one-file-system', '--', p]);
+    await execFileAsync('rm', ['-rf', '--one-file-system', '--', p], { env: childEnv() });
   } catch (err) {
     const stderr = (err as { stderr?: string }).stderr?.trim();
     throw new Error(`could not remove ${p}${stderr ? `: ${stderr}` : ''}`, { cause: err });

@@ -5,7 +5,9 @@ import { AppError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Store } from '../store/store.js';
 import { TokenStore, type TokenRow } from '../store/token-store.js';
+import type { ChangeFeed } from './change-feed.js';
 import { newId, now } from './ids.js';
+import { botTokensKey, tokenKey, type LiveConnections } from './live-connections.js';
 
 /** `lastUsedAt` is kept to the minute: a database write on every request would cost more than it tells. */
 const TOUCH_INTERVAL_MS = 60_000;
@@ -13,6 +15,10 @@ const TOUCH_INTERVAL_MS = 60_000;
 export interface TokenServiceDeps {
   store: Store;
   logger: Logger;
+  /** The terminals and streams open with each token, ended when it is revoked or its bot deleted. */
+  connections?: LiveConnections;
+  /** Where bot deletions are announced: a bot's tokens stop working when its delete begins. */
+  changes?: ChangeFeed;
 }
 
 /** The bot a valid token belongs to. */
@@ -31,6 +37,12 @@ export class TokenService {
 
   constructor(private readonly deps: TokenServiceDeps) {
     this.tokens = new TokenStore(deps.store.db);
+    // The rows go with the bot's record at the end of its delete; what its tokens opened ends at the start.
+    deps.changes?.subscribe((change) => {
+      if (change.type !== 'bot.deleted') return;
+      const ended = deps.connections?.end(botTokensKey(change.botId)) ?? 0;
+      if (ended > 0) deps.logger.info({ botId: change.botId, connections: ended }, 'ended the connections of a deleted bot’s tokens');
+    });
   }
 
   async issue(idOrName: string, body: z.output<typeof CreateTokenBody>): Promise<IssuedBotToken> {
@@ -51,7 +63,9 @@ export class TokenService {
   async revoke(idOrName: string, tokenId: string): Promise<void> {
     const bot = await this.deps.store.mustGetBot(idOrName);
     if (!(await this.tokens.delete(bot.id, tokenId))) throw new AppError('not_found', `bot "${idOrName}" has no token "${tokenId}"`);
-    this.deps.logger.info({ botId: bot.id, tokenId }, 'bot token revoked');
+    // Requests check the token each time; what is already open is ended here.
+    const ended = this.deps.connections?.end(tokenKey(tokenId)) ?? 0;
+    this.deps.logger.info({ botId: bot.id, tokenId, connections: ended }, 'bot token revoked');
   }
 
   /** The bot a token belongs to, or null when it is not a current bot token. */

@@ -34,11 +34,21 @@ import type { TerminalService } from '../bots/terminal-service.js';
 import { terminalRoutes } from './routes/terminal.js';
 import { createWebSocketSupport, type WebSocketSupport } from './websocket.js';
 import { mcpRoutes, type McpRouteDeps } from './routes/mcp.js';
+import type { LiveConnections } from '../bots/live-connections.js';
+import type { SessionService } from '../bots/session-service.js';
+import { trackRevocation } from './live.js';
+import { LoginLimiter } from './login-limiter.js';
 
 export interface AppDeps {
   version: string;
   logger: Logger;
   auth: Authenticator;
+  /** The web UI's sessions, behind the session cookie. */
+  sessions: SessionService;
+  /** The streams open under each credential, ended when it is revoked. */
+  connections: LiveConnections;
+  /** Failed logins per client; one is made when not given. */
+  loginLimiter?: LoginLimiter;
   driver: RuntimeDriver;
   bots: BotService;
   containers: ContainerService;
@@ -90,7 +100,8 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
       }
     },
   });
-  api.use('*', requireAuth(deps.auth, { publicRoutes: [{ method: LOGIN_ROUTE.method, path: `${API_BASE}${LOGIN_ROUTE.path}` }] }));
+  api.use('*', requireAuth(deps.auth, deps.sessions, { publicRoutes: [{ method: LOGIN_ROUTE.method, path: `${API_BASE}${LOGIN_ROUTE.path}` }] }));
+  api.use('*', trackRevocation(deps.connections));
   // Deny by default: bot tokens reach only the routes authorize.ts opens to them.
   api.use('*', authorize({ basePath: API_BASE, botNames: (botId) => deps.tokens.botNames(botId) }));
   botRoutes(deps, api);
@@ -99,7 +110,7 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   tokenRoutes(deps, api);
   dataRoutes(deps, api);
   snapshotRoutes(deps, api);
-  sessionRoutes(deps, api);
+  sessionRoutes({ auth: deps.auth, sessions: deps.sessions, loginLimiter: deps.loginLimiter ?? new LoginLimiter() }, api);
   botOperationRoutes(deps, api);
   execRoutes(deps, api);
   fileRoutes(deps, api);

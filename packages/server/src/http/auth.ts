@@ -44,21 +44,38 @@ function sha256(s: string): Buffer {
   return createHash('sha256').update(s).digest();
 }
 
+/** Resolves the web UI's session cookie to its session; null when it names none that is current. */
+export interface SessionAuthenticator {
+  authenticate(sessionId: string): Promise<{ hash: string } | null>;
+}
+
 /**
  * Every API route needs a token: `Authorization: Bearer …`, or the web UI's session cookie (with the
- * CSRF guard of csrf.ts). `publicRoutes` (exact method and path) go through without one: the login.
+ * CSRF guard of csrf.ts), which holds a session id, never a token. `publicRoutes` (exact method and
+ * path) go through without one: the login.
  */
-export function requireAuth(auth: Authenticator, options: { publicRoutes?: readonly { method: string; path: string }[] } = {}): MiddlewareHandler<AppEnv> {
+export function requireAuth(
+  auth: Authenticator,
+  sessions: SessionAuthenticator,
+  options: { publicRoutes?: readonly { method: string; path: string }[] } = {},
+): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     const header = c.req.header('authorization');
     // A public route still checks a bearer token that is presented, so a bot token is refused there too.
     if (!header && options.publicRoutes?.some((r) => r.method === c.req.method.toUpperCase() && r.path === c.req.path)) return next();
     const bearer = header?.startsWith('Bearer ') ? header.slice(7).trim() : undefined;
-    const token = bearer ?? getCookie(c, SESSION_COOKIE);
-    if (!token) throw new AppError('unauthorized', 'missing bearer token');
-    if (bearer === undefined) assertCookieRequestAllowed(c);
-    const principal = await auth.authenticate(token);
-    if (!principal) throw new AppError('unauthorized', 'invalid token');
+    const cookie = bearer === undefined ? getCookie(c, SESSION_COOKIE) : undefined;
+    if (!bearer && !cookie) throw new AppError('unauthorized', 'missing bearer token');
+    let principal: Principal | null;
+    if (bearer) {
+      principal = await auth.authenticate(bearer);
+      if (!principal) throw new AppError('unauthorized', 'invalid token');
+    } else {
+      assertCookieRequestAllowed(c);
+      const session = await sessions.authenticate(cookie ?? '');
+      if (!session) throw new AppError('unauthorized', 'the session has ended; log in again');
+      principal = { kind: 'admin', session: session.hash };
+    }
     c.set('principal', principal);
     c.set('logger', c.get('logger').child({ principal: principal.kind === 'admin' ? 'admin' : `bot:${principal.botId}` }));
     await next();

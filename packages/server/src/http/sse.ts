@@ -1,6 +1,8 @@
 import type { Context } from 'hono';
 import { streamSSE, type SSEStreamingApi } from 'hono/streaming';
 import type { OperationEvent } from '@berth/contract';
+import type { AppEnv } from './context.js';
+import { endWhenRevoked } from './live.js';
 
 const HEARTBEAT_MS = 15_000;
 
@@ -17,12 +19,17 @@ export function lastEventId(c: Context): number {
 
 /**
  * Streams SSE frames with a comment heartbeat every 15 s. `produce` gets an AbortSignal that fires
- * when the client goes away; the work behind the stream is never cancelled by that.
+ * when the client goes away; the work behind the stream is never cancelled by that. Revoking the
+ * credential that opened the stream (http/live.ts) fires it too, and closes the stream at once.
  */
-export function sseResponse(c: Context, produce: (send: (event: string, data: unknown, id?: number) => Promise<void>, signal: AbortSignal) => Promise<void>): Response {
+export function sseResponse(c: Context<AppEnv>, produce: (send: (event: string, data: unknown, id?: number) => Promise<void>, signal: AbortSignal) => Promise<void>): Response {
   return streamSSE(c, async (stream: SSEStreamingApi) => {
     const abort = new AbortController();
     stream.onAbort(() => abort.abort());
+    const unregister = endWhenRevoked(c, () => {
+      abort.abort();
+      void stream.close();
+    });
     const heartbeat = setInterval(() => {
       void stream.write(': heartbeat\n\n').catch(() => abort.abort());
     }, HEARTBEAT_MS);
@@ -32,6 +39,7 @@ export function sseResponse(c: Context, produce: (send: (event: string, data: un
       }, abort.signal);
     } finally {
       clearInterval(heartbeat);
+      unregister();
     }
   });
 }

@@ -130,4 +130,17 @@ export const migrations: Record<string, Migration> = {
       await db.schema.alterTable('operations').addColumn('journal', 'text').execute();
     },
   },
+  '0008_web_sessions': {
+    async up(db: Kysely<unknown>) {
+      // The web UI's sessions. Only the SHA-256 of a session id is kept: the id itself is the cookie.
+      await db.schema
+        .createTable('web_sessions')
+        .addColumn('hash', 'text', (c) => c.primaryKey())
+        .addColumn('admin_fingerprint', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('last_seen_at', 'text', (c) => c.notNull())
+        .addColumn('expires_at', 'text', (c) => c.notNull())
+        .execute();
+    },
+  },
 };

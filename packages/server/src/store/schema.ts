@@ -69,6 +69,18 @@ export interface TokensTable {
   last_used_at: string | null;
 }
 
+export interface WebSessionsTable {
+  /** Hex SHA-256 of the session id; the id itself (the cookie) is never stored. */
+  hash: string;
+  /** Fingerprint of the admin token the session was opened with: another admin token ends it. */
+  admin_fingerprint: string;
+  created_at: string;
+  /** The last request made with it (kept to the minute); the idle expiry counts from here. */
+  last_seen_at: string;
+  /** The absolute expiry, whatever the activity. */
+  expires_at: string;
+}
+
 export interface SnapshotsTable {
   id: string;
   bot_id: string;
@@ -116,5 +128,6 @@ export interface Database {
   meta: MetaTable;
   tokens: TokensTable;
   tasks: TasksTable;
+  web_sessions: WebSessionsTable;
 }
 

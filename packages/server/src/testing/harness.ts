@@ -21,7 +21,7 @@ export interface TestBerth {
 }
 
 /** A Berth composed in-process over a given driver, with a temporary BERTH_HOME and database. */
-export async function startTestBerth(options: { driver: RuntimeDriver; cdiSpecDirs?: string[]; home?: string; config?: Partial<Config> }): Promise<TestBerth> {
+export async function startTestBerth(options: { driver: RuntimeDriver; cdiSpecDirs?: string[]; home?: string; config?: Partial<Config>; adminToken?: string }): Promise<TestBerth> {
   const home = options.home ?? fs.mkdtempSync(path.join(os.tmpdir(), 'berth-test-'));
   const config = loadConfig({ BERTH_HOME: home, BERTH_LOG_LEVEL: process.env.BERTH_LOG_LEVEL ?? 'silent' }, {
     cdiSpecDirs: options.cdiSpecDirs ?? [path.join(home, 'cdi')],
@@ -30,7 +30,8 @@ export async function startTestBerth(options: { driver: RuntimeDriver; cdiSpecDi
   });
   const logger = createLogger({ level: config.logLevel, destination: process.stderr });
   const store = await openStore({ home, databaseUrl: null });
-  const berth = await composeBerth({ config, logger, store, driver: options.driver, adminToken: TEST_ADMIN_TOKEN });
+  const adminToken = options.adminToken ?? TEST_ADMIN_TOKEN;
+  const berth = await composeBerth({ config, logger, store, driver: options.driver, adminToken });
   return {
     home,
     config,
@@ -38,13 +39,14 @@ export async function startTestBerth(options: { driver: RuntimeDriver; cdiSpecDi
     berth,
     api: (method, p, o = {}) => {
       const headers: Record<string, string> = { ...o.headers };
-      const token = o.token === undefined ? TEST_ADMIN_TOKEN : o.token;
+      const token = o.token === undefined ? adminToken : o.token;
       if (token) headers.authorization = `Bearer ${token}`;
       if (o.body !== undefined) headers['content-type'] = 'application/json';
       return Promise.resolve(berth.app.request(`/api/v1${p}`, { method, headers, ...(o.body !== undefined && { body: JSON.stringify(o.body) }) }));
     },
     close: async () => {
       berth.operations.abortAll();
+      berth.sessions.stop();
       await berth.pauses.stop();
       await store.close();
       if (!options.home) fs.rmSync(home, { recursive: true, force: true });

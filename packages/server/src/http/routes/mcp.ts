@@ -4,6 +4,7 @@ import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { AppError } from '../../errors.js';
 import type { AppEnv } from '../context.js';
 import { isSameOrigin } from '../csrf.js';
+import { endWhenRevoked } from '../live.js';
 import { BotParam } from './bots.js';
 import { errorResponse } from './openapi.js';
 
@@ -47,16 +48,42 @@ export function mcpRoutes(deps: McpRouteDeps, app: OpenAPIHono<AppEnv>): void {
       const { WebStandardStreamableHTTPServerTransport } = await import('@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js');
       const transport = new WebStandardStreamableHTTPServerTransport({ sessionIdGenerator: undefined, maxRequestBodySize: MAX_MCP_BODY_BYTES });
       // A client that goes away cancels what it asked for: closing the server aborts running tools.
-      const close = () => void server.close().catch(() => undefined);
+      let unwatch: () => void = () => undefined;
+      const close = () => {
+        unwatch();
+        void server.close().catch(() => undefined);
+      };
       c.req.raw.signal.addEventListener('abort', close, { once: true });
+      // Revoking the token ends the answer being streamed and aborts its running tools.
+      let ending: TransformStreamDefaultController<Uint8Array> | undefined;
+      unwatch = endWhenRevoked(c, () => {
+        close();
+        try {
+          ending?.terminate();
+        } catch {
+          // Already ended.
+        }
+      });
       await server.connect(transport);
       const res = await transport.handleRequest(c.req.raw);
+      if (c.get('revoked').aborted) {
+        void res.body?.cancel().catch(() => undefined);
+        close();
+        throw new AppError('unauthorized', 'the token was revoked');
+      }
       if (!res.body) {
         close();
         return res as never;
       }
       // Release the server once its answer has been sent.
-      const body = res.body.pipeThrough(new TransformStream<Uint8Array, Uint8Array>({ flush: close }));
+      const body = res.body.pipeThrough(
+        new TransformStream<Uint8Array, Uint8Array>({
+          start: (controller) => {
+            ending = controller;
+          },
+          flush: close,
+        }),
+      );
       return new Response(body, { status: res.status, statusText: res.statusText, headers: res.headers }) as never;
     },
   );

@@ -1,10 +1,14 @@
 import type { OpenAPIHono } from '@hono/zod-openapi';
 import { createRoute } from '@hono/zod-openapi';
+import { getConnInfo } from '@hono/node-server/conninfo';
+import type { Context } from 'hono';
 import { deleteCookie, setCookie } from 'hono/cookie';
 import { CreateSessionBody, Session } from '@berth/contract';
+import type { SessionService } from '../../bots/session-service.js';
 import { AppError } from '../../errors.js';
 import { SESSION_COOKIE, type Authenticator } from '../auth.js';
 import type { AppEnv } from '../context.js';
+import { clientKey, type LoginLimiter } from '../login-limiter.js';
 import { errorResponse, jsonContent } from './openapi.js';
 
 /** Where the session cookie is sent: the API only, not the UI's static files. */
@@ -14,11 +18,13 @@ const SESSION_COOKIE_PATH = '/api';
 export const LOGIN_ROUTE = { method: 'POST', path: '/session' } as const;
 
 /**
- * The web UI's login and logout. The cookie holds the admin token itself (the auth middleware reads
- * it like a bearer token); it is HttpOnly so page scripts never see it, SameSite=Strict, and Secure
- * when Berth is reached over HTTPS. It lasts as long as the browser session.
+ * The web UI's login and logout. The cookie holds a random session id (bots/session-service.ts),
+ * never the admin token; it is HttpOnly so page scripts never see it, SameSite=Strict, and Secure
+ * when Berth is reached over HTTPS. It lasts as long as the browser session, and the server ends the
+ * session on logout, when idle or too old, and when the admin token changes. Failed logins are
+ * limited per client address (http/login-limiter.ts).
  */
-export function sessionRoutes(deps: { auth: Authenticator }, app: OpenAPIHono<AppEnv>): void {
+export function sessionRoutes(deps: { auth: Authenticator; sessions: SessionService; loginLimiter: LoginLimiter }, app: OpenAPIHono<AppEnv>): void {
   app.openapi(
     createRoute({
       method: 'post',
@@ -30,20 +36,34 @@ export function sessionRoutes(deps: { auth: Authenticator }, app: OpenAPIHono<Ap
         200: jsonContent(Session, 'logged in; the berth_session cookie is set'),
         401: errorResponse('not a valid token'),
         403: errorResponse('a bot token: the web UI needs the admin token'),
+        429: errorResponse('too many failed logins from this client; try again after Retry-After seconds'),
       },
     }),
     async (c) => {
+      const client = clientKey(remoteAddress(c));
+      const wait = deps.loginLimiter.retryAfterSeconds(client);
+      if (wait > 0) {
+        c.header('Retry-After', String(wait));
+        throw new AppError('too_many_requests', `too many failed logins; try again in ${wait} s`, { details: { retryAfterSeconds: wait } });
+      }
       const { token } = c.req.valid('json');
       const principal = await deps.auth.authenticate(token);
-      if (!principal) throw new AppError('unauthorized', 'that token is not valid');
-      if (principal.kind !== 'admin') throw new AppError('forbidden', 'the web UI needs the admin token; bot tokens are for the API');
-      setCookie(c, SESSION_COOKIE, token, {
+      if (!principal) {
+        deps.loginLimiter.recordFailure(client);
+        c.get('logger').warn({ client }, 'failed web login');
+        throw new AppError('unauthorized', 'that token is not valid');
+      }
+      if (principal.kind !== 'admin') {
+        deps.loginLimiter.recordFailure(client);
+        throw new AppError('forbidden', 'the web UI needs the admin token; bot tokens are for the API');
+      }
+      const { id } = await deps.sessions.create();
+      setCookie(c, SESSION_COOKIE, id, {
         httpOnly: true,
         sameSite: 'Strict',
         path: SESSION_COOKIE_PATH,
         secure: new URL(c.req.url).protocol === 'https:' || c.req.header('x-forwarded-proto') === 'https',
       });
-      c.get('logger').info('web session started');
       return c.json({ principal: 'admin' as const }, 200);
     },
   );
@@ -53,12 +73,23 @@ export function sessionRoutes(deps: { auth: Authenticator }, app: OpenAPIHono<Ap
       method: 'delete',
       path: '/session',
       tags: ['session'],
-      summary: 'Log the web UI out: clears the session cookie',
+      summary: 'Log the web UI out: ends the session (and the streams opened through it) and clears the cookie',
       responses: { 204: { description: 'logged out' } },
     }),
-    (c) => {
+    async (c) => {
+      const principal = c.get('principal');
+      if (principal.kind === 'admin' && principal.session) await deps.sessions.end(principal.session);
       deleteCookie(c, SESSION_COOKIE, { path: SESSION_COOKIE_PATH });
       return c.body(null, 204);
     },
   );
+}
+
+/** The peer's address when Berth serves over Node's HTTP server; none for in-process requests. */
+function remoteAddress(c: Context<AppEnv>): string | undefined {
+  try {
+    return getConnInfo(c).remote.address;
+  } catch {
+    return undefined;
+  }
 }

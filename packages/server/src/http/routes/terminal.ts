@@ -9,6 +9,7 @@ import type { Logger } from '../../logger.js';
 import type { ExecSession } from '../../runtime/driver.js';
 import type { AppEnv } from '../context.js';
 import { isSameOrigin } from '../csrf.js';
+import { endWhenRevoked } from '../live.js';
 import type { WebSocketSupport } from '../websocket.js';
 import { BotParam } from './bots.js';
 import { errorResponse } from './openapi.js';
@@ -19,6 +20,8 @@ const MAX_BUFFERED = 1024 * 1024;
 const UPGRADE_WAIT_MS = 30_000;
 /** Close code sent when the idle time runs out (4000–4999 are the application's own). */
 const IDLE_CLOSE_CODE = 4000;
+/** Close code sent when the token (or web session) the terminal was opened with is revoked. */
+const REVOKED_CLOSE_CODE = 4001;
 
 /**
  * `GET /bots/{bot}/terminal`: a WebSocket carrying an interactive PTY shell in the bot's running
@@ -36,6 +39,7 @@ export function terminalRoutes(deps: { terminal: TerminalService; webSockets: We
         'Binary (or text) frames carry terminal bytes both ways. A text frame holding `{"type":"resize","cols":N,"rows":N}` ' +
         'resizes the terminal. When the shell ends Berth sends `{"type":"exit","code":N}` and closes (1000). A session with ' +
         `no input or output for BERTH_TERMINAL_IDLE_SECONDS (default 1800) gets \`{"type":"exit","code":null,"reason":"idle"}\` and close code ${IDLE_CLOSE_CODE}. ` +
+        `Revoking the token it was opened with (or logging out the web session) sends \`{"type":"exit","code":null,"reason":"revoked"}\`, closes with ${REVOKED_CLOSE_CODE} and ends the shell. ` +
         'The shell is /bin/bash when the image has it, else /bin/sh. A request with an `Origin` of another site is refused (403).',
       request: {
         params: BotParam,
@@ -61,26 +65,38 @@ export function terminalRoutes(deps: { terminal: TerminalService; webSockets: We
       const { cols, rows } = c.req.valid('query');
       // Opened before the upgrade: a refusal (stopped container, ...) is an ordinary HTTP answer.
       const session = await deps.terminal.open(bot, { cols: cols ?? 80, rows: rows ?? 24 });
+      if (c.get('revoked').aborted) {
+        void session.kill();
+        throw new AppError('unauthorized', 'the token was revoked');
+      }
       const log = c.get('logger').child({ bot });
-      return deps.webSockets.upgradeWebSocket(c, terminalEvents(session, { idleMs: deps.terminal.idleMs, logger: log }), {
+      const events = terminalEvents(session, { idleMs: deps.terminal.idleMs, logger: log, endWhenRevoked: (end) => endWhenRevoked(c, end) });
+      return deps.webSockets.upgradeWebSocket(c, events, {
         onError: (err) => log.warn({ err }, 'terminal WebSocket error'),
       }) as never;
     },
   );
 }
 
-function terminalEvents(session: ExecSession, options: { idleMs: number; logger: Logger }): WSEvents<WebSocket> {
+function terminalEvents(
+  session: ExecSession,
+  options: { idleMs: number; logger: Logger; endWhenRevoked: (end: () => void) => () => void },
+): WSEvents<WebSocket> {
   let opened = false;
   let closed = false;
+  let socket: WSContext<WebSocket> | undefined;
   let idle: NodeJS.Timeout | undefined;
   const notOpened = setTimeout(() => {
-    if (!opened) void session.kill();
+    if (opened) return;
+    unwatch();
+    void session.kill();
   }, UPGRADE_WAIT_MS);
 
   const end = (ws: WSContext<WebSocket>, message: TerminalServerMessage, code: number, reason: string) => {
     if (closed) return;
     closed = true;
     clearTimeout(idle);
+    unwatch();
     try {
       ws.send(JSON.stringify(message));
       ws.close(code, reason);
@@ -89,6 +105,16 @@ function terminalEvents(session: ExecSession, options: { idleMs: number; logger:
     }
     void session.kill();
   };
+  // Revocation: from now on input is dropped, and the shell is killed.
+  const unwatch = options.endWhenRevoked(() => {
+    if (socket) {
+      end(socket, { type: 'exit', code: null, reason: 'revoked' }, REVOKED_CLOSE_CODE, 'access revoked');
+    } else {
+      // Not upgraded yet: onOpen closes the socket.
+      closed = true;
+      void session.kill();
+    }
+  });
   const touch = (ws: WSContext<WebSocket>) => {
     clearTimeout(idle);
     if (closed) return;
@@ -98,7 +124,12 @@ function terminalEvents(session: ExecSession, options: { idleMs: number; logger:
   return {
     onOpen: (_evt, ws) => {
       opened = true;
+      socket = ws;
       clearTimeout(notOpened);
+      if (closed) {
+        ws.close(REVOKED_CLOSE_CODE, 'access revoked');
+        return;
+      }
       touch(ws);
       void (async () => {
         try {
@@ -129,6 +160,7 @@ function terminalEvents(session: ExecSession, options: { idleMs: number; logger:
     },
     onClose: () => {
       closed = true;
+      unwatch();
       clearTimeout(idle);
       clearTimeout(notOpened);
       void session.kill();

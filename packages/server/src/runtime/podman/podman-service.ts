@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { mkdirSync, openSync, closeSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { childEnv } from '../../config/child-env.js';
 import { AppError } from '../../errors.js';
 import { PodmanClient } from './podman-client.js';
 
@@ -132,6 +133,8 @@ class OwnService implements PodmanService {
     try {
       child = spawn(this.options.podmanPath ?? 'podman', ['system', 'service', '--time=0', `unix://${socketPath}`], {
         stdio: ['ignore', out, out],
+        // The admin token stays in Berth: the engine (and what it runs) has no use for it.
+        env: childEnv(),
       });
     } finally {
       closeSync(out);
