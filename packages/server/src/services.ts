@@ -98,6 +98,7 @@ export async function composeBerth(options: { config: Readonly<Config>; logger: 
       },
     },
     webDist: config.webDist,
+    maxImportBytes: config.maxImportBytes,
   });
   return { app, pauses, failpoints, instanceId, bots, containers, operations, changes, cdi, paths, tokens, data, snapshots, exec, tasks, files, terminal, webSockets };
 }
