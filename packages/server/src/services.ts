@@ -1,5 +1,6 @@
 import { BotPaths } from './bots/bot-paths.js';
 import { BotService } from './bots/bot-service.js';
+import { BotWorkLimiter, DEFAULT_TERMINAL_LIMITS } from './bots/bot-work-limiter.js';
 import { ChangeFeed } from './bots/change-feed.js';
 import { ContainerService } from './bots/container-service.js';
 import { DataService } from './bots/data-service.js';
@@ -42,10 +43,12 @@ export async function composeBerth(options: { config: Readonly<Config>; logger: 
   const operations = new Operations({ store, logger, changes });
   const cdi = new CdiRegistry({ specDirs: config.cdiSpecDirs });
   const paths = new BotPaths(config.home);
-  const exec = new ExecService({ store, driver, logger, containerDataPath: config.containerDataPath, outputLimit: config.execOutputLimit });
+  // One bot's flood of exec/files/task calls queues behind itself, not in front of other bots.
+  const limiter = new BotWorkLimiter();
+  const exec = new ExecService({ store, driver, logger, containerDataPath: config.containerDataPath, outputLimit: config.execOutputLimit, limiter });
   const tasks = new TaskService({ store, driver, exec, logger });
-  const files = new FilesService({ store, driver, paths, logger, containerDataPath: config.containerDataPath, readLimit: config.filesReadLimit });
-  const terminal = new TerminalService({ store, driver, containerDataPath: config.containerDataPath, idleSeconds: config.terminalIdleSeconds });
+  const files = new FilesService({ store, driver, paths, logger, containerDataPath: config.containerDataPath, readLimit: config.filesReadLimit, limiter });
+  const terminal = new TerminalService({ store, driver, containerDataPath: config.containerDataPath, idleSeconds: config.terminalIdleSeconds, limiter: new BotWorkLimiter(DEFAULT_TERMINAL_LIMITS, 'terminals') });
   const webSockets = createWebSocketSupport();
   const containers = new ContainerService({ store, driver, operations, cdi, paths, changes, logger, failpoints, containerDataPath: config.containerDataPath, countTasks: (bot, c) => tasks.countRunning(bot, c), instanceId });
   const tokens = new TokenService({ store, logger });
@@ -100,5 +103,5 @@ export async function composeBerth(options: { config: Readonly<Config>; logger: 
     webDist: config.webDist,
     maxImportBytes: config.maxImportBytes,
   });
-  return { app, pauses, failpoints, instanceId, bots, containers, operations, changes, cdi, paths, tokens, data, snapshots, exec, tasks, files, terminal, webSockets };
+  return { app, limiter, pauses, failpoints, instanceId, bots, containers, operations, changes, cdi, paths, tokens, data, snapshots, exec, tasks, files, terminal, webSockets };
 }
