@@ -25,6 +25,7 @@ import { AdminOrBotTokenAuthenticator, AdminTokenAuthenticator } from './http/au
 import { createWebSocketSupport } from './http/websocket.js';
 import type { Logger } from './logger.js';
 import type { RuntimeDriver } from './runtime/driver.js';
+import { podmanRegistryHosts } from './runtime/podman/podman-registries.js';
 import { ensureInstanceId } from './store/instance-id.js';
 import { SnapshotStore } from './store/snapshot-store.js';
 import type { Store } from './store/store.js';
@@ -34,7 +35,7 @@ import { BERTH_VERSION } from './version.js';
  * Wires the use cases over a store and a driver, reconciles with the engine, and builds the app.
  * Shared by `main.ts` and the tests, so both run the same composition.
  */
-export async function composeBerth(options: { config: Readonly<Config>; logger: Logger; store: Store; driver: RuntimeDriver; adminToken: string }) {
+export async function composeBerth(options: { config: Readonly<Config>; logger: Logger; store: Store; driver: RuntimeDriver; adminToken: string; allowedRegistries?: readonly string[] }) {
   const { config, logger, store, driver } = options;
   const failpoints = Failpoints.parse(config.failpoints, { dir: config.home });
   if (failpoints.active) logger.warn({ failpoints: config.failpoints }, 'fault-injection points are set (BERTH_FAILPOINTS): for tests only');
@@ -58,7 +59,9 @@ export async function composeBerth(options: { config: Readonly<Config>; logger: 
   const snapshotStore = new SnapshotStore(store.db);
   const dataSnapshots = new HardLinkedDataSnapshots({ rootOf: (botId) => snapshotsDir(paths, botId), warn: (msg, details) => logger.warn(details, msg) });
   const snapshots = new SnapshotService({ store, snapshots: snapshotStore, driver, operations, containers, data: dataSnapshots, paths, changes, logger, failpoints, pauses });
-  const bots = new BotService({ store, driver, containers, paths, changes, logger, defaultImage: config.defaultImage, defaultPidsLimit: config.defaultPidsLimit, snapshots, operations, failpoints });
+  const bots = new BotService({ store, driver, containers, paths, changes, logger, defaultImage: config.defaultImage, defaultPidsLimit: config.defaultPidsLimit, snapshots, operations, failpoints,
+    // Registries on local addresses an image may name: those the engine is configured with.
+    allowedRegistries: options.allowedRegistries ?? (driver.name === 'podman' ? podmanRegistryHosts() : []) });
 
   // Operations a crash cut off are finished or undone from their journals, and marked accordingly.
   await operations.recoverInterrupted(operationRecovery({ containers, snapshots, data }));
