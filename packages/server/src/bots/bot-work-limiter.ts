@@ -9,8 +9,12 @@ export interface BotWorkLimits {
   retryAfterSeconds: number;
 }
 
-/** Exec, files and task calls: each starts processes in the container and conmon on the host. */
-export const DEFAULT_BOT_WORK_LIMITS: Readonly<BotWorkLimits> = Object.freeze({ running: 8, queued: 16, retryAfterSeconds: 1 });
+/**
+ * Exec, files and task calls: each starts processes in the container and conmon on the host. Four
+ * at once per bot: on a 2-core host, eight concurrent execs of one bot more than doubled another
+ * bot's exec latency (bench `flood`), three or four did not.
+ */
+export const DEFAULT_BOT_WORK_LIMITS: Readonly<BotWorkLimits> = Object.freeze({ running: 4, queued: 16, retryAfterSeconds: 1 });
 /** Terminals are long-lived: a cap of their own, no queue, so they never hold the places of short calls. */
 export const DEFAULT_TERMINAL_LIMITS: Readonly<BotWorkLimits> = Object.freeze({ running: 8, queued: 0, retryAfterSeconds: 5 });
 

@@ -1,12 +1,13 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ExecResult, Operation } from '@berth/contract';
+import { DEFAULT_BOT_WORK_LIMITS } from '../bots/bot-work-limiter.js';
 import { FakeDriver } from '../runtime/fake/fake-driver.js';
 import { startTestBerth, TEST_ADMIN_TOKEN, type TestBerth } from '../testing/harness.js';
 import { until } from '../testing/wait.js';
 
 const IMAGE = 'localhost/berth/test:busybox';
 
-/** Per-bot limits on exec/files calls, as a client sees them (the defaults: 8 running, 16 queued). */
+/** Per-bot limits on exec/files calls, as a client sees them (the default limits). */
 describe('per-bot limits on engine work', () => {
   let t: TestBerth;
 
@@ -34,12 +35,13 @@ describe('per-bot limits on engine work', () => {
 
   it('queues past the running limit, refuses past the queue with 429 and Retry-After, and leaves other bots alone', async () => {
     const alpha = (await t.store.mustGetBot('alpha')).id;
-    // 8 long commands take alpha's places; 16 short ones queue behind them.
+    const { running, queued: queueLength } = DEFAULT_BOT_WORK_LIMITS;
+    // Long commands take alpha's places; short ones queue behind them.
     const hold = new AbortController();
-    const holding = Array.from({ length: 8 }, () => exec('alpha', ['sleep', '3600'], hold.signal).catch(() => null));
-    await until('alpha runs 8 calls', () => t.berth.limiter.usage(alpha).running === 8);
-    const queued = Array.from({ length: 16 }, (_, i) => exec('alpha', ['echo', `queued ${i}`]));
-    await until('alpha queues 16 calls', () => t.berth.limiter.usage(alpha).queued === 16);
+    const holding = Array.from({ length: running }, () => exec('alpha', ['sleep', '3600'], hold.signal).catch(() => null));
+    await until('alpha runs its calls', () => t.berth.limiter.usage(alpha).running === running);
+    const queued = Array.from({ length: queueLength }, (_, i) => exec('alpha', ['echo', `queued ${i}`]));
+    await until('alpha queues its calls', () => t.berth.limiter.usage(alpha).queued === queueLength);
 
     const refused = await exec('alpha', ['echo', 'one too many']);
     expect(refused.status).toBe(429);
@@ -58,9 +60,9 @@ describe('per-bot limits on engine work', () => {
     hold.abort();
     await Promise.all(holding);
     const answers = await Promise.all(queued);
-    expect(answers.map((r) => r.status)).toEqual(Array(16).fill(200));
+    expect(answers.map((r) => r.status)).toEqual(Array(queueLength).fill(200));
     const outputs = await Promise.all(answers.map(async (r) => ((await r.json()) as ExecResult).stdout));
-    expect(outputs).toEqual(Array.from({ length: 16 }, (_, i) => `queued ${i}\n`));
+    expect(outputs).toEqual(Array.from({ length: queueLength }, (_, i) => `queued ${i}\n`));
     await until('alpha’s places are free', () => t.berth.limiter.usage(alpha).running === 0);
     expect(t.berth.limiter.usage(alpha)).toEqual({ running: 0, queued: 0 });
   });
