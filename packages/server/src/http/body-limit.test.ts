@@ -30,14 +30,14 @@ describe('request body limits', () => {
     await t.close();
   });
 
-  const send = (path: string, init: { body: BodyInit; headers?: Record<string, string>; token?: string | null; method?: string }) =>
+  const send = (path: string, init: { body: string | ReadableStream<Uint8Array>; headers?: Record<string, string>; token?: string | null; method?: string }) =>
     t.berth.app.request(`/api/v1${path}`, {
       method: init.method ?? 'POST',
       headers: { 'content-type': 'application/json', ...(init.token !== null && { authorization: `Bearer ${init.token ?? TEST_ADMIN_TOKEN}` }), ...init.headers },
       body: init.body,
-      // @ts-expect-error Node's fetch needs it for a streamed body
+      // Node's Request needs it for a streamed body.
       duplex: 'half',
-    });
+    } as RequestInit);
 
   const code = async (res: Response) => ((await res.json()) as { error: { code: string; details?: unknown } }).error;
 
