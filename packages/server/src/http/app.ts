@@ -12,7 +12,7 @@ import type { Logger } from '../logger.js';
 import type { RuntimeDriver } from '../runtime/driver.js';
 import { requireAuth, type Authenticator } from './auth.js';
 import { authorize } from './authorize.js';
-import { bodyLimit, closeIfBodyUnread, JSON_BODY_LIMIT, LOGIN_BODY_LIMIT, type BodyRule } from './body-limit.js';
+import { bodyLimit, closeIfBodyUnread, JSON_BODY_LIMIT, LARGE_JSON_BODY_LIMIT, LOGIN_BODY_LIMIT, type BodyRule } from './body-limit.js';
 import type { AppEnv } from './context.js';
 import { renderError } from './errors.js';
 import { botRoutes } from './routes/bots.js';
@@ -80,6 +80,8 @@ function bodyRules(maxImportBytes: number | null): (method: string, path: string
       return { kind: 'stream', limit: maxImportBytes === null ? null : importBodyLimit(maxImportBytes), code: 'archive_too_large' };
     }
     if (method === 'POST' && /^\/bots\/[^/]+\/mcp$/.test(p)) return { kind: 'buffer', limit: MAX_MCP_BODY_BYTES };
+    // Their schemas take more than an ordinary call: exec's stdin (16 MiB), edit's two texts (8 MiB each).
+    if (method === 'POST' && /^\/bots\/[^/]+\/(?:exec|files\/edit)$/.test(p)) return { kind: 'buffer', limit: LARGE_JSON_BODY_LIMIT };
     return { kind: 'buffer', limit: JSON_BODY_LIMIT };
   };
 }

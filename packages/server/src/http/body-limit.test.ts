@@ -79,6 +79,16 @@ describe('request body limits', () => {
     expect(bad.status).toBe(400);
   });
 
+  it('gives exec and file edits room for their data (stdin up to 16 MiB, texts up to 8 MiB)', async () => {
+    expect((await t.api('POST', '/bots', { body: { name: 'alpha' } })).status).toBe(201);
+    const stdin = 'x'.repeat(3 * 1024 * 1024);
+    // No container: refused by the service, not by the body limit.
+    expect((await code(await send('/bots/alpha/exec', { body: JSON.stringify({ command: ['cat'], stdin }) }))).code).toBe('container_not_found');
+    expect((await code(await send('/bots/alpha/files/edit', { body: JSON.stringify({ path: 'f', oldText: stdin, newText: 'y' }) }))).code).not.toBe('body_too_large');
+    const tooMuch = await send('/bots/alpha/exec', { body: JSON.stringify({ command: ['cat'], stdin: 'x'.repeat(21 * 1024 * 1024) }) });
+    expect(tooMuch.status).toBe(413);
+  });
+
   it('refuses an import declared larger than any archive within BERTH_MAX_IMPORT_BYTES', async () => {
     expect((await t.api('POST', '/bots', { body: { name: 'alpha' } })).status).toBe(201);
     const declared = importBodyLimit(1024 * 1024) + 1;

@@ -14,6 +14,8 @@ export type BodyRule = { kind: 'buffer'; limit: number } | { kind: 'stream'; lim
 
 /** Largest JSON body of an ordinary API call. */
 export const JSON_BODY_LIMIT = 1024 * 1024;
+/** Exec (its stdin) and file edits (their texts) carry data in JSON: their schemas' sizes, with room for escapes. */
+export const LARGE_JSON_BODY_LIMIT = 20 * 1024 * 1024;
 /** The login body holds one token; it is read before anyone is authenticated, so it stays small. */
 export const LOGIN_BODY_LIMIT = 16 * 1024;
 
