@@ -36,7 +36,7 @@ export const BotName = z
   .string()
   .min(1)
   .max(63)
-  .regex(/^[a-z0-9-]+$/, 'names are 1-63 characters of a-z, 0-9 and -');
+  .regex(/^[a-z0-9][a-z0-9-]*$/, 'names are 1-63 characters of a-z, 0-9 and -, starting with a letter or digit');
 
 export const Resources = z.object({
   cpus: z.number().positive().max(1024).nullable(),
@@ -47,7 +47,8 @@ export type Resources = z.infer<typeof Resources>;
 
 export const ResourcesInput = z
   .object({
-    cpus: z.number().positive().max(1024).nullable().optional(),
+    // The kernel's smallest CPU quota is 1 ms per 100 ms period: 0.01 CPUs.
+    cpus: z.number().min(0.01, 'cpus is at least 0.01').max(1024).nullable().optional(),
     memoryMb: z.number().int().min(6).max(4_194_304).nullable().optional(),
     pidsLimit: z.number().int().min(16).max(1_000_000).optional(),
   })

@@ -1,5 +1,6 @@
 import { BotPaths } from './bots/bot-paths.js';
 import { BotService } from './bots/bot-service.js';
+import { BotWorkLimiter, DEFAULT_TERMINAL_LIMITS } from './bots/bot-work-limiter.js';
 import { ChangeFeed } from './bots/change-feed.js';
 import { ContainerService } from './bots/container-service.js';
 import { DataService } from './bots/data-service.js';
@@ -26,6 +27,7 @@ import { AdminOrBotTokenAuthenticator, AdminTokenAuthenticator } from './http/au
 import { createWebSocketSupport } from './http/websocket.js';
 import type { Logger } from './logger.js';
 import type { RuntimeDriver } from './runtime/driver.js';
+import { podmanRegistryHosts } from './runtime/podman/podman-registries.js';
 import { ensureInstanceId } from './store/instance-id.js';
 import { SnapshotStore } from './store/snapshot-store.js';
 import type { Store } from './store/store.js';
@@ -35,7 +37,7 @@ import { BERTH_VERSION } from './version.js';
  * Wires the use cases over a store and a driver, reconciles with the engine, and builds the app.
  * Shared by `main.ts` and the tests, so both run the same composition.
  */
-export async function composeBerth(options: { config: Readonly<Config>; logger: Logger; store: Store; driver: RuntimeDriver; adminToken: string }) {
+export async function composeBerth(options: { config: Readonly<Config>; logger: Logger; store: Store; driver: RuntimeDriver; adminToken: string; allowedRegistries?: readonly string[] }) {
   const { config, logger, store, driver } = options;
   const failpoints = Failpoints.parse(config.failpoints, { dir: config.home });
   if (failpoints.active) logger.warn({ failpoints: config.failpoints }, 'fault-injection points are set (BERTH_FAILPOINTS): for tests only');
@@ -44,10 +46,12 @@ export async function composeBerth(options: { config: Readonly<Config>; logger: 
   const operations = new Operations({ store, logger, changes });
   const cdi = new CdiRegistry({ specDirs: config.cdiSpecDirs });
   const paths = new BotPaths(config.home);
-  const exec = new ExecService({ store, driver, logger, containerDataPath: config.containerDataPath, outputLimit: config.execOutputLimit });
+  // One bot's flood of exec/files/task calls queues behind itself, not in front of other bots.
+  const limiter = new BotWorkLimiter();
+  const exec = new ExecService({ store, driver, logger, containerDataPath: config.containerDataPath, outputLimit: config.execOutputLimit, limiter });
   const tasks = new TaskService({ store, driver, exec, logger });
-  const files = new FilesService({ store, driver, paths, logger, containerDataPath: config.containerDataPath, readLimit: config.filesReadLimit });
-  const terminal = new TerminalService({ store, driver, containerDataPath: config.containerDataPath, idleSeconds: config.terminalIdleSeconds });
+  const files = new FilesService({ store, driver, paths, logger, containerDataPath: config.containerDataPath, readLimit: config.filesReadLimit, limiter });
+  const terminal = new TerminalService({ store, driver, containerDataPath: config.containerDataPath, idleSeconds: config.terminalIdleSeconds, limiter: new BotWorkLimiter(DEFAULT_TERMINAL_LIMITS, 'terminals') });
   const webSockets = createWebSocketSupport();
   const containers = new ContainerService({ store, driver, operations, cdi, paths, changes, logger, failpoints, containerDataPath: config.containerDataPath, countTasks: (bot, c) => tasks.countRunning(bot, c), instanceId });
   // Terminals and streams by the credential that opened them: revoking it ends them.
@@ -60,7 +64,9 @@ export async function composeBerth(options: { config: Readonly<Config>; logger: 
   const snapshotStore = new SnapshotStore(store.db);
   const dataSnapshots = new HardLinkedDataSnapshots({ rootOf: (botId) => snapshotsDir(paths, botId), warn: (msg, details) => logger.warn(details, msg) });
   const snapshots = new SnapshotService({ store, snapshots: snapshotStore, driver, operations, containers, data: dataSnapshots, paths, changes, logger, failpoints, pauses });
-  const bots = new BotService({ store, driver, containers, paths, changes, logger, defaultImage: config.defaultImage, defaultPidsLimit: config.defaultPidsLimit, snapshots, operations, failpoints });
+  const bots = new BotService({ store, driver, containers, paths, changes, logger, defaultImage: config.defaultImage, defaultPidsLimit: config.defaultPidsLimit, snapshots, operations, failpoints,
+    // Registries on local addresses an image may name: those the engine is configured with.
+    allowedRegistries: options.allowedRegistries ?? (driver.name === 'podman' ? podmanRegistryHosts() : []) });
 
   // Operations a crash cut off are finished or undone from their journals, and marked accordingly.
   await operations.recoverInterrupted(operationRecovery({ containers, snapshots, data }));
@@ -107,6 +113,7 @@ export async function composeBerth(options: { config: Readonly<Config>; logger: 
       },
     },
     webDist: config.webDist,
+    maxImportBytes: config.maxImportBytes,
   });
-  return { app, pauses, sessions, connections, failpoints, instanceId, bots, containers, operations, changes, cdi, paths, tokens, data, snapshots, exec, tasks, files, terminal, webSockets };
+  return { app, limiter, pauses, sessions, connections, failpoints, instanceId, bots, containers, operations, changes, cdi, paths, tokens, data, snapshots, exec, tasks, files, terminal, webSockets };
 }

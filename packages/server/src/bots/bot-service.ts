@@ -5,6 +5,7 @@ import type { Failpoints } from '../failpoints.js';
 import type { Logger } from '../logger.js';
 import type { RuntimeDriver } from '../runtime/driver.js';
 import type { Store } from '../store/store.js';
+import { checkImageReference } from './image-reference.js';
 import { toBot } from './bot-config.js';
 import { BotDeletion } from './bot-deletion.js';
 import type { BotPaths } from './bot-paths.js';
@@ -26,6 +27,8 @@ export interface BotServiceDeps {
   snapshots?: { removeAllForBot(botId: string): Promise<void> };
   operations: Operations;
   failpoints?: Failpoints;
+  /** Registries on local addresses the engine is configured with, which images may name (image-reference.ts). */
+  allowedRegistries?: readonly string[];
 }
 
 /** Bots: the desired config of each bot's container, kept in the database. */
@@ -37,6 +40,7 @@ export class BotService {
   }
 
   async create(body: z.output<typeof CreateBotBody>): Promise<Bot> {
+    if (body.image !== undefined) this.checkImage(body.image);
     const at = now();
     const row = await this.deps.store.insertBot({
       id: newId('bot'),
@@ -74,6 +78,7 @@ export class BotService {
   /** Changes the desired config; a container picks it up at its next create or recreate. */
   async update(idOrName: string, patch: z.output<typeof PatchBotBody>): Promise<Bot> {
     const row = await this.deps.store.mustGetBot(idOrName);
+    if (patch.image !== undefined) this.checkImage(patch.image);
     const resources = patch.resources ? { ...(JSON.parse(row.resources) as object), ...patch.resources } : undefined;
     const updated = await this.deps.store.updateBot(row.id, {
       ...(patch.name !== undefined && { name: patch.name }),
@@ -86,6 +91,11 @@ export class BotService {
     });
     this.deps.changes.publish({ type: 'bot.updated', botId: row.id });
     return toBot(updated, await this.deps.containers.statusOfBot(updated));
+  }
+
+  /** An image set on a bot must be a valid reference from an allowed registry (`image_invalid`). */
+  private checkImage(image: string): void {
+    checkImageReference(image, { allowedRegistries: this.deps.allowedRegistries ?? [] });
   }
 
   /**

@@ -1,6 +1,8 @@
 import { AppError } from '../errors.js';
 
 const MAX_PATH = 4096;
+/** Linux's NAME_MAX: longer names fail in the kernel (ENAMETOOLONG), so they are refused up front. */
+const MAX_NAME_BYTES = 255;
 
 /**
  * A path the files and exec APIs are given, made absolute inside the container: relative paths are
@@ -21,6 +23,9 @@ export function containerPath(input: string, cwd: string): string {
       if (parts.length === 0) throw new AppError('path_outside_root', `the path ${input} leads outside the container's root`, { details: { path: input } });
       parts.pop();
       continue;
+    }
+    if (Buffer.byteLength(part, 'utf8') > MAX_NAME_BYTES) {
+      throw new AppError('validation_failed', `a name in the path is longer than ${MAX_NAME_BYTES} bytes`, { details: { path: input, maxNameBytes: MAX_NAME_BYTES } });
     }
     parts.push(part);
   }

@@ -4,6 +4,7 @@ import { AppError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { ExecSession, RuntimeDriver } from '../runtime/driver.js';
 import type { BotRow, Store } from '../store/store.js';
+import type { BotWorkLimiter } from './bot-work-limiter.js';
 import { containerPath } from './container-path.js';
 import { containerName } from './container-service.js';
 import { errorPayload } from './operations.js';
@@ -18,6 +19,8 @@ export interface ExecServiceDeps {
   containerDataPath: string;
   /** Bytes of each stream a buffered exec keeps (BERTH_EXEC_OUTPUT_LIMIT). */
   outputLimit: number;
+  /** Per-bot places for engine work, shared with files and tasks; none: unlimited. */
+  limiter?: BotWorkLimiter;
 }
 
 /** A command to run, as the driver takes it. */
@@ -46,7 +49,16 @@ export class ExecService {
   /** Runs a command to its end and answers its exit code and output (each stream capped). */
   async run(idOrName: string, req: ExecRequest, options: { signal?: AbortSignal } = {}): Promise<ExecResult> {
     const bot = await this.deps.store.mustGetBot(idOrName);
-    const started = await this.start(bot, req, options.signal);
+    const release = await this.place(bot.id, options.signal);
+    try {
+      return await this.runIn(bot, req, options.signal);
+    } finally {
+      release();
+    }
+  }
+
+  private async runIn(bot: BotRow, req: ExecRequest, signal: AbortSignal | undefined): Promise<ExecResult> {
+    const started = await this.start(bot, req, signal);
     const out = new CappedBuffer(this.deps.outputLimit);
     const err = new CappedBuffer(this.deps.outputLimit);
     let ended = false;
@@ -80,7 +92,16 @@ export class ExecService {
    */
   async stream(idOrName: string, req: ExecRequest, options: { signal?: AbortSignal } = {}): Promise<AsyncIterable<ExecStreamEvent>> {
     const bot = await this.deps.store.mustGetBot(idOrName);
-    const started = await this.start(bot, req, options.signal);
+    const release = await this.place(bot.id, options.signal);
+    let started: Started;
+    try {
+      started = await this.start(bot, req, options.signal);
+    } catch (err) {
+      release();
+      throw err;
+    }
+    // The place is held until the command's stream ends, whether or not its events are read.
+    void started.session.exitCode.catch(() => undefined).finally(release);
     const log = this.deps.logger;
     return (async function* events(): AsyncGenerator<ExecStreamEvent> {
       const encoders = { stdout: new ChunkEncoder(), stderr: new ChunkEncoder() };
@@ -103,8 +124,14 @@ export class ExecService {
         started.done();
         // A client that stops reading early leaves nothing running behind it.
         await started.session.kill();
+        release();
       }
     })();
+  }
+
+  /** Waits for one of the bot's places for engine work (bot-work-limiter.ts); answers its release. */
+  place(botId: string, signal?: AbortSignal): Promise<() => void> {
+    return this.deps.limiter ? this.deps.limiter.acquire(botId, signal) : Promise.resolve(() => undefined);
   }
 
   /** Argv, working directory, env and stdin of a request, checked; shared with background tasks. */

@@ -65,12 +65,18 @@ export function parseRange(header: string | undefined, query: { offset?: number;
   }
   const [, a = '', b = ''] = m;
   if (a === '' && b === '') throw new AppError('validation_failed', `unsupported Range header: ${header}`);
+  // Past 2^53 a byte position is no longer exact (and no file is that large); refused, not rounded.
+  if (!isSafeInteger(a) || !isSafeInteger(b)) throw new AppError('validation_failed', `the Range header's positions are larger than any file can be: ${header.slice(0, 100)}`);
   if (a === '') return { offset: -Number(b) };
   const offset = Number(a);
   if (b === '') return { offset };
   const end = Number(b);
   if (end < offset) throw new AppError('validation_failed', `the Range header ends before it starts: ${header}`);
   return { offset, length: end - offset + 1 };
+}
+
+function isSafeInteger(digits: string): boolean {
+  return digits === '' || (digits.length <= 16 && Number.isSafeInteger(Number(digits)));
 }
 
 /**

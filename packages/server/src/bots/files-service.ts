@@ -5,6 +5,7 @@ import type { Logger } from '../logger.js';
 import type { RuntimeDriver } from '../runtime/driver.js';
 import type { BotRow, Store } from '../store/store.js';
 import type { BotPaths } from './bot-paths.js';
+import type { BotWorkLimiter } from './bot-work-limiter.js';
 import { ContainerFiles, type OpenedFile, type ReadResult } from './container-files.js';
 import { containerPath, relativeTo } from './container-path.js';
 import { containerName } from './container-service.js';
@@ -22,6 +23,8 @@ export interface FilesServiceDeps {
   readLimit: number;
   /** How long a call waits for a paused container (a snapshot's commit) to run again; PAUSE_WAIT_MS by default. */
   pauseWaitMs?: number;
+  /** Per-bot places for engine work, shared with exec and tasks; none: unlimited. */
+  limiter?: BotWorkLimiter;
 }
 
 /** Largest file `edit` reads into memory. */
@@ -58,6 +61,24 @@ export class FilesService {
 
   /** A file's bytes (`range`, capped at the read limit) or a directory's listing. */
   async read(idOrName: string, input: string, range?: ByteRange): Promise<FileRead | ({ kind: 'directory' } & DirectoryListing)> {
+    const release = await this.place(idOrName);
+    let read;
+    try {
+      read = await this.readIn(idOrName, input, range);
+    } catch (err) {
+      release();
+      throw err;
+    }
+    if (read.kind === 'directory') {
+      release();
+      return read;
+    }
+    // The place is held while the file streams out: until its body ends or the read is cancelled.
+    const { body, cancel } = read;
+    return { ...read, body: releasing(body, release), cancel: () => cancel().finally(release) };
+  }
+
+  private async readIn(idOrName: string, input: string, range?: ByteRange): Promise<FileRead | ({ kind: 'directory' } & DirectoryListing)> {
     const { files, path, at } = await this.locate(idOrName, input);
     const limit = this.deps.readLimit;
     // Ask for one byte more than the cap, to learn whether the cap cut the read.
@@ -90,12 +111,30 @@ export class FilesService {
 
   /** Writes the body to `path` atomically (a temporary file renamed over it), making its parents. */
   async write(idOrName: string, input: string, body: AsyncIterable<Uint8Array>, options: { mode?: number } = {}): Promise<FileInfo> {
+    const release = await this.place(idOrName);
+    try {
+      return await this.writeIn(idOrName, input, body, options);
+    } finally {
+      release();
+    }
+  }
+
+  private async writeIn(idOrName: string, input: string, body: AsyncIterable<Uint8Array>, options: { mode?: number }): Promise<FileInfo> {
     const { files, path, at } = await this.locate(idOrName, input);
     if (path === '/') throw new AppError('validation_failed', 'the path names the root directory, not a file');
     return info(path, await files.write(at, body, options));
   }
 
   async remove(idOrName: string, input: string, options: { recursive?: boolean } = {}): Promise<void> {
+    const release = await this.place(idOrName);
+    try {
+      await this.removeIn(idOrName, input, options);
+    } finally {
+      release();
+    }
+  }
+
+  private async removeIn(idOrName: string, input: string, options: { recursive?: boolean }): Promise<void> {
     const { files, path, at } = await this.locate(idOrName, input);
     if (path === '/' || path === this.deps.containerDataPath) {
       throw new AppError('validation_failed', `${path} cannot be removed${path === '/' ? '' : '; use POST /bots/{bot}/data/reset to empty the data dir'}`);
@@ -104,6 +143,15 @@ export class FilesService {
   }
 
   async move(idOrName: string, body: { from: string; to: string; overwrite?: boolean | undefined }): Promise<FileInfo> {
+    const release = await this.place(idOrName);
+    try {
+      return await this.moveIn(idOrName, body);
+    } finally {
+      release();
+    }
+  }
+
+  private async moveIn(idOrName: string, body: { from: string; to: string; overwrite?: boolean | undefined }): Promise<FileInfo> {
     const bot = await this.deps.store.mustGetBot(idOrName);
     const backend = await this.backendFor(bot);
     const from = containerPath(body.from, this.deps.containerDataPath);
@@ -141,6 +189,12 @@ export class FilesService {
     const next = text.slice(0, first) + body.newText + text.slice(first + body.oldText.length);
     const written = await this.write(idOrName, read.path, oneChunk(Buffer.from(next, 'utf8')));
     return { ...written, replacements: 1 };
+  }
+
+  /** Waits for one of the bot's places for engine work (bot-work-limiter.ts); `edit` takes one for its read and one for its write. */
+  private async place(idOrName: string): Promise<() => void> {
+    const bot = await this.deps.store.mustGetBot(idOrName);
+    return this.deps.limiter ? this.deps.limiter.acquire(bot.id) : () => undefined;
   }
 
   /** The backend for the bot's container now, the path inside the container, and `at`: that path as the backend takes it. */
@@ -208,6 +262,14 @@ async function* exactly(body: AsyncIterable<Buffer>, length: number, path: strin
     await it.next().catch(() => undefined);
   } finally {
     await it.return?.();
+  }
+}
+
+async function* releasing(body: AsyncIterable<Buffer>, release: () => void): AsyncGenerator<Buffer> {
+  try {
+    yield* body;
+  } finally {
+    release();
   }
 }
 

@@ -167,7 +167,8 @@ export class Operations {
         const err = isNoSpaceError(thrown) ? dataDiskFull(thrown, `the ${kind}`) : thrown;
         const payload = errorPayload(err);
         if (payload.code === 'internal') log.error({ err }, 'operation failed');
-        else log.warn({ code: payload.code, msg: payload.message }, 'operation failed');
+        // The cause's words (an engine's message a client is not shown, such as a pull's) are for the log.
+        else log.warn({ code: payload.code, msg: payload.message, ...(err instanceof Error && err.cause instanceof Error && { cause: err.cause.message }) }, 'operation failed');
         const event = await emitLast('error', payload);
         await this.endings.record({ id, botId, status: 'failed', error: JSON.stringify(payload), finishedAt: now(), event });
         throw err;

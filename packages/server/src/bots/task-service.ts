@@ -47,6 +47,10 @@ export class TaskService {
 
   async start(idOrName: string, req: ExecRequest): Promise<Task> {
     const bot = await this.deps.store.mustGetBot(idOrName);
+    return this.inPlace(bot, () => this.startIn(bot, req));
+  }
+
+  private async startIn(bot: BotRow, req: ExecRequest): Promise<Task> {
     const cmd = this.deps.exec.prepare(req);
     const state = await this.deps.driver.inspectContainer(containerName(bot.id));
     mustBeRunning(state, bot);
@@ -100,13 +104,17 @@ export class TaskService {
   /** The bot's tasks, newest first, with the status of those still recorded as running read from the container. */
   async list(idOrName: string): Promise<Task[]> {
     const bot = await this.deps.store.mustGetBot(idOrName);
-    const observed = await this.observe(bot);
+    const observed = await this.inPlace(bot, () => this.observe(bot));
     return (await this.tasks.listForBot(bot.id)).map((row) => toTask(observed.get(row.id) ?? row));
   }
 
   /** One task, with the tail of its output (the last `tailBytes` of each stream) when the container can be read. */
   async get(idOrName: string, taskId: string, options: { tailBytes?: number } = {}): Promise<Task> {
     const bot = await this.deps.store.mustGetBot(idOrName);
+    return this.inPlace(bot, () => this.getIn(bot, taskId, options));
+  }
+
+  private async getIn(bot: BotRow, taskId: string, options: { tailBytes?: number }): Promise<Task> {
     const row = await this.mustFind(bot, taskId);
     const observed = (await this.observe(bot, [row])).get(row.id) ?? row;
     const task = toTask(observed);
@@ -117,6 +125,10 @@ export class TaskService {
   /** Kills the task's whole process group and answers the task once its end is seen (or after a few seconds). */
   async kill(idOrName: string, taskId: string): Promise<Task> {
     const bot = await this.deps.store.mustGetBot(idOrName);
+    return this.inPlace(bot, () => this.killIn(bot, taskId));
+  }
+
+  private async killIn(bot: BotRow, taskId: string): Promise<Task> {
     let row = await this.mustFind(bot, taskId);
     row = (await this.observe(bot, [row])).get(row.id) ?? row;
     if (row.status !== 'running') return toTask(row);
@@ -140,7 +152,7 @@ export class TaskService {
     const rows = await this.tasks.running(bot.id);
     if (rows.length === 0) return 0;
     try {
-      const observed = await this.observe(bot, rows, container);
+      const observed = await this.inPlace(bot, () => this.observe(bot, rows, container));
       return [...observed.values()].filter((r) => r.status === 'running').length;
     } catch (err) {
       this.deps.logger.warn({ err, botId: bot.id }, 'could not read task status from the container');
@@ -166,6 +178,16 @@ export class TaskService {
       } catch (err) {
         this.deps.logger.warn({ err, botId }, 'could not reconcile background tasks');
       }
+    }
+  }
+
+  /** Runs engine work of the bot's in one of its places, shared with exec and files (bot-work-limiter.ts). */
+  private async inPlace<T>(bot: BotRow, work: () => Promise<T>): Promise<T> {
+    const release = await this.deps.exec.place(bot.id);
+    try {
+      return await work();
+    } finally {
+      release();
     }
   }
 

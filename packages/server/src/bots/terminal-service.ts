@@ -1,5 +1,6 @@
 import type { ExecSession, RuntimeDriver } from '../runtime/driver.js';
 import type { Store } from '../store/store.js';
+import type { BotWorkLimiter } from './bot-work-limiter.js';
 import { containerName } from './container-service.js';
 
 /** bash when the image has it (a login shell, so profiles run), else sh. */
@@ -11,6 +12,8 @@ export interface TerminalServiceDeps {
   containerDataPath: string;
   /** A session with no input or output this long is closed (BERTH_TERMINAL_IDLE_SECONDS). */
   idleSeconds: number;
+  /** Open terminals per bot (their own cap, not exec's places); none: unlimited. */
+  limiter?: BotWorkLimiter;
 }
 
 /** An interactive shell on a pseudo-terminal in the bot's running container. */
@@ -23,7 +26,17 @@ export class TerminalService {
 
   async open(idOrName: string, size: { cols: number; rows: number }): Promise<ExecSession> {
     const bot = await this.deps.store.mustGetBot(idOrName);
-    return this.deps.driver.execStream(containerName(bot.id), {
+    const release = this.deps.limiter ? await this.deps.limiter.acquire(bot.id) : () => undefined;
+    const session = await this.openIn(bot.id, size).catch((err: unknown) => {
+      release();
+      throw err;
+    });
+    void session.exitCode.catch(() => undefined).finally(release);
+    return session;
+  }
+
+  private openIn(botId: string, size: { cols: number; rows: number }): Promise<ExecSession> {
+    return this.deps.driver.execStream(containerName(botId), {
       command: ['/bin/sh', '-c', SHELL],
       tty: true,
       stdin: true,

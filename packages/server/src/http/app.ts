@@ -12,6 +12,7 @@ import type { Logger } from '../logger.js';
 import type { RuntimeDriver } from '../runtime/driver.js';
 import { requireAuth, type Authenticator } from './auth.js';
 import { authorize } from './authorize.js';
+import { bodyLimit, closeIfBodyUnread, JSON_BODY_LIMIT, LARGE_JSON_BODY_LIMIT, LOGIN_BODY_LIMIT, type BodyRule } from './body-limit.js';
 import type { AppEnv } from './context.js';
 import { renderError } from './errors.js';
 import { botRoutes } from './routes/bots.js';
@@ -33,7 +34,7 @@ import { fileRoutes } from './routes/files.js';
 import type { TerminalService } from '../bots/terminal-service.js';
 import { terminalRoutes } from './routes/terminal.js';
 import { createWebSocketSupport, type WebSocketSupport } from './websocket.js';
-import { mcpRoutes, type McpRouteDeps } from './routes/mcp.js';
+import { MAX_MCP_BODY_BYTES, mcpRoutes, type McpRouteDeps } from './routes/mcp.js';
 import type { LiveConnections } from '../bots/live-connections.js';
 import type { SessionService } from '../bots/session-service.js';
 import { trackRevocation } from './live.js';
@@ -69,9 +70,40 @@ export interface AppDeps {
   mcp: McpRouteDeps;
   /** The built web UI, served at `/`; none when absent (API only). */
   webDist?: string;
+  /** BERTH_MAX_IMPORT_BYTES: an import body declared larger than any archive within it could be is refused unread. */
+  maxImportBytes?: number;
 }
 
 const API_BASE = '/api/v1';
+
+/**
+ * Each API route's body rule (http/body-limit.ts): uploads and imports stream under their own
+ * limits; the MCP endpoint's JSON-RPC carries file contents; everything else is a small JSON body.
+ */
+function bodyRules(maxImportBytes: number | null): (method: string, path: string) => BodyRule {
+  return (method, fullPath) => {
+    const p = fullPath.startsWith(API_BASE) ? fullPath.slice(API_BASE.length) : fullPath;
+    if (method === LOGIN_ROUTE.method && p === LOGIN_ROUTE.path) return { kind: 'buffer', limit: LOGIN_BODY_LIMIT };
+    // A files write streams into the container; what it may fill is the disk limit's business.
+    if (method === 'PUT' && /^\/bots\/[^/]+\/files$/.test(p)) return { kind: 'stream', limit: null, code: 'body_too_large' };
+    if (method === 'POST' && /^\/bots\/[^/]+\/data\/import$/.test(p)) {
+      return { kind: 'stream', limit: maxImportBytes === null ? null : importBodyLimit(maxImportBytes), code: 'archive_too_large' };
+    }
+    if (method === 'POST' && /^\/bots\/[^/]+\/mcp$/.test(p)) return { kind: 'buffer', limit: MAX_MCP_BODY_BYTES };
+    // Their schemas take more than an ordinary call: exec's stdin (16 MiB), edit's two texts (8 MiB each).
+    if (method === 'POST' && /^\/bots\/[^/]+\/(?:exec|files\/edit)$/.test(p)) return { kind: 'buffer', limit: LARGE_JSON_BODY_LIMIT };
+    return { kind: 'buffer', limit: JSON_BODY_LIMIT };
+  };
+}
+
+/**
+ * The largest body an import within BERTH_MAX_IMPORT_BYTES (counted on the uncompressed tar) can
+ * have: gzip can make incompressible data slightly larger (deflate's stored blocks add 5 bytes per
+ * 64 KiB, plus a header and trailer), so allow for that rather than refuse a valid archive.
+ */
+export function importBodyLimit(maxImportBytes: number): number {
+  return maxImportBytes + Math.ceil(maxImportBytes / 8192) + 64 * 1024;
+}
 
 /** Builds the HTTP app without listening, so tests drive it in-process with `app.request()`. */
 export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
@@ -83,6 +115,7 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
     c.set('logger', deps.logger.child({ requestId }));
     c.header('X-Request-Id', requestId);
     await next();
+    closeIfBodyUnread(c);
   });
   app.onError((err, c) => renderError(err, c));
   app.notFound((c) => renderError(new AppError('not_found', `no route ${c.req.method} ${c.req.path}`), c));
@@ -104,6 +137,8 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   api.use('*', trackRevocation(deps.connections));
   // Deny by default: bot tokens reach only the routes authorize.ts opens to them.
   api.use('*', authorize({ basePath: API_BASE, botNames: (botId) => deps.tokens.botNames(botId) }));
+  // Only now, with the caller known and allowed, is the body read (the login's is small).
+  api.use('*', bodyLimit(bodyRules(deps.maxImportBytes ?? null)));
   botRoutes(deps, api);
   containerRoutes(deps, api);
   systemRoutes(deps, api);

@@ -23,5 +23,8 @@ export function renderError(err: unknown, c: Context<AppEnv>): Response {
   if (appError.code === 'internal' && err instanceof AppError) c.get('logger')?.error({ err, requestId }, 'internal error');
   const body: ErrorBody = { error: { code: appError.code, message: appError.message, requestId } };
   if (appError.details !== undefined) body.error.details = appError.details;
+  // A refusal that says when to come back (too_many_requests) says it the HTTP way too.
+  const retryAfter = (appError.details as { retryAfterSeconds?: unknown } | null | undefined)?.retryAfterSeconds;
+  if (typeof retryAfter === 'number' && Number.isFinite(retryAfter) && retryAfter >= 0) c.header('Retry-After', String(Math.ceil(retryAfter)));
   return c.json(body, appError.status as ContentfulStatusCode);
 }

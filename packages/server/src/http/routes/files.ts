@@ -28,8 +28,8 @@ export function fileRoutes(deps: { files: FilesService }, app: OpenAPIHono<AppEn
       request: {
         params: BotParam,
         query: PathQuery.extend({
-          offset: z.coerce.number().int().min(0).optional(),
-          length: z.coerce.number().int().min(0).optional(),
+          offset: z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
+          length: z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
         }),
       },
       responses: {

@@ -16,7 +16,7 @@ export interface McpRouteDeps {
 }
 
 /** The largest JSON-RPC request accepted; file contents travel inside it. */
-const MAX_MCP_BODY_BYTES = 32 * 1024 * 1024;
+export const MAX_MCP_BODY_BYTES = 32 * 1024 * 1024;
 
 /**
  * `POST /bots/{bot}/mcp`: the Model Context Protocol over Streamable HTTP, stateless — every request

@@ -695,19 +695,50 @@ function snapshot(image: string, layers: Map<string, PullLayerProgress>): PullPr
   };
 }
 
+/**
+ * A failed pull, reported without the engine's text: that text quotes whatever the registry host
+ * answered (an admin-set image can point the engine at any service), so the client gets a fixed
+ * message and a class of failure (`details.reason`); the engine's own words stay in `cause`, for the log.
+ */
 function pullError(ref: string, message: string): AppError {
+  const cause = new Error(message);
   if (/no space left on device|disk quota exceeded/i.test(message)) {
-    return new AppError('insufficient_storage', `pulling ${ref} failed: the container engine's storage is full (${message})`, {
-      details: { storage: 'engine', image: ref, engineMessage: message },
-      cause: new Error(message),
+    return new AppError('insufficient_storage', `pulling ${ref} failed: the container engine's storage is full`, {
+      details: { storage: 'engine', image: ref, reason: 'no_space' },
+      cause,
     });
   }
-  const notFound = /not found|manifest unknown|repository does not exist|name unknown|image not known|no such image/i.test(message);
-  return new AppError(
-    notFound ? 'image_not_found' : 'image_pull_failed',
-    notFound ? `image ${ref} was not found: ${message}` : `pulling ${ref} failed: ${message}`,
-    { details: { image: ref, engineMessage: message }, cause: new Error(message) },
-  );
+  const reason = pullFailureReason(message);
+  if (reason === 'not_found') {
+    return new AppError('image_not_found', `image ${ref} was not found in its registry`, { details: { image: ref, reason }, cause });
+  }
+  return new AppError('image_pull_failed', `pulling ${ref} failed: ${PULL_FAILURE_TEXT[reason]}`, { details: { image: ref, reason }, cause });
+}
+
+const PULL_FAILURE_TEXT = {
+  unauthorized: 'the registry refused access (authentication required or denied)',
+  connection_refused: 'the registry host refused the connection',
+  timeout: 'the registry did not answer in time',
+  dns: 'the registry host name could not be resolved',
+  tls: 'the TLS connection to the registry failed',
+  unreachable: 'the registry host could not be reached',
+  bad_response: 'the registry host did not answer like a container registry',
+  other: 'the engine could not pull it',
+} as const;
+
+type PullFailureReason = keyof typeof PULL_FAILURE_TEXT | 'not_found';
+
+/** The class of a pull failure, from the engine's message (matched, never echoed). */
+export function pullFailureReason(message: string): PullFailureReason {
+  if (/not found|manifest unknown|repository does not exist|name unknown|image not known|no such image/i.test(message)) return 'not_found';
+  if (/unauthorized|authentication required|denied|forbidden|401|403/i.test(message)) return 'unauthorized';
+  if (/connection refused/i.test(message)) return 'connection_refused';
+  if (/timeout|timed out|deadline exceeded/i.test(message)) return 'timeout';
+  if (/no such host|server misbehaving|lookup .* on /i.test(message)) return 'dns';
+  if (/tls|x509|certificate|https? response to https? client/i.test(message)) return 'tls';
+  if (/network is unreachable|no route to host|host is down/i.test(message)) return 'unreachable';
+  if (/invalid character|unexpected|invalid status|unexpected http|status code|parsing|malformed|EOF/i.test(message)) return 'bad_response';
+  return 'other';
 }
 
 /**

@@ -1,0 +1,78 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { ExecResult, Operation } from '@berth/contract';
+import { DEFAULT_BOT_WORK_LIMITS } from '../bots/bot-work-limiter.js';
+import { FakeDriver } from '../runtime/fake/fake-driver.js';
+import { startTestBerth, TEST_ADMIN_TOKEN, type TestBerth } from '../testing/harness.js';
+import { until } from '../testing/wait.js';
+
+const IMAGE = 'localhost/berth/test:busybox';
+
+/** Per-bot limits on exec/files calls, as a client sees them (the default limits). */
+describe('per-bot limits on engine work', () => {
+  let t: TestBerth;
+
+  beforeEach(async () => {
+    t = await startTestBerth({ driver: new FakeDriver({ images: [IMAGE] }) });
+    for (const name of ['alpha', 'beta']) {
+      expect((await t.api('POST', '/bots', { body: { name } })).status).toBe(201);
+      const { operation } = (await (await t.api('POST', `/bots/${name}/container`, { body: {} })).json()) as { operation: Operation };
+      await t.berth.operations.settled(operation.id);
+    }
+  });
+  afterEach(async () => {
+    await t.close();
+  });
+
+  const exec = (bot: string, command: string[], signal?: AbortSignal) =>
+    Promise.resolve(
+      t.berth.app.request(`/api/v1/bots/${bot}/exec`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ command }),
+        ...(signal && { signal }),
+      }),
+    );
+
+  it('queues past the running limit, refuses past the queue with 429 and Retry-After, and leaves other bots alone', async () => {
+    const alpha = (await t.store.mustGetBot('alpha')).id;
+    const { running, queued: queueLength } = DEFAULT_BOT_WORK_LIMITS;
+    // Long commands take alpha's places; short ones queue behind them.
+    const hold = new AbortController();
+    const holding = Array.from({ length: running }, () => exec('alpha', ['sleep', '3600'], hold.signal).catch(() => null));
+    await until('alpha runs its calls', () => t.berth.limiter.usage(alpha).running === running);
+    const queued = Array.from({ length: queueLength }, (_, i) => exec('alpha', ['echo', `queued ${i}`]));
+    await until('alpha queues its calls', () => t.berth.limiter.usage(alpha).queued === queueLength);
+
+    const refused = await exec('alpha', ['echo', 'one too many']);
+    expect(refused.status).toBe(429);
+    expect(refused.headers.get('retry-after')).toBe('1');
+    expect(((await refused.json()) as { error: { code: string } }).error.code).toBe('too_many_requests');
+    // Files calls share the places.
+    const file = await t.api('GET', '/bots/alpha/files?path=/data');
+    expect(file.status).toBe(429);
+
+    // Another bot runs at once.
+    const beta = await exec('beta', ['echo', 'beta']);
+    expect(beta.status).toBe(200);
+    expect(((await beta.json()) as ExecResult).stdout).toBe('beta\n');
+
+    // The long ones end (their client goes away): every queued call then runs and answers.
+    hold.abort();
+    await Promise.all(holding);
+    const answers = await Promise.all(queued);
+    expect(answers.map((r) => r.status)).toEqual(Array(queueLength).fill(200));
+    const outputs = await Promise.all(answers.map(async (r) => ((await r.json()) as ExecResult).stdout));
+    expect(outputs).toEqual(Array.from({ length: queueLength }, (_, i) => `queued ${i}\n`));
+    await until('alpha’s places are free', () => t.berth.limiter.usage(alpha).running === 0);
+    expect(t.berth.limiter.usage(alpha)).toEqual({ running: 0, queued: 0 });
+  });
+
+  it('frees a place when an exec fails', async () => {
+    const alpha = (await t.store.mustGetBot('alpha')).id;
+    for (let i = 0; i < 30; i++) {
+      const res = await t.api('POST', '/bots/alpha/exec', { body: { command: ['ls'], cwd: '/nowhere' } });
+      expect(res.status).toBeLessThan(500);
+    }
+    expect(t.berth.limiter.usage(alpha)).toEqual({ running: 0, queued: 0 });
+  });
+});
