@@ -5,6 +5,7 @@ import { ContainerService } from './bots/container-service.js';
 import { DataService } from './bots/data-service.js';
 import { HardLinkedDataSnapshots } from './bots/data-snapshots.js';
 import { ExecService } from './bots/exec-service.js';
+import { DiskLimits } from './bots/disk-limits.js';
 import { FilesService } from './bots/files-service.js';
 import { Operations } from './bots/operations.js';
 import { PauseWatchdog } from './bots/pause-watchdog.js';
@@ -23,7 +24,7 @@ import { createApp } from './http/app.js';
 import { AdminOrBotTokenAuthenticator, AdminTokenAuthenticator } from './http/auth.js';
 import { createWebSocketSupport } from './http/websocket.js';
 import type { Logger } from './logger.js';
-import type { RuntimeDriver } from './runtime/driver.js';
+import type { ContainerState, RuntimeDriver } from './runtime/driver.js';
 import { ensureInstanceId } from './store/instance-id.js';
 import { SnapshotStore } from './store/snapshot-store.js';
 import type { Store } from './store/store.js';
@@ -44,18 +45,20 @@ export async function composeBerth(options: { config: Readonly<Config>; logger: 
   const paths = new BotPaths(config.home);
   const exec = new ExecService({ store, driver, logger, containerDataPath: config.containerDataPath, outputLimit: config.execOutputLimit });
   const tasks = new TaskService({ store, driver, exec, logger });
-  const files = new FilesService({ store, driver, paths, logger, containerDataPath: config.containerDataPath, readLimit: config.filesReadLimit });
+  // Measures each bot's disk usage and acts on its limit; it reaches the containers through closures (they are made below).
+  const diskLimits: DiskLimits = new DiskLimits({ store, driver, paths, logger, changes, sampleSeconds: config.diskSampleSeconds, containerOf: (bot): Promise<ContainerState | null> => containers.engineContainer(bot), stopBot: (botId): Promise<unknown> => containers.stop(botId) });
+  const files = new FilesService({ store, driver, paths, logger, containerDataPath: config.containerDataPath, readLimit: config.filesReadLimit, diskLimits });
   const terminal = new TerminalService({ store, driver, containerDataPath: config.containerDataPath, idleSeconds: config.terminalIdleSeconds });
   const webSockets = createWebSocketSupport();
-  const containers = new ContainerService({ store, driver, operations, cdi, paths, changes, logger, failpoints, containerDataPath: config.containerDataPath, countTasks: (bot, c) => tasks.countRunning(bot, c), instanceId });
+  const containers = new ContainerService({ store, driver, operations, cdi, paths, changes, logger, failpoints, containerDataPath: config.containerDataPath, countTasks: (bot, c) => tasks.countRunning(bot, c), instanceId, diskLimit: (bot, c) => diskLimits.describe(bot, c) });
   const tokens = new TokenService({ store, logger });
   // Ends pauses an engine failure left behind (a snapshot's or an import's); stopped by the caller.
   const pauses = new PauseWatchdog({ driver, store, logger });
-  const data = new DataService({ store, operations, paths, logger, driver, containers, failpoints, pauses, maxImportBytes: config.maxImportBytes, importLimits: { maxEntries: config.maxImportEntries } });
+  const data = new DataService({ store, operations, paths, logger, driver, containers, failpoints, pauses, maxImportBytes: config.maxImportBytes, importLimits: { maxEntries: config.maxImportEntries }, diskLimits });
   const snapshotStore = new SnapshotStore(store.db);
   const dataSnapshots = new HardLinkedDataSnapshots({ rootOf: (botId) => snapshotsDir(paths, botId), warn: (msg, details) => logger.warn(details, msg) });
   const snapshots = new SnapshotService({ store, snapshots: snapshotStore, driver, operations, containers, data: dataSnapshots, paths, changes, logger, failpoints, pauses });
-  const bots = new BotService({ store, driver, containers, paths, changes, logger, defaultImage: config.defaultImage, defaultPidsLimit: config.defaultPidsLimit, snapshots, operations, failpoints });
+  const bots = new BotService({ store, driver, containers, paths, changes, logger, defaultImage: config.defaultImage, defaultPidsLimit: config.defaultPidsLimit, defaultDiskLimitMb: config.defaultDiskLimitMb, snapshots, operations, failpoints });
 
   // Operations a crash cut off are finished or undone from their journals, and marked accordingly.
   await operations.recoverInterrupted(operationRecovery({ containers, snapshots, data }));
@@ -69,6 +72,7 @@ export async function composeBerth(options: { config: Readonly<Config>; logger: 
   // The operations a crash cut off are failed by now: a pause one of them left is nobody's.
   await pauses.sweep();
   pauses.start();
+  diskLimits.start();
 
   const app = createApp({
     version: BERTH_VERSION,
@@ -99,5 +103,5 @@ export async function composeBerth(options: { config: Readonly<Config>; logger: 
     },
     webDist: config.webDist,
   });
-  return { app, pauses, failpoints, instanceId, bots, containers, operations, changes, cdi, paths, tokens, data, snapshots, exec, tasks, files, terminal, webSockets };
+  return { app, pauses, diskLimits, failpoints, instanceId, bots, containers, operations, changes, cdi, paths, tokens, data, snapshots, exec, tasks, files, terminal, webSockets };
 }

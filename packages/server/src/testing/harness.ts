@@ -46,6 +46,7 @@ export async function startTestBerth(options: { driver: RuntimeDriver; cdiSpecDi
     close: async () => {
       berth.operations.abortAll();
       await berth.pauses.stop();
+      await berth.diskLimits.stop();
       await store.close();
       if (!options.home) fs.rmSync(home, { recursive: true, force: true });
     },

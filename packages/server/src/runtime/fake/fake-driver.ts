@@ -30,6 +30,7 @@ type DelayedCall =
   | 'inspectContainer'
   | 'listContainers'
   | 'countProcesses'
+  | 'writableLayerSize'
   | 'exec'
   | 'execStream'
   | 'commitContainer'
@@ -56,6 +57,8 @@ export interface FakeDriverOptions {
 interface FakeContainer {
   state: ContainerState;
   spec: ContainerSpec;
+  /** Bytes its writable layer holds; nothing is written by the fake exec, so tests set it (`setWritableLayerSize`). */
+  layerBytes: number;
 }
 
 /**
@@ -148,6 +151,7 @@ export class FakeDriver implements RuntimeDriver {
     }
     const id = randomBytes(32).toString('hex');
     this.containers.set(id, {
+      layerBytes: 0,
       spec: structuredClone(spec),
       state: {
         id,
@@ -211,6 +215,16 @@ export class FakeDriver implements RuntimeDriver {
     return [...this.containers.values()]
       .filter((c) => filter.labels.every((l) => matchesLabelFilter(c.state.labels, l)))
       .map((c) => cloneState(c.state));
+  }
+
+  async writableLayerSize(idOrName: string): Promise<number | null> {
+    await this.enter('writableLayerSize', idOrName);
+    return this.find(idOrName)?.layerBytes ?? null;
+  }
+
+  /** Test hook: what the container's writable layer holds from now on, as if something in it wrote files. */
+  setWritableLayerSize(idOrName: string, bytes: number): void {
+    this.get(idOrName).layerBytes = bytes;
   }
 
   async countProcesses(id: string): Promise<number> {
