@@ -144,18 +144,33 @@ export class DiskLimits {
     });
   }
 
+  /** Runs the measurements scheduled after writes and changes now, and waits for every one under way. */
+  async flush(): Promise<void> {
+    const due = [...this.soon.entries()];
+    this.soon.clear();
+    for (const [, t] of due) clearTimeout(t);
+    await Promise.all(due.map(([botId]) => this.measureNow(botId)));
+    await Promise.allSettled([...this.inFlight.values()]);
+  }
+
   /** Measures the bot in `ms` (once, however often it is asked meanwhile), without holding anyone up. */
   private measureLater(botId: string, ms: number): void {
     if (this.soon.has(botId)) return;
     const t = setTimeout(() => {
       this.soon.delete(botId);
-      void this.deps.store
-        .findBot(botId)
-        .then((bot) => (bot && bot.disk_limit_mb !== null ? this.sample(bot.id) : undefined))
-        .catch((err: unknown) => this.deps.logger.warn({ err, botId }, 'could not measure the disk usage of a bot after a change'));
+      void this.measureNow(botId);
     }, ms);
     t.unref();
     this.soon.set(botId, t);
+  }
+
+  private async measureNow(botId: string): Promise<void> {
+    try {
+      const bot = await this.deps.store.findBot(botId);
+      if (bot && bot.disk_limit_mb !== null) await this.sample(bot.id);
+    } catch (err) {
+      this.deps.logger.warn({ err, botId }, 'could not measure the disk usage of a bot after a change');
+    }
   }
 
   /** The container info's `diskLimit`: the last measurement, or one made now when there is none. */

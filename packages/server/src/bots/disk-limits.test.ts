@@ -1,0 +1,248 @@
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { Bot, ChangeEvent, Container, Operation } from '@berth/contract';
+import { FakeDriver } from '../runtime/fake/fake-driver.js';
+import { expectJson, startTestBerth, TEST_ADMIN_TOKEN, type TestBerth } from '../testing/harness.js';
+import { buildTar, listTree } from '../testing/tree.js';
+import { DiskLimits, duBytes, stopThresholdBytes } from './disk-limits.js';
+import { ChangeFeed } from './change-feed.js';
+import { BotPaths } from './bot-paths.js';
+import { createLogger } from '../logger.js';
+
+const IMAGE = 'localhost/berth/test:busybox';
+const MiB = 1024 * 1024;
+
+interface ErrorBody {
+  error: { code: string; message: string; details?: Record<string, unknown> };
+}
+
+/** Disk limits over the fake driver (whose writable layer size a test sets) and real data dirs. */
+describe('disk limits', () => {
+  let t: TestBerth;
+  let driver: FakeDriver;
+
+  beforeEach(async () => {
+    driver = new FakeDriver({ images: [IMAGE] });
+    // The monitor's own rounds never come during a test: the tests call `sample` and `sampleAll`.
+    t = await startTestBerth({ driver, config: { defaultDiskLimitMb: 50, diskSampleSeconds: 3600 } });
+  });
+  afterEach(async () => {
+    await t.close();
+  });
+
+  function raw(method: string, p: string, body: Buffer): Promise<Response> {
+    return Promise.resolve(t.berth.app.request(`/api/v1${p}`, { method, headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}` }, body, duplex: 'half' } as RequestInit));
+  }
+
+  /** A bot with a running container and a data dir. */
+  async function runningBot(name: string, diskLimitMb: number | null): Promise<Bot & { dataDir: string; containerId: string }> {
+    const bot = await expectJson<Bot>(t.api('POST', '/bots', { body: { name, diskLimitMb } }), 201);
+    const { result } = await t.berth.containers.create(bot.id);
+    const { container } = await result;
+    const dataDir = t.berth.paths.dataDir(bot.id);
+    fs.mkdirSync(dataDir, { recursive: true });
+    return { ...bot, dataDir, containerId: container.id };
+  }
+
+  const info = (bot: string) => expectJson<Container>(t.api('GET', `/bots/${bot}/container`), 200);
+
+  describe('the bot setting', () => {
+    it('takes diskLimitMb at create, BERTH_DEFAULT_DISK_LIMIT_MB when none is named, null for no limit, and changes it with PATCH', async () => {
+      const given = await expectJson<Bot>(t.api('POST', '/bots', { body: { name: 'given', diskLimitMb: 20 } }), 201);
+      expect(given.diskLimitMb).toBe(20);
+      const defaulted = await expectJson<Bot>(t.api('POST', '/bots', { body: { name: 'defaulted' } }), 201);
+      expect(defaulted.diskLimitMb).toBe(50);
+      const unlimited = await expectJson<Bot>(t.api('POST', '/bots', { body: { name: 'unlimited', diskLimitMb: null } }), 201);
+      expect(unlimited.diskLimitMb).toBeNull();
+
+      expect((await expectJson<Bot>(t.api('PATCH', '/bots/given', { body: { diskLimitMb: 30 } }), 200)).diskLimitMb).toBe(30);
+      expect((await expectJson<Bot>(t.api('PATCH', '/bots/given', { body: { diskLimitMb: null } }), 200)).diskLimitMb).toBeNull();
+      expect((await expectJson<Bot>(t.api('GET', '/bots/defaulted'), 200)).diskLimitMb).toBe(50);
+    });
+
+    it('refuses a limit that is not a whole positive number of MiB, and changes nothing', async () => {
+      await expectJson<Bot>(t.api('POST', '/bots', { body: { name: 'kept', diskLimitMb: 20 } }), 201);
+      for (const diskLimitMb of [0, -1, 1.5, '20', 17 * 1024 * 1024]) {
+        const body = await expectJson<ErrorBody>(t.api('PATCH', '/bots/kept', { body: { diskLimitMb } }), 400);
+        expect(body.error.code).toBe('validation_failed');
+        await expectJson<ErrorBody>(t.api('POST', '/bots', { body: { name: 'refused', diskLimitMb } }), 400);
+      }
+      expect((await expectJson<Bot>(t.api('GET', '/bots/kept'), 200)).diskLimitMb).toBe(20);
+      expect((await expectJson<{ bots: Bot[] }>(t.api('GET', '/bots'), 200)).bots.map((b) => b.name)).toEqual(['kept']);
+    });
+  });
+
+  describe('measuring and reporting', () => {
+    it('reports the data dir plus the writable layer, enforced softly', async () => {
+      const bot = await runningBot('measured', 20);
+      fs.writeFileSync(path.join(bot.dataDir, 'blob'), Buffer.alloc(3 * MiB, 1));
+      driver.setWritableLayerSize(bot.containerId, 2 * MiB);
+      await t.berth.diskLimits.sample(bot.id);
+
+      const { diskLimit } = await info(bot.name);
+      expect(diskLimit).toMatchObject({ mb: 20, enforcement: 'soft', exceeded: false, layerMb: 2 });
+      // du counts allocated blocks: the file's 3 MiB and a block or two for the directories.
+      expect(diskLimit.dataMb).toBeGreaterThanOrEqual(3);
+      expect(diskLimit.dataMb).toBeLessThan(3.1);
+      expect(diskLimit.usedMb).toBeCloseTo((diskLimit.dataMb ?? 0) + 2, 1);
+      expect(Date.parse(diskLimit.measuredAt ?? '')).not.toBeNaN();
+    });
+
+    it('says there is no limit, and measures nothing, for a bot without one', async () => {
+      const bot = await runningBot('free', null);
+      driver.setWritableLayerSize(bot.containerId, 500 * MiB);
+      expect((await info(bot.name)).diskLimit).toEqual({ mb: null, enforcement: 'none', usedMb: null, dataMb: null, layerMb: null, exceeded: false, measuredAt: null });
+      await t.berth.diskLimits.sampleAll();
+      expect(driver.calls.filter((c) => c.method === 'writableLayerSize')).toEqual([]);
+      expect((await info(bot.name)).status).toBe('running');
+    });
+
+    it('measures in a round only the bots with a limit whose container runs', async () => {
+      const limited = await runningBot('limited', 20);
+      await runningBot('unlimited', null);
+      const stopped = await runningBot('stopped', 20);
+      await t.berth.containers.stop(stopped.id);
+      // The measurements the creates and the stop asked for are done first.
+      await t.berth.diskLimits.flush();
+      driver.calls.length = 0;
+      await t.berth.diskLimits.sampleAll();
+      expect(driver.calls.filter((c) => c.method === 'writableLayerSize').map((c) => c.arg)).toEqual([limited.containerId]);
+    });
+  });
+
+  describe('over the limit', () => {
+    it('flags the bot and refuses files writes and imports with 507 disk_limit_exceeded, changing nothing', async () => {
+      const bot = await runningBot('full', 4);
+      fs.writeFileSync(path.join(bot.dataDir, 'blob'), Buffer.alloc(3 * MiB, 1));
+      driver.setWritableLayerSize(bot.containerId, 2 * MiB);
+      const changes: ChangeEvent[] = [];
+      const unsubscribe = t.berth.changes.subscribe((c) => changes.push(c));
+      await t.berth.diskLimits.sample(bot.id);
+      unsubscribe();
+      expect(changes).toContainEqual(expect.objectContaining({ type: 'container.changed', botId: bot.id }));
+
+      const { diskLimit, status } = await info(bot.name);
+      expect(diskLimit).toMatchObject({ mb: 4, enforcement: 'soft', exceeded: true });
+      // Within the margin it keeps running, so it can clean up after itself.
+      expect(status).toBe('running');
+
+      const before = listTree(bot.dataDir);
+      const put = await expectJson<ErrorBody>(raw('PUT', `/bots/${bot.name}/files?path=/data/more`, Buffer.from('more')), 507);
+      expect(put.error.code).toBe('disk_limit_exceeded');
+      expect(put.error.details).toMatchObject({ limitMb: 4, usedMb: diskLimit.usedMb, dataMb: diskLimit.dataMb, layerMb: 2 });
+      const imported = await expectJson<ErrorBody>(raw('POST', `/bots/${bot.name}/data/import?mode=merge`, await buildTar([{ name: 'a.txt', body: 'a' }])), 507);
+      expect(imported.error.code).toBe('disk_limit_exceeded');
+      expect(listTree(bot.dataDir)).toEqual(before);
+      const ops = await expectJson<{ operations: Operation[] }>(t.api('GET', `/bots/${bot.name}/operations`), 200);
+      expect(ops.operations.map((o) => o.kind)).not.toContain('import');
+    });
+
+    it('stops a running bot past its limit by the margin, as a stop operation', async () => {
+      const bot = await runningBot('runaway', 4);
+      driver.setWritableLayerSize(bot.containerId, stopThresholdBytes(4) + MiB);
+      const sampled = await t.berth.diskLimits.sample(bot.id);
+      expect(sampled.exceeded).toBe(true);
+      const { status, diskLimit } = await info(bot.name);
+      expect(status).toBe('stopped');
+      expect(diskLimit.exceeded).toBe(true);
+      const ops = await expectJson<{ operations: Operation[] }>(t.api('GET', `/bots/${bot.name}/operations`), 200);
+      expect(ops.operations[0]).toMatchObject({ kind: 'stop', status: 'succeeded' });
+    });
+
+    it('lets writes through again once the bot is back under its limit, or its limit is raised', async () => {
+      const bot = await runningBot('recovers', 4);
+      driver.setWritableLayerSize(bot.containerId, 6 * MiB);
+      await t.berth.diskLimits.sample(bot.id);
+      expect((await info(bot.name)).diskLimit.exceeded).toBe(true);
+      await t.berth.containers.stop(bot.id);
+      await expectJson<ErrorBody>(raw('PUT', `/bots/${bot.name}/files?path=/data/note`, Buffer.from('hi')), 507);
+
+      // A higher limit is judged at once against the last measurement.
+      await expectJson<Bot>(t.api('PATCH', `/bots/${bot.name}`, { body: { diskLimitMb: 8 } }), 200);
+      expect((await info(bot.name)).diskLimit).toMatchObject({ mb: 8, exceeded: false });
+      await expectJson(raw('PUT', `/bots/${bot.name}/files?path=/data/note`, Buffer.from('hi')), 200);
+      expect(fs.readFileSync(path.join(bot.dataDir, 'note'), 'utf8')).toBe('hi');
+
+      await expectJson<Bot>(t.api('PATCH', `/bots/${bot.name}`, { body: { diskLimitMb: 4 } }), 200);
+      driver.setWritableLayerSize(bot.containerId, MiB);
+      await t.berth.diskLimits.sample(bot.id);
+      expect((await info(bot.name)).diskLimit).toMatchObject({ mb: 4, exceeded: false, layerMb: 1 });
+      await expectJson(raw('PUT', `/bots/${bot.name}/files?path=/data/note`, Buffer.from('again')), 200);
+    });
+
+    it('measures a stopped bot written to through the API in the next round', async () => {
+      const bot = await runningBot('written', 4);
+      await t.berth.containers.stop(bot.id);
+      await expectJson(raw('PUT', `/bots/${bot.name}/files?path=/data/big`, Buffer.alloc(5 * MiB, 1)), 200);
+      await t.berth.diskLimits.sampleAll();
+      expect((await info(bot.name)).diskLimit).toMatchObject({ exceeded: true });
+      await expectJson<ErrorBody>(raw('PUT', `/bots/${bot.name}/files?path=/data/more`, Buffer.from('x')), 507);
+    });
+  });
+});
+
+describe('DiskLimits without a measurement of the data dir', () => {
+  it('counts a data dir it could not measure in time as over the limit (writes refused), without stopping the bot', async () => {
+    const home = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-disk-unit-'));
+    const driver = new FakeDriver({ images: [IMAGE] });
+    const t = await startTestBerth({ driver, home, config: { diskSampleSeconds: 3600 } });
+    try {
+      const bot = await expectJson<Bot>(t.api('POST', '/bots', { body: { name: 'huge', diskLimitMb: 10 } }), 201);
+      const stops: string[] = [];
+      const limits = new DiskLimits({
+        store: t.store,
+        driver,
+        paths: new BotPaths(home),
+        logger: createLogger({ level: 'silent' }),
+        changes: new ChangeFeed(),
+        containerOf: () => Promise.resolve(null),
+        stopBot: (id) => Promise.resolve(stops.push(id)),
+        sampleSeconds: 3600,
+        measureDir: () => Promise.resolve(null),
+      });
+      const sampled = await limits.sample(bot.id);
+      expect(sampled).toMatchObject({ mb: 10, enforcement: 'soft', exceeded: true, usedMb: null, dataMb: null });
+      await expect(limits.assertRoom(bot.id)).rejects.toMatchObject({ code: 'disk_limit_exceeded' });
+      expect(stops).toEqual([]);
+      await limits.stop();
+    } finally {
+      await t.close();
+      fs.rmSync(home, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('duBytes', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-du-'));
+  });
+  afterEach(() => {
+    // rm walks by descriptors too; a path-based removal would fail on the deep tree.
+    execFileSync('rm', ['-rf', '--', dir]);
+  });
+
+  it('counts allocated blocks: a hard-linked file once, a sparse file by what it holds, deep trees too', async () => {
+    const empty = await duBytes(dir, { timeoutMs: 30_000 });
+    expect(empty).not.toBeNull();
+    fs.writeFileSync(path.join(dir, 'a'), Buffer.alloc(2 * MiB, 1));
+    fs.linkSync(path.join(dir, 'a'), path.join(dir, 'b'));
+    const sparse = fs.openSync(path.join(dir, 'sparse'), 'w');
+    fs.ftruncateSync(sparse, 1024 * MiB);
+    fs.closeSync(sparse);
+    // Deeper than a path can name from the top (made step by step, as a bot would): du walks by descriptors.
+    const script = `cd "$1" && for i in $(seq 25); do mkdir "$2" && cd -P "$2" || exit 1; done && head -c ${MiB} /dev/zero > deep-file && pwd | wc -c`;
+    const depth = Number(execFileSync('sh', ['-c', script, 'sh', dir, 'd'.repeat(200)], { encoding: 'utf8' }).trim());
+    expect(depth).toBeGreaterThan(4096);
+    const bytes = (await duBytes(dir, { timeoutMs: 30_000 })) ?? 0;
+    expect(bytes - (empty ?? 0)).toBeGreaterThanOrEqual(3 * MiB);
+    expect(bytes - (empty ?? 0)).toBeLessThan(3 * MiB + 200 * 1024);
+  });
+
+  it('answers null for a directory it cannot measure', async () => {
+    expect(await duBytes(path.join(dir, 'missing'), { timeoutMs: 30_000 })).toBeNull();
+  });
+});
