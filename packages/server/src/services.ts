@@ -50,7 +50,7 @@ export async function composeBerth(options: { config: Readonly<Config>; logger: 
   const files = new FilesService({ store, driver, paths, logger, containerDataPath: config.containerDataPath, readLimit: config.filesReadLimit, diskLimits });
   const terminal = new TerminalService({ store, driver, containerDataPath: config.containerDataPath, idleSeconds: config.terminalIdleSeconds });
   const webSockets = createWebSocketSupport();
-  const containers = new ContainerService({ store, driver, operations, cdi, paths, changes, logger, failpoints, containerDataPath: config.containerDataPath, countTasks: (bot, c) => tasks.countRunning(bot, c), instanceId, diskLimit: (bot, c) => diskLimits.describe(bot, c) });
+  const containers = new ContainerService({ store, driver, operations, cdi, paths, changes, logger, failpoints, containerDataPath: config.containerDataPath, countTasks: (bot, c) => tasks.countRunning(bot, c), instanceId, diskLimit: (bot, c) => diskLimits.describe(bot, c), admitStart: (bot) => diskLimits.assertMayStart(bot) });
   const tokens = new TokenService({ store, logger });
   // Ends pauses an engine failure left behind (a snapshot's or an import's); stopped by the caller.
   const pauses = new PauseWatchdog({ driver, store, logger });

@@ -53,6 +53,8 @@ export interface ContainerServiceDeps {
   instanceId?: string;
   /** The bot's disk limit and usage (DiskLimits.describe); without it nothing enforces a limit, and the info says so. */
   diskLimit?: (bot: BotRow, container: ContainerState) => Promise<DiskLimitInfo>;
+  /** Refuses the start of a bot past its disk limit by the margin (DiskLimits.assertMayStart). */
+  admitStart?: (bot: BotRow) => Promise<void>;
 }
 
 /** One container per bot: its life cycle as operations, and its info read from the engine. */
@@ -279,6 +281,7 @@ export class ContainerService {
 
   async start(idOrName: string): Promise<Container> {
     const bot = await this.deps.store.mustGetBot(idOrName);
+    await this.deps.admitStart?.(bot);
     const id = await this.containerId(bot);
     const { result } = await this.deps.operations.start(bot.id, 'start', async (ctx) => {
       await ctx.phase('start', 'starting the container');

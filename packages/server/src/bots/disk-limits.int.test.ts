@@ -97,6 +97,10 @@ describe('disk limits on Podman', () => {
     expect(engine?.state).toBe('exited');
     const ops = await expectJson<{ operations: Operation[] }>(t.api('GET', `/bots/${bot.id}/operations`), 200);
     expect(ops.operations[0]).toMatchObject({ kind: 'stop', status: 'succeeded' });
+    // Started again, it would only be stopped again: refused while it is past the margin.
+    const refused = await expectJson<ErrorBody>(t.api('POST', `/bots/${bot.id}/container/start`), 507);
+    expect(refused.error.code).toBe('disk_limit_exceeded');
+    expect((await podman.driver.inspectContainer(c.id))?.state).toBe('exited');
   });
 
   it('lets the bot back in once it has freed space', async () => {
@@ -109,5 +113,7 @@ describe('disk limits on Podman', () => {
     expect(sampled.dataMb).toBeLessThan(1);
     await expectJson(raw('PUT', `/bots/${bot.id}/files?path=/data/note`, Buffer.from('back')), 200);
     expect(fs.readFileSync(path.join(dataDir, 'note'), 'utf8')).toBe('back');
+    expect((await expectJson<Container>(t.api('POST', `/bots/${bot.id}/container/start`), 200)).status).toBe('running');
+    expect((await sh(bot, 'cat /data/note')).stdout).toBe('back');
   });
 });

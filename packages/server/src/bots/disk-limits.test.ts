@@ -150,6 +150,13 @@ describe('disk limits', () => {
       expect(diskLimit.exceeded).toBe(true);
       const ops = await expectJson<{ operations: Operation[] }>(t.api('GET', `/bots/${bot.name}/operations`), 200);
       expect(ops.operations[0]).toMatchObject({ kind: 'stop', status: 'succeeded' });
+
+      // It stays stopped while it is still past the margin; a higher limit lets it start.
+      const refused = await expectJson<ErrorBody>(t.api('POST', `/bots/${bot.name}/container/start`), 507);
+      expect(refused.error).toMatchObject({ code: 'disk_limit_exceeded', details: { limitMb: 4 } });
+      expect((await info(bot.name)).status).toBe('stopped');
+      await expectJson<Bot>(t.api('PATCH', `/bots/${bot.name}`, { body: { diskLimitMb: 64 } }), 200);
+      expect((await expectJson<Container>(t.api('POST', `/bots/${bot.name}/container/start`), 200)).status).toBe('running');
     });
 
     it('lets writes through again once the bot is back under its limit, or its limit is raised', async () => {

@@ -153,6 +153,24 @@ export class DiskLimits {
     await Promise.allSettled([...this.inFlight.values()]);
   }
 
+  /**
+   * Before a start: a bot that was stopped past its limit by the margin stays stopped (507
+   * `disk_limit_exceeded`) until it is back under that, measured again now, or its limit is raised;
+   * otherwise the next round would only stop it again, after it had written more.
+   */
+  async assertMayStart(bot: BotRow): Promise<void> {
+    const limit = bot.disk_limit_mb;
+    const last = this.samples.get(bot.id);
+    if (limit === null || !last || (usedBytes(last) ?? 0) <= stopThresholdBytes(limit)) return;
+    const s = await this.measure(bot, await this.deps.containerOf(bot));
+    const used = usedBytes(s);
+    if (used === null || used <= stopThresholdBytes(limit)) return;
+    const info = this.infoOf(bot, s);
+    throw new AppError('disk_limit_exceeded', `bot "${bot.name}" uses ${usedText(info)}, past its ${limit} MiB disk limit by more than the margin; free space in its data dir, raise diskLimitMb or recreate the container before starting it`, {
+      details: { limitMb: info.mb, usedMb: info.usedMb, dataMb: info.dataMb, layerMb: info.layerMb, measuredAt: info.measuredAt },
+    });
+  }
+
   /** Measures the bot in `ms` (once, however often it is asked meanwhile), without holding anyone up. */
   private measureLater(botId: string, ms: number): void {
     if (this.soon.has(botId)) return;
