@@ -91,6 +91,14 @@ describe('disk limits', () => {
       expect(Date.parse(diskLimit.measuredAt ?? '')).not.toBeNaN();
     });
 
+    it('measures a bot in the background once its info is first read, and says when it is done', async () => {
+      const bot = await runningBot('first-read', 20);
+      await t.berth.diskLimits.flush();
+      const { diskLimit } = await info(bot.name);
+      expect(diskLimit).toMatchObject({ mb: 20, enforcement: 'soft', layerMb: 0, exceeded: false });
+      expect(diskLimit.measuredAt).not.toBeNull();
+    });
+
     it('says there is no limit, and measures nothing, for a bot without one', async () => {
       const bot = await runningBot('free', null);
       driver.setWritableLayerSize(bot.containerId, 500 * MiB);

@@ -172,11 +172,11 @@ export class DiskLimits {
   }
 
   /** Measures the bot in `ms` (once, however often it is asked meanwhile), without holding anyone up. */
-  private measureLater(botId: string, ms: number): void {
+  private measureLater(botId: string, ms: number, then?: () => void): void {
     if (this.soon.has(botId)) return;
     const t = setTimeout(() => {
       this.soon.delete(botId);
-      void this.measureNow(botId);
+      void this.measureNow(botId).then(then);
     }, ms);
     t.unref();
     this.soon.set(botId, t);
@@ -191,10 +191,17 @@ export class DiskLimits {
     }
   }
 
-  /** The container info's `diskLimit`: the last measurement, or one made now when there is none. */
-  async describe(bot: BotRow, c: ContainerState | null): Promise<DiskLimitInfo> {
-    if (bot.disk_limit_mb === null) return this.infoOf(bot, this.samples.get(bot.id) ?? null);
-    return this.infoOf(bot, this.samples.get(bot.id) ?? (await this.measure(bot, c)));
+  /**
+   * The container info's `diskLimit`, from the last measurement. A bot never measured yet (since the
+   * start) is measured in the background rather than holding up the info (a large data dir takes a
+   * while): until then `measuredAt` is null, and a `container.changed` event says when it is done.
+   */
+  describe(bot: BotRow, _c: ContainerState | null): Promise<DiskLimitInfo> {
+    const s = this.samples.get(bot.id) ?? null;
+    if (!s && bot.disk_limit_mb !== null && !this.inFlight.has(bot.id)) {
+      this.measureLater(bot.id, 0, () => this.deps.changes.publish({ type: 'container.changed', botId: bot.id }));
+    }
+    return Promise.resolve(this.infoOf(bot, s));
   }
 
   /** Forgets a deleted bot. */
