@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Bot, ChangeEvent, Container, Operation } from '@berth/contract';
+import type { ContainerState } from '../runtime/driver.js';
 import { FakeDriver } from '../runtime/fake/fake-driver.js';
 import { expectJson, startTestBerth, TEST_ADMIN_TOKEN, type TestBerth } from '../testing/harness.js';
 import { buildTar, listTree } from '../testing/tree.js';
@@ -221,6 +222,40 @@ describe('DiskLimits without a measurement of the data dir', () => {
       const sampled = await limits.sample(bot.id);
       expect(sampled).toMatchObject({ mb: 10, enforcement: 'soft', exceeded: true, usedMb: null, dataMb: null });
       await expect(limits.assertRoom(bot.id)).rejects.toMatchObject({ code: 'disk_limit_exceeded' });
+      expect(stops).toEqual([]);
+      await limits.stop();
+    } finally {
+      await t.close();
+      fs.rmSync(home, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('DiskLimits when the engine cannot measure the layer', () => {
+  it('keeps the layer size last measured, and still judges the bot by it', async () => {
+    const home = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-disk-unit-'));
+    const t = await startTestBerth({ driver: new FakeDriver({ images: [IMAGE] }), home, config: { diskSampleSeconds: 3600 } });
+    try {
+      const bot = await expectJson<Bot>(t.api('POST', '/bots', { body: { name: 'layered', diskLimitMb: 10 } }), 201);
+      let layer: number | Error = 12 * MiB;
+      const running = { id: 'c1', state: 'running' } as ContainerState;
+      const stops: string[] = [];
+      const limits = new DiskLimits({
+        store: t.store,
+        driver: { writableLayerSize: () => (layer instanceof Error ? Promise.reject(layer) : Promise.resolve(layer)) },
+        paths: new BotPaths(home),
+        logger: createLogger({ level: 'silent' }),
+        changes: new ChangeFeed(),
+        containerOf: () => Promise.resolve(running),
+        stopBot: (id) => Promise.resolve(stops.push(id)),
+        sampleSeconds: 3600,
+        measureDir: () => Promise.resolve(0),
+      });
+      expect(await limits.sample(bot.id)).toMatchObject({ layerMb: 12, exceeded: true });
+      layer = new Error('the engine does not answer');
+      expect(await limits.sample(bot.id)).toMatchObject({ layerMb: 12, exceeded: true });
+      await expect(limits.assertRoom(bot.id)).rejects.toMatchObject({ code: 'disk_limit_exceeded' });
+      // 12 MiB is within the margin of a 10 MiB limit: flagged, not stopped.
       expect(stops).toEqual([]);
       await limits.stop();
     } finally {

@@ -106,8 +106,9 @@ export class DiskLimits {
     for (const bot of await this.deps.store.listBots()) {
       if (bot.disk_limit_mb === null) continue;
       try {
+        const wrote = this.written.delete(bot.id);
         const c = await this.deps.containerOf(bot);
-        if ((c && isRunning(c)) || this.written.delete(bot.id)) await this.sample(bot.id);
+        if (wrote || (c && isRunning(c))) await this.sample(bot.id);
       } catch (err) {
         this.deps.logger.warn({ err, botId: bot.id }, 'could not measure the disk usage of a bot');
       }
@@ -229,13 +230,23 @@ export class DiskLimits {
     const running = this.inFlight.get(bot.id);
     if (running) return running;
     const p = (async () => {
-      const [dataBytes, layerBytes] = await Promise.all([this.measureDir(this.deps.paths.dataDir(bot.id)), c ? this.deps.driver.writableLayerSize(c.id) : Promise.resolve(null)]);
+      const [dataBytes, layerBytes] = await Promise.all([this.measureDir(this.deps.paths.dataDir(bot.id)), c ? this.layerSize(bot.id, c.id) : Promise.resolve(null)]);
       const s: DiskSample = { dataBytes, layerBytes, measuredAt: new Date().toISOString() };
       this.samples.set(bot.id, s);
       return s;
     })().finally(() => this.inFlight.delete(bot.id));
     this.inFlight.set(bot.id, p);
     return p;
+  }
+
+  /** The layer's size; when the engine cannot say now, the last one it said (or unknown, null). */
+  private async layerSize(botId: string, containerId: string): Promise<number | null> {
+    try {
+      return await this.deps.driver.writableLayerSize(containerId);
+    } catch (err) {
+      this.deps.logger.warn({ err, botId }, 'could not measure the writable layer of a bot; its last measurement stands');
+      return this.samples.get(botId)?.layerBytes ?? null;
+    }
   }
 
   private async act(bot: BotRow, c: ContainerState | null, s: DiskSample): Promise<void> {
