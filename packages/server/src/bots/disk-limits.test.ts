@@ -8,7 +8,7 @@ import type { ContainerState } from '../runtime/driver.js';
 import { FakeDriver } from '../runtime/fake/fake-driver.js';
 import { expectJson, startTestBerth, TEST_ADMIN_TOKEN, type TestBerth } from '../testing/harness.js';
 import { buildTar, listTree } from '../testing/tree.js';
-import { DiskLimits, duBytes, stopThresholdBytes } from './disk-limits.js';
+import { DiskLimits, duBytes, measureDataDir, stopThresholdBytes, walkBytes } from './disk-limits.js';
 import { ChangeFeed } from './change-feed.js';
 import { BotPaths } from './bot-paths.js';
 import { createLogger } from '../logger.js';
@@ -201,7 +201,7 @@ describe('disk limits', () => {
 });
 
 describe('DiskLimits without a measurement of the data dir', () => {
-  it('counts a data dir it could not measure in time as over the limit (writes refused), without stopping the bot', async () => {
+  it('counts a data dir it could not measure as past the limit: writes and starts refused, the running bot stopped', async () => {
     const home = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-disk-unit-'));
     const driver = new FakeDriver({ images: [IMAGE] });
     const t = await startTestBerth({ driver, home, config: { diskSampleSeconds: 3600 } });
@@ -214,7 +214,7 @@ describe('DiskLimits without a measurement of the data dir', () => {
         paths: new BotPaths(home),
         logger: createLogger({ level: 'silent' }),
         changes: new ChangeFeed(),
-        containerOf: () => Promise.resolve(null),
+        containerOf: () => Promise.resolve({ id: 'c1', state: 'running' } as ContainerState),
         stopBot: (id) => Promise.resolve(stops.push(id)),
         sampleSeconds: 3600,
         measureDir: () => Promise.resolve(null),
@@ -222,7 +222,8 @@ describe('DiskLimits without a measurement of the data dir', () => {
       const sampled = await limits.sample(bot.id);
       expect(sampled).toMatchObject({ mb: 10, enforcement: 'soft', exceeded: true, usedMb: null, dataMb: null });
       await expect(limits.assertRoom(bot.id)).rejects.toMatchObject({ code: 'disk_limit_exceeded' });
-      expect(stops).toEqual([]);
+      expect(stops).toEqual([bot.id]);
+      await expect(limits.assertMayStart(await t.store.mustGetBot(bot.id))).rejects.toMatchObject({ code: 'disk_limit_exceeded' });
       await limits.stop();
     } finally {
       await t.close();
@@ -265,7 +266,7 @@ describe('DiskLimits when the engine cannot measure the layer', () => {
   });
 });
 
-describe('duBytes', () => {
+describe('measuring a data dir', () => {
   let dir: string;
   beforeEach(() => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-du-'));
@@ -275,24 +276,43 @@ describe('duBytes', () => {
     execFileSync('rm', ['-rf', '--', dir]);
   });
 
-  it('counts allocated blocks: a hard-linked file once, a sparse file by what it holds, deep trees too', async () => {
-    const empty = await duBytes(dir, { timeoutMs: 30_000 });
-    expect(empty).not.toBeNull();
-    fs.writeFileSync(path.join(dir, 'a'), Buffer.alloc(2 * MiB, 1));
-    fs.linkSync(path.join(dir, 'a'), path.join(dir, 'b'));
+  const far = () => ({ deadline: Date.now() + 60_000, maxEntries: 1_000_000 });
+
+  /** 2 MiB hard-linked twice, a sparse 1 GiB file holding nothing, a few directories. */
+  function tree(): void {
+    fs.mkdirSync(path.join(dir, 'x/y'), { recursive: true });
+    fs.writeFileSync(path.join(dir, 'x/a'), Buffer.alloc(2 * MiB, 1));
+    fs.linkSync(path.join(dir, 'x/a'), path.join(dir, 'x/y/b'));
     const sparse = fs.openSync(path.join(dir, 'sparse'), 'w');
     fs.ftruncateSync(sparse, 1024 * MiB);
     fs.closeSync(sparse);
-    // Deeper than a path can name from the top (made step by step, as a bot would): du walks by descriptors.
+    fs.symlinkSync('/usr', path.join(dir, 'usr'));
+  }
+
+  it('counts allocated blocks, a hard-linked file once, the same with du and with the walk, and follows no link', async () => {
+    tree();
+    const du = await duBytes(dir, { timeoutMs: 30_000 });
+    expect(du.bytes).toBeGreaterThanOrEqual(2 * MiB);
+    expect(du.bytes).toBeLessThan(2 * MiB + 64 * 1024);
+    expect(await walkBytes(dir, far())).toBe(du.bytes);
+    expect(await measureDataDir(dir, { timeoutMs: 30_000 })).toBe(du.bytes);
+    expect(await measureDataDir(path.join(dir, 'missing'), { timeoutMs: 30_000 })).toBe(0);
+  });
+
+  it('counts a tree deeper than a path can name with du; the walk gives up on it rather than miss it', async () => {
+    const empty = (await duBytes(dir, { timeoutMs: 30_000 })).bytes ?? 0;
+    // Made step by step, as a bot would.
     const script = `cd "$1" && for i in $(seq 25); do mkdir "$2" && cd -P "$2" || exit 1; done && head -c ${MiB} /dev/zero > deep-file && pwd | wc -c`;
     const depth = Number(execFileSync('sh', ['-c', script, 'sh', dir, 'd'.repeat(200)], { encoding: 'utf8' }).trim());
     expect(depth).toBeGreaterThan(4096);
-    const bytes = (await duBytes(dir, { timeoutMs: 30_000 })) ?? 0;
-    expect(bytes - (empty ?? 0)).toBeGreaterThanOrEqual(3 * MiB);
-    expect(bytes - (empty ?? 0)).toBeLessThan(3 * MiB + 200 * 1024);
+    const bytes = (await duBytes(dir, { timeoutMs: 30_000 })).bytes ?? 0;
+    expect(bytes - empty).toBeGreaterThanOrEqual(MiB);
+    expect(bytes - empty).toBeLessThan(MiB + 200 * 1024);
+    expect(await walkBytes(dir, far())).toBeNull();
   });
 
-  it('answers null for a directory it cannot measure', async () => {
-    expect(await duBytes(path.join(dir, 'missing'), { timeoutMs: 30_000 })).toBeNull();
+  it('the walk gives up past its entry budget', async () => {
+    tree();
+    expect(await walkBytes(dir, { deadline: Date.now() + 60_000, maxEntries: 2 })).toBeNull();
   });
 });

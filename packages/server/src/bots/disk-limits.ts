@@ -1,4 +1,6 @@
 import { execFile } from 'node:child_process';
+import fs from 'node:fs/promises';
+import path from 'node:path';
 import type { DiskLimitInfo } from '@berth/contract';
 import { pathExists } from '../archive/safe-fs.js';
 import { AppError } from '../errors.js';
@@ -17,6 +19,8 @@ export function stopThresholdBytes(limitMb: number): number {
 
 /** The longest one measurement of a data dir may take before it is given up (and counted as unknown). */
 export const DEFAULT_MEASURE_TIMEOUT_MS = 60_000;
+/** Most entries the fallback walk visits before it gives up (and counts the data dir as unknown). */
+const MAX_WALK_ENTRIES = 2_000_000;
 
 /** One measurement of a bot's disk usage. */
 export interface DiskSample {
@@ -72,8 +76,7 @@ export class DiskLimits {
 
   constructor(private readonly deps: DiskLimitsDeps) {
     const timeoutMs = deps.measureTimeoutMs ?? DEFAULT_MEASURE_TIMEOUT_MS;
-    // A bot whose data dir was never made (or was purged) has nothing there.
-    this.measureDir = deps.measureDir ?? (async (dir) => ((await pathExists(dir)) ? duBytes(dir, { timeoutMs, logger: deps.logger }) : 0));
+    this.measureDir = deps.measureDir ?? ((dir) => measureDataDir(dir, { timeoutMs, logger: deps.logger }));
     this.unsubscribe = deps.changes.subscribe((change) => {
       if (change.type === 'bot.deleted') this.forget(change.botId);
       // An import, reset or restore changed the data dir, or a new limit applies: measure and judge again.
@@ -162,10 +165,10 @@ export class DiskLimits {
   async assertMayStart(bot: BotRow): Promise<void> {
     const limit = bot.disk_limit_mb;
     const last = this.samples.get(bot.id);
-    if (limit === null || !last || (usedBytes(last) ?? 0) <= stopThresholdBytes(limit)) return;
+    if (limit === null || !last || (usedBytes(last) ?? Infinity) <= stopThresholdBytes(limit)) return;
     const s = await this.measure(bot, await this.deps.containerOf(bot));
     const used = usedBytes(s);
-    if (used === null || used <= stopThresholdBytes(limit)) return;
+    if (used !== null && used <= stopThresholdBytes(limit)) return;
     const info = this.infoOf(bot, s);
     throw new AppError('disk_limit_exceeded', `bot "${bot.name}" uses ${usedText(info)}, past its ${limit} MiB disk limit by more than the margin; free space in its data dir, raise diskLimitMb or recreate the container before starting it`, {
       details: { limitMb: info.mb, usedMb: info.usedMb, dataMb: info.dataMb, layerMb: info.layerMb, measuredAt: info.measuredAt },
@@ -265,7 +268,8 @@ export class DiskLimits {
       this.deps.changes.publish({ type: 'container.changed', botId: bot.id });
     }
     const used = usedBytes(s);
-    if (c && isRunning(c) && used !== null && used > stopThresholdBytes(limit)) {
+    // Unknown counts as past the margin: a data dir nobody can measure may be filling the disk.
+    if (c && isRunning(c) && (used === null || used > stopThresholdBytes(limit))) {
       this.deps.logger.warn({ botId: bot.id, usedMb: info.usedMb, limitMb: limit }, 'a bot is past its disk limit by more than the margin: its container is stopped');
       try {
         await this.deps.stopBot(bot.id);
@@ -279,7 +283,7 @@ export class DiskLimits {
   private infoOf(bot: BotRow, s: DiskSample | null): DiskLimitInfo {
     const limit = bot.disk_limit_mb;
     const used = s ? usedBytes(s) : null;
-    // A data dir that cannot be measured in time counts as over: its size is unknown, and it may be huge.
+    // A data dir that cannot be measured counts as over: its size is unknown, and it may be huge.
     const exceeded = limit !== null && s !== null && (used === null || used >= limit * MiB);
     return {
       mb: limit,
@@ -303,7 +307,7 @@ function mb(bytes: number): number {
 }
 
 function usedText(info: DiskLimitInfo): string {
-  return info.usedMb === null ? 'an unknown amount (its data dir could not be measured in time)' : `${info.usedMb} MiB`;
+  return info.usedMb === null ? 'an unknown amount (its data dir could not be measured; set diskLimitMb to null to lift the limit)' : `${info.usedMb} MiB`;
 }
 
 function isRunning(c: ContainerState): boolean {
@@ -311,18 +315,76 @@ function isRunning(c: ContainerState): boolean {
 }
 
 /**
+ * Bytes allocated to a data dir, or null when it cannot be measured. `du` first: it is fast and walks
+ * by descriptors, so trees nested deeper than a path can name count too. A bot renaming directories
+ * under it can make `du` abort (its tree walk asserts), so then a walk of our own that skips what
+ * vanishes; it gives up (null) past the deadline, past MAX_WALK_ENTRIES, or on a path too long to name.
+ */
+export async function measureDataDir(dir: string, options: { timeoutMs: number; logger?: Logger }): Promise<number | null> {
+  // A bot whose data dir was never made (or was purged) has nothing there.
+  if (!(await pathExists(dir))) return 0;
+  const started = Date.now();
+  const du = await duBytes(dir, options);
+  if (du.bytes !== null || du.timedOut) return du.bytes;
+  const walked = await walkBytes(dir, { deadline: started + 2 * options.timeoutMs, maxEntries: MAX_WALK_ENTRIES });
+  if (walked === null) options.logger?.warn({ dir }, 'could not measure a data dir; its usage is unknown');
+  return walked;
+}
+
+/**
  * Bytes allocated under `dir` (each hard-linked file once, other file systems not entered), as `du`
  * counts them; null when it takes longer than `timeoutMs` or fails. `du` walks by file descriptors,
  * so a tree nested deeper than a path can name is counted too; its one line of output is all that is read.
  */
-export function duBytes(dir: string, options: { timeoutMs: number; logger?: Logger }): Promise<number | null> {
+export function duBytes(dir: string, options: { timeoutMs: number; logger?: Logger }): Promise<{ bytes: number | null; timedOut: boolean }> {
   return new Promise((resolve) => {
     execFile('du', ['-s', '-x', '-B1', '--', dir], { timeout: options.timeoutMs, killSignal: 'SIGKILL', maxBuffer: 64 * 1024, encoding: 'utf8' }, (err, stdout) => {
       const m = /^(\d+)\s/.exec(stdout);
       // du exits 1 when an entry vanished while it walked (a bot deleting files): its total still counts the rest.
-      if (m && (!err || err.code === 1)) return resolve(Number(m[1]));
-      options.logger?.warn({ err, dir }, err?.killed ? 'measuring a data dir took too long; its usage is unknown' : 'could not measure a data dir');
-      resolve(null);
+      if (m && (!err || err.code === 1)) return resolve({ bytes: Number(m[1]), timedOut: false });
+      const timedOut = err?.killed === true && err.signal === 'SIGKILL';
+      options.logger?.warn({ err, dir }, timedOut ? 'measuring a data dir took too long; its usage is unknown' : 'du could not measure a data dir');
+      resolve({ bytes: null, timedOut });
     });
   });
+}
+
+/**
+ * Bytes allocated under `dir` by a walk of our own: `du`'s count (blocks, hard links once, other file
+ * systems not entered), skipping entries that vanish or change kind meanwhile. Null past `deadline`
+ * (ms since the epoch), past `maxEntries`, or on a path longer than the system can name.
+ */
+export async function walkBytes(dir: string, options: { deadline: number; maxEntries: number }): Promise<number | null> {
+  const root = await fs.lstat(dir).catch(() => null);
+  if (!root) return 0;
+  let bytes = root.blocks * 512;
+  let entries = 0;
+  const linked = new Set<string>();
+  const stack = [dir];
+  for (let d = stack.pop(); d !== undefined; d = stack.pop()) {
+    try {
+      for await (const ent of await fs.opendir(d)) {
+        if (++entries > options.maxEntries || Date.now() > options.deadline) return null;
+        const p = path.join(d, ent.name);
+        const st = await fs.lstat(p).catch((err: unknown) => (vanished(err) ? null : Promise.reject(err)));
+        if (!st) continue;
+        if (!st.isDirectory() && st.nlink > 1) {
+          const key = `${st.dev}:${st.ino}`;
+          if (linked.has(key)) continue;
+          linked.add(key);
+        }
+        bytes += st.blocks * 512;
+        if (st.isDirectory() && st.dev === root.dev) stack.push(p);
+      }
+    } catch (err) {
+      if (!vanished(err)) return null;
+    }
+  }
+  return bytes;
+}
+
+/** An entry removed, renamed or swapped for another kind while the walk looked at it. */
+function vanished(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException).code;
+  return code === 'ENOENT' || code === 'ENOTDIR';
 }
