@@ -1,4 +1,4 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -309,6 +309,24 @@ describe('measuring a data dir', () => {
     expect(bytes - empty).toBeGreaterThanOrEqual(MiB);
     expect(bytes - empty).toBeLessThan(MiB + 200 * 1024);
     expect(await walkBytes(dir, far())).toBeNull();
+  });
+
+  it('measures a data dir whose directories a bot keeps renaming (which can make du abort)', async () => {
+    tree();
+    fs.mkdirSync(path.join(dir, 'd'));
+    for (let i = 0; i < 40; i++) fs.writeFileSync(path.join(dir, 'd', `f${i}`), 'data');
+    fs.writeFileSync(path.join(dir, '.go'), '');
+    const loop = `chdir $ARGV[0]; while (-e '.go') { rename 'd', 'e'; mkdir 'd'; rmdir 'd'; rename 'e', 'd'; }`;
+    const renamer = spawn('perl', ['-e', loop, dir], { stdio: 'ignore' });
+    try {
+      for (let i = 0; i < 20; i++) {
+        const bytes = await measureDataDir(dir, { timeoutMs: 30_000 });
+        expect(bytes).toBeGreaterThanOrEqual(2 * MiB);
+      }
+    } finally {
+      renamer.kill('SIGKILL');
+      await new Promise((resolve) => renamer.once('close', resolve));
+    }
   });
 
   it('the walk gives up past its entry budget', async () => {
