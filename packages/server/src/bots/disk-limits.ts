@@ -73,6 +73,7 @@ export class DiskLimits {
   private readonly measureDir: (dir: string) => Promise<number | null>;
   private timer: NodeJS.Timeout | null = null;
   private round: Promise<void> | null = null;
+  private stopped = false;
 
   constructor(private readonly deps: DiskLimitsDeps) {
     const timeoutMs = deps.measureTimeoutMs ?? DEFAULT_MEASURE_TIMEOUT_MS;
@@ -92,6 +93,7 @@ export class DiskLimits {
   }
 
   async stop(): Promise<void> {
+    this.stopped = true;
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
     this.unsubscribe();
@@ -177,7 +179,7 @@ export class DiskLimits {
 
   /** Measures the bot in `ms` (once, however often it is asked meanwhile), without holding anyone up. */
   private measureLater(botId: string, ms: number, then?: () => void): void {
-    if (this.soon.has(botId)) return;
+    if (this.stopped || this.soon.has(botId)) return;
     const t = setTimeout(() => {
       this.soon.delete(botId);
       void this.measureNow(botId).then(then);
