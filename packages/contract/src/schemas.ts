@@ -60,6 +60,9 @@ export type Network = z.infer<typeof Network>;
 const EnvName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'environment variable names are letters, digits and _');
 export const Env = z.record(EnvName, z.string().max(65_536));
 
+/** MiB the data dir and the container's writable layer may take together; null: no limit. Up to 16 TiB. */
+export const DiskLimitMb = z.number().int().min(1).max(16 * 1024 * 1024).nullable();
+
 export const CreateBotBody = z
   .object({
     name: BotName,
@@ -68,6 +71,7 @@ export const CreateBotBody = z
     resources: ResourcesInput.optional(),
     network: Network.optional(),
     env: Env.optional(),
+    diskLimitMb: DiskLimitMb.optional(),
   })
   .strict();
 export type CreateBotBody = z.input<typeof CreateBotBody>;
@@ -83,6 +87,7 @@ export const Bot = z.object({
   resources: Resources,
   network: Network,
   env: z.record(z.string(), z.string()),
+  diskLimitMb: DiskLimitMb,
   createdAt: z.string(),
   updatedAt: z.string(),
   /** Observed container status, or null when the bot has no container. */
@@ -97,6 +102,22 @@ export const ContainerStatus = z.enum(['creating', 'running', 'stopped', 'exited
 export type ContainerStatus = z.infer<typeof ContainerStatus>;
 
 export const DeviceMapping = z.object({ hostPath: z.string(), containerPath: z.string() });
+
+/**
+ * The bot's disk limit as enforced now, and its usage as last measured (MiB). `hard`: the file system
+ * refuses writes past it; `soft`: usage is measured and Berth acts on it (refuses writes through the
+ * API, stops the bot past a margin); `none`: the bot has no limit.
+ */
+export const DiskLimitInfo = z.object({
+  mb: z.number().int().nullable(),
+  enforcement: z.enum(['hard', 'soft', 'none']),
+  usedMb: z.number().nullable(),
+  dataMb: z.number().nullable(),
+  layerMb: z.number().nullable(),
+  exceeded: z.boolean(),
+  measuredAt: z.string().nullable(),
+});
+export type DiskLimitInfo = z.infer<typeof DiskLimitInfo>;
 
 export const Container = z.object({
   id: z.string(),
@@ -118,6 +139,7 @@ export const Container = z.object({
   resources: Resources,
   network: Network,
   runtime: z.string(),
+  diskLimit: DiskLimitInfo,
 });
 export type Container = z.infer<typeof Container>;
 

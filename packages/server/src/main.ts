@@ -73,6 +73,7 @@ async function main(): Promise<void> {
     server.close();
     void (async () => {
       await berth.pauses.stop().catch(() => undefined);
+      await berth.diskLimits.stop().catch(() => undefined);
       await store.close().catch(() => undefined);
       await driver.close().catch(() => undefined);
       await service.stop().catch(() => undefined);

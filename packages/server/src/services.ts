@@ -6,6 +6,7 @@ import { ContainerService } from './bots/container-service.js';
 import { DataService } from './bots/data-service.js';
 import { HardLinkedDataSnapshots } from './bots/data-snapshots.js';
 import { ExecService } from './bots/exec-service.js';
+import { DiskLimits } from './bots/disk-limits.js';
 import { FilesService } from './bots/files-service.js';
 import { Operations } from './bots/operations.js';
 import { PauseWatchdog } from './bots/pause-watchdog.js';
@@ -26,7 +27,7 @@ import { createApp } from './http/app.js';
 import { AdminOrBotTokenAuthenticator, AdminTokenAuthenticator } from './http/auth.js';
 import { createWebSocketSupport } from './http/websocket.js';
 import type { Logger } from './logger.js';
-import type { RuntimeDriver } from './runtime/driver.js';
+import type { ContainerState, RuntimeDriver } from './runtime/driver.js';
 import { podmanRegistryHosts } from './runtime/podman/podman-registries.js';
 import { ensureInstanceId } from './store/instance-id.js';
 import { SnapshotStore } from './store/snapshot-store.js';
@@ -50,21 +51,23 @@ export async function composeBerth(options: { config: Readonly<Config>; logger: 
   const limiter = new BotWorkLimiter();
   const exec = new ExecService({ store, driver, logger, containerDataPath: config.containerDataPath, outputLimit: config.execOutputLimit, limiter });
   const tasks = new TaskService({ store, driver, exec, logger });
-  const files = new FilesService({ store, driver, paths, logger, containerDataPath: config.containerDataPath, readLimit: config.filesReadLimit, limiter });
+  // Measures each bot's disk usage and acts on its limit; it reaches the containers through closures (they are made below).
+  const diskLimits: DiskLimits = new DiskLimits({ store, driver, paths, logger, changes, sampleSeconds: config.diskSampleSeconds, containerOf: (bot): Promise<ContainerState | null> => containers.engineContainer(bot), stopBot: (botId): Promise<unknown> => containers.stop(botId) });
+  const files = new FilesService({ store, driver, paths, logger, containerDataPath: config.containerDataPath, readLimit: config.filesReadLimit, limiter, diskLimits });
   const terminal = new TerminalService({ store, driver, containerDataPath: config.containerDataPath, idleSeconds: config.terminalIdleSeconds, limiter: new BotWorkLimiter(DEFAULT_TERMINAL_LIMITS, 'terminals') });
   const webSockets = createWebSocketSupport();
-  const containers = new ContainerService({ store, driver, operations, cdi, paths, changes, logger, failpoints, containerDataPath: config.containerDataPath, countTasks: (bot, c) => tasks.countRunning(bot, c), instanceId });
+  const containers = new ContainerService({ store, driver, operations, cdi, paths, changes, logger, failpoints, containerDataPath: config.containerDataPath, countTasks: (bot, c) => tasks.countRunning(bot, c), instanceId, diskLimit: (bot, c) => diskLimits.describe(bot, c), admitStart: (bot) => diskLimits.assertMayStart(bot) });
   // Terminals and streams by the credential that opened them: revoking it ends them.
   const connections = new LiveConnections();
   const tokens = new TokenService({ store, logger, connections, changes });
   const sessions = new SessionService({ store, logger, adminToken: options.adminToken, instanceId, connections });
   // Ends pauses an engine failure left behind (a snapshot's or an import's); stopped by the caller.
   const pauses = new PauseWatchdog({ driver, store, logger });
-  const data = new DataService({ store, operations, paths, logger, driver, containers, failpoints, pauses, maxImportBytes: config.maxImportBytes, importLimits: { maxEntries: config.maxImportEntries } });
+  const data = new DataService({ store, operations, paths, logger, driver, containers, failpoints, pauses, maxImportBytes: config.maxImportBytes, importLimits: { maxEntries: config.maxImportEntries }, diskLimits });
   const snapshotStore = new SnapshotStore(store.db);
   const dataSnapshots = new HardLinkedDataSnapshots({ rootOf: (botId) => snapshotsDir(paths, botId), warn: (msg, details) => logger.warn(details, msg) });
   const snapshots = new SnapshotService({ store, snapshots: snapshotStore, driver, operations, containers, data: dataSnapshots, paths, changes, logger, failpoints, pauses });
-  const bots = new BotService({ store, driver, containers, paths, changes, logger, defaultImage: config.defaultImage, defaultPidsLimit: config.defaultPidsLimit, snapshots, operations, failpoints,
+  const bots = new BotService({ store, driver, containers, paths, changes, logger, defaultImage: config.defaultImage, defaultPidsLimit: config.defaultPidsLimit, defaultDiskLimitMb: config.defaultDiskLimitMb, snapshots, operations, failpoints,
     // Registries on local addresses an image may name: those the engine is configured with.
     allowedRegistries: options.allowedRegistries ?? (driver.name === 'podman' ? podmanRegistryHosts() : []) });
 
@@ -82,6 +85,7 @@ export async function composeBerth(options: { config: Readonly<Config>; logger: 
   pauses.start();
   // Sessions opened with another admin token, or expired while Berth was down, end here; stopped by the caller.
   await sessions.start();
+  diskLimits.start();
 
   const app = createApp({
     version: BERTH_VERSION,
@@ -115,5 +119,5 @@ export async function composeBerth(options: { config: Readonly<Config>; logger: 
     webDist: config.webDist,
     maxImportBytes: config.maxImportBytes,
   });
-  return { app, limiter, pauses, sessions, connections, failpoints, instanceId, bots, containers, operations, changes, cdi, paths, tokens, data, snapshots, exec, tasks, files, terminal, webSockets };
+  return { app, limiter, pauses, sessions, connections, diskLimits, failpoints, instanceId, bots, containers, operations, changes, cdi, paths, tokens, data, snapshots, exec, tasks, files, terminal, webSockets };
 }

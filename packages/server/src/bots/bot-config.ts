@@ -37,5 +37,5 @@ function canonical(c: BotConfig): string {
 
 export function toBot(row: BotRow, status: Bot['status']): Bot {
   const c = configOf(row);
-  return { id: row.id, name: row.name, ...c, createdAt: row.created_at, updatedAt: row.updated_at, status, version: row.current_version };
+  return { id: row.id, name: row.name, ...c, diskLimitMb: row.disk_limit_mb, createdAt: row.created_at, updatedAt: row.updated_at, status, version: row.current_version };
 }

@@ -23,6 +23,8 @@ export interface BotServiceDeps {
   logger: Logger;
   defaultImage: string;
   defaultPidsLimit: number;
+  /** The disk limit (MiB) of a bot whose create names none; null: no limit. */
+  defaultDiskLimitMb?: number | null;
   /** Removes the bot's snapshot images once its container is gone. */
   snapshots?: { removeAllForBot(botId: string): Promise<void> };
   operations: Operations;
@@ -54,6 +56,7 @@ export class BotService {
       }),
       network: body.network ?? 'bridge',
       env: JSON.stringify(body.env ?? {}),
+      disk_limit_mb: body.diskLimitMb === undefined ? (this.deps.defaultDiskLimitMb ?? null) : body.diskLimitMb,
       created_at: at,
       updated_at: at,
       desired_running: 0,
@@ -87,6 +90,8 @@ export class BotService {
       ...(resources !== undefined && { resources: JSON.stringify(resources) }),
       ...(patch.network !== undefined && { network: patch.network }),
       ...(patch.env !== undefined && { env: JSON.stringify(patch.env) }),
+      // Applies at once (it needs no new container): the next measurement is judged by it.
+      ...(patch.diskLimitMb !== undefined && { disk_limit_mb: patch.diskLimitMb }),
       updated_at: now(),
     });
     this.deps.changes.publish({ type: 'bot.updated', botId: row.id });

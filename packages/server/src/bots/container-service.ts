@@ -1,5 +1,5 @@
 import fs from 'node:fs/promises';
-import type { Bot, Container, ContainerStatus, Operation } from '@berth/contract';
+import type { Bot, Container, ContainerStatus, DiskLimitInfo, Operation } from '@berth/contract';
 import { finishApply, journalOf, undoApply } from '../archive/apply-staging.js';
 import type { CdiRegistry } from '../cdi/cdi-registry.js';
 import { AppError } from '../errors.js';
@@ -51,6 +51,10 @@ export interface ContainerServiceDeps {
   countTasks?: (bot: BotRow, container: ContainerState) => Promise<number>;
   /** The `berth.instance` label put on containers (see store/instance-id.ts). */
   instanceId?: string;
+  /** The bot's disk limit and usage (DiskLimits.describe); without it nothing enforces a limit, and the info says so. */
+  diskLimit?: (bot: BotRow, container: ContainerState) => Promise<DiskLimitInfo>;
+  /** Refuses the start of a bot past its disk limit by the margin (DiskLimits.assertMayStart). */
+  admitStart?: (bot: BotRow) => Promise<void>;
 }
 
 /** One container per bot: its life cycle as operations, and its info read from the engine. */
@@ -288,6 +292,7 @@ export class ContainerService {
 
   async start(idOrName: string): Promise<Container> {
     const bot = await this.deps.store.mustGetBot(idOrName);
+    await this.deps.admitStart?.(bot);
     const id = await this.containerId(bot);
     const { result } = await this.deps.operations.start(bot.id, 'start', async (ctx) => {
       await ctx.phase('start', 'starting the container');
@@ -379,6 +384,9 @@ export class ContainerService {
       resources: applied.resources,
       network: applied.network,
       runtime: this.deps.driver.name,
+      diskLimit: this.deps.diskLimit
+        ? await this.deps.diskLimit(bot, c)
+        : { mb: bot.disk_limit_mb, enforcement: 'none', usedMb: null, dataMb: null, layerMb: null, exceeded: false, measuredAt: null },
     };
   }
 

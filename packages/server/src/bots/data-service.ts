@@ -12,6 +12,7 @@ import type { RuntimeDriver } from '../runtime/driver.js';
 import type { Failpoints } from '../failpoints.js';
 import type { OperationRow, Store } from '../store/store.js';
 import type { BotPaths } from './bot-paths.js';
+import type { DiskLimits } from './disk-limits.js';
 import type { ContainerService } from './container-service.js';
 import type { OperationJournal, Operations, RecoveredOperation } from './operations.js';
 import { retryWhileEngineDown } from './engine-retry.js';
@@ -32,6 +33,8 @@ export interface DataServiceDeps {
   maxImportBytes: number;
   /** The other archive limits; the defaults of SPEC §5 unless a test narrows them. */
   importLimits?: Partial<Omit<ImportLimits, 'maxBytes'>>;
+  /** Refuses imports into a bot at or over its disk limit (507 `disk_limit_exceeded`). */
+  diskLimits?: Pick<DiskLimits, 'assertRoom'>;
 }
 
 /** Work dirs of imports and resets live next to the data dir, on its file system, so moves are renames. */
@@ -82,6 +85,7 @@ export class DataService {
    */
   async import(idOrName: string, body: AsyncIterable<Uint8Array>, options: { mode: DataImportMode }): Promise<DataImportResult> {
     const bot = await this.deps.store.mustGetBot(idOrName);
+    await this.deps.diskLimits?.assertRoom(bot.id);
     const { result } = await this.deps.operations.start(bot.id, 'import', async (ctx) => {
       const dataDir = await this.prepare(bot.id);
       const { staging, trash } = applyWorkDirs(this.deps.paths, bot.id, ctx.operationId);

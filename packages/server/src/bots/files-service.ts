@@ -10,6 +10,7 @@ import { ContainerFiles, type OpenedFile, type ReadResult } from './container-fi
 import { containerPath, relativeTo } from './container-path.js';
 import { containerName } from './container-service.js';
 import { DataDirFiles } from './data-dir-files.js';
+import type { DiskLimits } from './disk-limits.js';
 import { type ByteRange, type FileStat, countOccurrences, octal, planRead } from './file-format.js';
 import { PAUSE_WAIT_MS, waitWhilePaused } from './pause-wait.js';
 
@@ -25,6 +26,8 @@ export interface FilesServiceDeps {
   pauseWaitMs?: number;
   /** Per-bot places for engine work, shared with exec and tasks; none: unlimited. */
   limiter?: BotWorkLimiter;
+  /** Refuses writes of a bot at or over its disk limit (507 `disk_limit_exceeded`). */
+  diskLimits?: Pick<DiskLimits, 'assertRoom'>;
 }
 
 /** Largest file `edit` reads into memory. */
@@ -122,6 +125,7 @@ export class FilesService {
   private async writeIn(idOrName: string, input: string, body: AsyncIterable<Uint8Array>, options: { mode?: number }): Promise<FileInfo> {
     const { files, path, at } = await this.locate(idOrName, input);
     if (path === '/') throw new AppError('validation_failed', 'the path names the root directory, not a file');
+    await this.deps.diskLimits?.assertRoom(idOrName);
     return info(path, await files.write(at, body, options));
   }
 

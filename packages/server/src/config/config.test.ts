@@ -13,3 +13,17 @@ describe('loadConfig: BERTH_ENGINE_TIMEOUT_SECONDS', () => {
     }
   });
 });
+
+describe('loadConfig: BERTH_DEFAULT_DISK_LIMIT_MB', () => {
+  it('defaults to 10 GiB; 0 means no limit', () => {
+    expect(loadConfig({}).defaultDiskLimitMb).toBe(10240);
+    expect(loadConfig({ BERTH_DEFAULT_DISK_LIMIT_MB: '512' }).defaultDiskLimitMb).toBe(512);
+    expect(loadConfig({ BERTH_DEFAULT_DISK_LIMIT_MB: '0' }).defaultDiskLimitMb).toBeNull();
+  });
+
+  it('refuses anything but a whole number of MiB up to 16 TiB', () => {
+    for (const bad of ['-1', '1.5', 'lots', String(16 * 1024 * 1024 + 1)]) {
+      expect(() => loadConfig({ BERTH_DEFAULT_DISK_LIMIT_MB: bad })).toThrow(/BERTH_DEFAULT_DISK_LIMIT_MB/);
+    }
+  });
+});

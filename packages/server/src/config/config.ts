@@ -30,6 +30,10 @@ export interface Config {
   terminalIdleSeconds: number;
   /** The deadline of one engine call; streams: the longest silence between two pieces of progress. */
   engineTimeoutSeconds: number;
+  /** The disk limit (MiB) a bot gets when its create names none; null: no limit (BERTH_DEFAULT_DISK_LIMIT_MB=0). */
+  defaultDiskLimitMb: number | null;
+  /** How often the disk monitor measures the running bots' usage; set in code (tests narrow it), not by the environment. */
+  diskSampleSeconds: number;
   /** Fault-injection points (`BERTH_FAILPOINTS`, see failpoints.ts); empty in normal use. */
   failpoints: string;
 }
@@ -57,6 +61,8 @@ const EnvSchema = z.object({
   BERTH_TERMINAL_IDLE_SECONDS: z.coerce.number().int().positive().max(7 * 24 * 3600).default(1800),
   // A frozen engine must not hold a request forever, yet a loaded one may take a while to answer.
   BERTH_ENGINE_TIMEOUT_SECONDS: z.coerce.number().positive().max(3600).default(30),
+  // 10 GiB, as the largest import: generous for a workspace, yet a runaway bot cannot fill the host. 0: no limit.
+  BERTH_DEFAULT_DISK_LIMIT_MB: z.coerce.number().int().min(0).max(16 * 1024 * 1024).default(10 * 1024),
   BERTH_FAILPOINTS: z
     .string()
     .default('')
@@ -97,6 +103,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     filesReadLimit: e.BERTH_FILES_READ_LIMIT,
     terminalIdleSeconds: e.BERTH_TERMINAL_IDLE_SECONDS,
     engineTimeoutSeconds: e.BERTH_ENGINE_TIMEOUT_SECONDS,
+    defaultDiskLimitMb: e.BERTH_DEFAULT_DISK_LIMIT_MB === 0 ? null : e.BERTH_DEFAULT_DISK_LIMIT_MB,
+    diskSampleSeconds: 30,
     failpoints: e.BERTH_FAILPOINTS,
     ...overrides,
   };

@@ -181,6 +181,21 @@ export function runtimeDriverContract(name: string, makeDriver: () => Promise<Co
         expect(r.stdout.toString()).toBe(`written on the host ${run}\n`);
       });
 
+      it('measures its writable layer: a file in its root filesystem counts, one in the data mount does not', async (ctx) => {
+        const before = await driver.writableLayerSize(id);
+        expect(before).toBeGreaterThanOrEqual(0);
+        expect(await driver.writableLayerSize(s.name)).toBe(before);
+        expect(await driver.writableLayerSize(`berth-test-${run}-missing`)).toBeNull();
+        needsRealExecOrNote(ctx);
+        if (t.simulatedExec) return;
+        const MiB = 1024 * 1024;
+        const r = await driver.exec(id, ['sh', '-c', `head -c ${3 * MiB} /dev/zero > /layer-file && head -c ${3 * MiB} /dev/zero > ${CONTAINER_PATH}/data-file`]);
+        expect(r.exitCode).toBe(0);
+        const grown = ((await driver.writableLayerSize(id)) ?? 0) - (before ?? 0);
+        expect(grown).toBeGreaterThanOrEqual(3 * MiB);
+        expect(grown).toBeLessThan(4 * MiB);
+      });
+
       it('stops it gracefully and quickly (init forwards SIGTERM)', async () => {
         const started = performance.now();
         await timed('stop', () => driver.stopContainer(id, { timeoutSeconds: 10 }));

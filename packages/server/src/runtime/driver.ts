@@ -202,6 +202,12 @@ export interface RuntimeDriver {
   inspectContainer(idOrName: string): Promise<ContainerState | null>;
   /** All containers (running or not) that carry every given label (`key=value` or just `key`). */
   listContainers(filter: { labels: string[] }): Promise<ContainerState[]>;
+  /**
+   * Bytes in the container's writable layer (its root filesystem changes; bind mounts such as the data
+   * dir are not in it), running or not, as the engine counts them; null when the container does not
+   * exist. The engine walks the layer to answer: call it at a sampling pace, not per request.
+   */
+  writableLayerSize(idOrName: string): Promise<number | null>;
   /** Number of processes in a running container; 0 when it is not running. */
   countProcesses(id: string): Promise<number>;
   /**

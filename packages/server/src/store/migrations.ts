@@ -143,4 +143,10 @@ export const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0009_disk_limit': {
+    async up(db: Kysely<unknown>) {
+      // A bot's disk limit (MiB); null, as for every bot made before it existed: no limit.
+      await db.schema.alterTable('bots').addColumn('disk_limit_mb', 'integer').execute();
+    },
+  },
 };

@@ -19,6 +19,8 @@ export interface BotsTable {
   head_snapshot_id: string | null;
   /** 1 from the moment its delete begins: hidden, nothing new starts on it, finished at the next start if cut off. */
   deleting: Generated<number>;
+  /** MiB the data dir and the writable layer may take together; null: no limit. */
+  disk_limit_mb: ColumnType<number | null, number | null | undefined, number | null>;
 }
 
 export interface VersionsTable {

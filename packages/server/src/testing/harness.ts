@@ -48,6 +48,7 @@ export async function startTestBerth(options: { driver: RuntimeDriver; cdiSpecDi
       berth.operations.abortAll();
       berth.sessions.stop();
       await berth.pauses.stop();
+      await berth.diskLimits.stop();
       await store.close();
       if (!options.home) fs.rmSync(home, { recursive: true, force: true });
     },

@@ -47,7 +47,12 @@ export function containerRoutes(deps: { containers: ContainerService; operations
       path: '/bots/{bot}/container/start',
       tags: ['container'],
       request: { params: BotParam },
-      responses: { 200: jsonContent(Container, 'the container, started'), 404: errorResponse('no container'), 409: errorResponse('an operation is running') },
+      responses: {
+        200: jsonContent(Container, 'the container, started'),
+        404: errorResponse('no container'),
+        409: errorResponse('an operation is running'),
+        507: errorResponse('disk_limit_exceeded: the bot was stopped past its disk limit by the margin and is still past it'),
+      },
     }),
     async (c) => c.json(await deps.containers.start(c.req.valid('param').bot), 200),
   );

@@ -56,7 +56,7 @@ export function dataRoutes(deps: { data: DataService }, app: OpenAPIHono<AppEnv>
         404: errorResponse('no such bot'),
         409: errorResponse('an operation is running'),
         413: errorResponse('archive_too_large: past BERTH_MAX_IMPORT_BYTES uncompressed or too many entries'),
-        507: errorResponse('insufficient_storage: the disk holding BERTH_HOME (or the database) is full'),
+        507: errorResponse('insufficient_storage: the disk holding BERTH_HOME (or the database) is full; disk_limit_exceeded: the bot is at or over its disk limit'),
       },
     }),
     async (c) => {

@@ -85,6 +85,7 @@ export function fileRoutes(deps: { files: FilesService }, app: OpenAPIHono<AppEn
         400: errorResponse('invalid path or mode; a directory is in the way; path_outside_root'),
         404: errorResponse('no bot'),
         409: errorResponse('container_not_running: the path is outside the data dir and the container is not running'),
+        507: errorResponse('disk_limit_exceeded: the bot is at or over its disk limit'),
       },
     }),
     async (c) => {

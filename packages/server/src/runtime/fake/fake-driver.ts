@@ -31,6 +31,7 @@ type DelayedCall =
   | 'inspectContainer'
   | 'listContainers'
   | 'countProcesses'
+  | 'writableLayerSize'
   | 'exec'
   | 'execStream'
   | 'commitContainer'
@@ -59,6 +60,8 @@ export interface FakeDriverOptions {
 interface FakeContainer {
   state: ContainerState;
   spec: ContainerSpec;
+  /** Bytes its writable layer holds; nothing is written by the fake exec, so tests set it (`setWritableLayerSize`). */
+  layerBytes: number;
 }
 
 /**
@@ -155,6 +158,7 @@ export class FakeDriver implements RuntimeDriver {
     if (net && !this.networks.has(net.name)) this.networks.set(net.name, { ...net.labels });
     const id = randomBytes(32).toString('hex');
     this.containers.set(id, {
+      layerBytes: 0,
       spec: structuredClone(spec),
       state: {
         id,
@@ -235,6 +239,16 @@ export class FakeDriver implements RuntimeDriver {
     return [...this.containers.values()]
       .filter((c) => filter.labels.every((l) => matchesLabelFilter(c.state.labels, l)))
       .map((c) => cloneState(c.state));
+  }
+
+  async writableLayerSize(idOrName: string): Promise<number | null> {
+    await this.enter('writableLayerSize', idOrName);
+    return this.find(idOrName)?.layerBytes ?? null;
+  }
+
+  /** Test hook: what the container's writable layer holds from now on, as if something in it wrote files. */
+  setWritableLayerSize(idOrName: string, bytes: number): void {
+    this.get(idOrName).layerBytes = bytes;
   }
 
   async countProcesses(id: string): Promise<number> {

@@ -398,6 +398,24 @@ export class PodmanDriver implements RuntimeDriver {
     return states.filter((s): s is ContainerState => s !== null);
   }
 
+  async writableLayerSize(idOrName: string): Promise<number | null> {
+    try {
+      // `size=true` makes Podman measure the container's layer (SizeRw); the plain inspect leaves it out.
+      const { status, body } = await this.client.json<{ SizeRw?: unknown }>(
+        { path: `${LIBPOD}/containers/${encodeURIComponent(idOrName)}/json`, query: { size: true } },
+        [404],
+      );
+      if (status === 404) return null;
+      // Checked, not trusted: a number the engine could not produce is a failure, not a zero.
+      if (typeof body.SizeRw !== 'number' || !Number.isFinite(body.SizeRw)) throw new AppError('internal', `Podman reported no writable layer size for ${idOrName}`);
+      return Math.max(0, body.SizeRw);
+    } catch (err) {
+      const mapped = toAppError(err, { resource: 'container', ref: idOrName, action: 'measure the writable layer of container' });
+      if (mapped instanceof AppError && mapped.code === 'container_not_found') return null;
+      throw mapped;
+    }
+  }
+
   async countProcesses(id: string): Promise<number> {
     // No inspect first: top answers "not running" itself, and info calls this on every read.
     try {
