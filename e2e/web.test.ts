@@ -403,7 +403,7 @@ describe('web UI', () => {
     await editor.press('Control+End');
     await editor.pressSequentially('!');
     await editor.press('Control+s');
-    const alert = await waitForText(page.getByRole('alert'), 'over its disk limit, so nothing was written');
+    const alert = await waitForText(page.getByRole('alert'), 'This bot is over its disk limit. Free some space');
     expect(alert).toContain('1 MiB disk limit');
     expect(new TextDecoder().decode(await api.readFile(botName, '/data/notes.txt'))).toBe('hello from the web\nsecond line');
 

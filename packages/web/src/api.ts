@@ -47,7 +47,7 @@ const LEADS: Record<string, string> = {
   output_too_large: 'The container answered with more output than Berth accepts, so the command was stopped.',
   image_invalid: 'That image reference is not valid or not allowed.',
   too_many_requests: 'Too many requests at once; wait a moment and try again.',
-  disk_limit_exceeded: 'This bot is over its disk limit, so nothing was written. Free some space or raise the limit in Settings.',
+  disk_limit_exceeded: 'This bot is over its disk limit. Free some space in its data directory, or raise the limit in Settings.',
   insufficient_storage: 'The host is out of disk space.',
   file_exists: 'Something with that name already exists.',
   internal: 'Something went wrong on the server.',
