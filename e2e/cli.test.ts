@@ -30,12 +30,24 @@ describe('berth CLI', () => {
   }
 
   it('creates a bot and its container with progress, shows, stops and deletes it', async () => {
-    await berth('bots', 'create', name, '--image', 'localhost/berth/test:busybox');
+    const bot = JSON.parse((await berth('--json', 'bots', 'create', name, '--image', 'localhost/berth/test:busybox', '--disk-limit-mb', '64')).stdout) as { diskLimitMb: number | null };
+    expect(bot.diskLimitMb).toBe(64);
     const created = await berth('container', 'create', name);
     expect(created.stdout).toMatch(/\[image\].*\n(.*\n)*\[create\].*\n\[start\].*\n\[ready\].*\ndone\n$/);
 
     const info = JSON.parse((await berth('--json', 'container', 'info', name)).stdout) as { status: string; name: string };
     expect(info.status).toBe('running');
+
+    // The disk limit, as a person reads it and as JSON; then lifted with `none`, which applies at once.
+    const limited = JSON.parse((await berth('--json', 'container', 'info', name)).stdout) as { diskLimit: { mb: number | null; enforcement: string } };
+    expect(limited.diskLimit).toMatchObject({ mb: 64, enforcement: 'soft' });
+    expect((await berth('container', 'info', name)).stdout).toMatch(/^diskLimit\s+limit 64 MiB, .*soft enforcement \(measured every 30 s\)$/m);
+    const lifted = JSON.parse((await berth('--json', 'bots', 'set', name, '--disk-limit-mb', 'none')).stdout) as { diskLimitMb: number | null };
+    expect(lifted.diskLimitMb).toBeNull();
+    expect((await berth('container', 'info', name)).stdout).toMatch(/^diskLimit\s+no limit, .*not enforced$/m);
+    const bad = (await berth('bots', 'set', name, '--disk-limit-mb', '1.5').catch((e: unknown) => e)) as { code: number; stderr: string };
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain('a whole number of MiB, or "none"');
 
     const stopped = JSON.parse((await berth('--json', 'container', 'stop', name)).stdout) as { status: string };
     expect(stopped.status).toBe('stopped');

@@ -90,6 +90,7 @@ describe('web UI', () => {
     await page.getByLabel('Name').fill(botName);
     await page.getByLabel('Image').fill(imageRef);
     await page.getByLabel('Memory (MB)').fill('256');
+    await page.getByLabel('Disk limit (MiB)').fill('2048');
     await page.getByLabel('Environment variables').fill('GREETING=hello');
     await page.getByLabel('Create its container now').uncheck();
     await screenshot(page, '02-new-bot');
@@ -98,7 +99,7 @@ describe('web UI', () => {
     await page.getByRole('heading', { name: botName }).waitFor();
     await page.getByTestId('no-container').waitFor();
     const bot = await api.getBot(botName);
-    expect(bot).toMatchObject({ image: imageRef, env: { GREETING: 'hello' }, resources: { memoryMb: 256 }, status: null });
+    expect(bot).toMatchObject({ image: imageRef, env: { GREETING: 'hello' }, resources: { memoryMb: 256 }, diskLimitMb: 2048, status: null });
   });
 
   it('creates the container with live progress per layer that survives a reload, then shows its info', async () => {
@@ -138,6 +139,10 @@ describe('web UI', () => {
     await waitForText(info('tasks'), '0 running');
     await waitForText(info('cdi'), 'none');
     await waitForText(info('version'), '1');
+    // Usage against the limit, once the measurement that follows the create is in.
+    await waitForText(info('disk'), /^[\d.,]+ MiB used of 2,?048 MiB/);
+    await waitForText(page.getByTestId('disk-enforcement'), /^soft limit: measured every 30 s · measured /);
+    expect((await api.getContainer(botName)).diskLimit).toMatchObject({ mb: 2048, enforcement: 'soft', exceeded: false });
     await screenshot(page, '04-container-info');
   });
 
@@ -383,6 +388,32 @@ describe('web UI', () => {
     await screenshot(page, '14-terminal');
   });
 
+  it('warns when the bot is over its disk limit and explains a refused save', async () => {
+    await api.writeFile(botName, '/data/big.bin', new Uint8Array(2 * 1024 * 1024).fill(7));
+    // A new limit is measured against at once: 2 MiB of data is over 1 MiB, and under the margin that stops it.
+    await api.updateBot(botName, { diskLimitMb: 1 });
+    await page.getByRole('link', { name: 'Container' }).click();
+    await waitForText(page.locator('.notice.over[role="alert"]'), 'This bot is over its disk limit of 1 MiB');
+    await waitForText(info('disk'), 'over the limit');
+    await screenshot(page, '15-disk-limit-exceeded');
+
+    await page.getByRole('link', { name: 'Files' }).click();
+    await page.locator('tr[data-file="notes.txt"]').getByRole('button', { name: 'notes.txt', exact: true }).click();
+    const editor = page.getByLabel('Content of /data/notes.txt');
+    await editor.press('Control+End');
+    await editor.pressSequentially('!');
+    await editor.press('Control+s');
+    const alert = await waitForText(page.getByRole('alert'), 'This bot is over its disk limit. Free some space');
+    expect(alert).toContain('1 MiB disk limit');
+    expect(new TextDecoder().decode(await api.readFile(botName, '/data/notes.txt'))).toBe('hello from the web\nsecond line');
+
+    await api.deleteFile(botName, '/data/big.bin');
+    await api.updateBot(botName, { diskLimitMb: 2048 });
+    await page.getByRole('link', { name: 'Container' }).click();
+    await page.locator('.notice.over').waitFor({ state: 'detached' });
+    await waitForText(info('disk'), /MiB used of 2,?048 MiB/);
+  });
+
   it('edits the settings and issues and revokes a token', async () => {
     await page.getByRole('link', { name: 'Settings' }).click();
     await page.getByRole('heading', { name: 'Settings', exact: true }).waitFor();
@@ -391,6 +422,20 @@ describe('web UI', () => {
     await page.getByRole('button', { name: 'Save settings' }).click();
     await waitForText(page.getByRole('status').filter({ hasText: 'Saved' }), 'Recreate the container to apply');
     expect(await api.getBot(botName)).toMatchObject({ resources: { memoryMb: 512 }, env: { GREETING: 'hello', MODE: 'web' }, cdiDevices: [gpu] });
+
+    // The disk limit round-trips: emptied means no limit; a number alone needs no recreate.
+    const disk = page.getByLabel('Disk limit (MiB)');
+    expect(await disk.inputValue()).toBe('2048');
+    await disk.fill('');
+    await page.getByRole('button', { name: 'Save settings' }).click();
+    await waitForText(page.getByRole('status').filter({ hasText: 'Saved' }), 'The disk limit applies at once');
+    await expect.poll(async () => (await api.getBot(botName)).diskLimitMb, { timeout: 30_000 }).toBeNull();
+    expect((await api.getContainer(botName)).diskLimit).toMatchObject({ mb: null, enforcement: 'none' });
+    await disk.fill('4096');
+    await page.getByRole('button', { name: 'Save settings' }).click();
+    await expect.poll(async () => (await api.getBot(botName)).diskLimitMb, { timeout: 30_000 }).toBe(4096);
+    await page.reload();
+    expect(await page.getByLabel('Disk limit (MiB)').inputValue()).toBe('4096');
 
     await page.getByLabel('New token’s name').fill('agent');
     await page.getByRole('button', { name: 'Issue token' }).click();
@@ -407,6 +452,7 @@ describe('web UI', () => {
     // Back on the Container tab the pending change is announced.
     await page.getByRole('link', { name: 'Container' }).click();
     await waitForText(page.locator('.notice').first(), 'settings changed since this container was made');
+    await waitForText(info('disk'), /MiB used of 4,?096 MiB/);
   });
 
   it('is usable with the keyboard: a confirmation opens with Enter, takes the focus and Escape cancels it', async () => {

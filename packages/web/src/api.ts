@@ -43,6 +43,13 @@ const LEADS: Record<string, string> = {
   cdi_unsupported: 'This container engine cannot attach CDI devices.',
   runtime_unavailable: 'The container engine is not answering.',
   runtime_timeout: 'The container engine took too long to answer; it may be overloaded or stuck. Try again shortly.',
+  body_too_large: 'That is more than the server accepts in one request; nothing was changed.',
+  output_too_large: 'The container answered with more output than Berth accepts, so the command was stopped.',
+  image_invalid: 'That image reference is not valid or not allowed.',
+  too_many_requests: 'Too many requests at once; wait a moment and try again.',
+  disk_limit_exceeded: 'This bot is over its disk limit. Free some space in its data directory, or raise the limit in Settings.',
+  insufficient_storage: 'The host is out of disk space.',
+  file_exists: 'Something with that name already exists.',
   internal: 'Something went wrong on the server.',
 };
 

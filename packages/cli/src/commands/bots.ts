@@ -1,4 +1,4 @@
-import type { Command } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
 import { connect, print } from '../connection.js';
 import type { GlobalOptions } from '../global-options.js';
 
@@ -23,7 +23,8 @@ export function registerBots(program: Command, global: () => GlobalOptions): voi
     .option('--cpus <n>', 'CPU limit', Number)
     .option('--memory-mb <n>', 'memory limit in MiB', Number)
     .option('--network <mode>', 'bridge or none')
-    .action(async (name: string, o: { image?: string; cdi?: string; cpus?: number; memoryMb?: number; network?: 'bridge' | 'none' }) => {
+    .option('--disk-limit-mb <n|none>', 'MiB its data dir and writable layer may take together, or "none" (default: the server\'s BERTH_DEFAULT_DISK_LIMIT_MB)', parseDiskLimit)
+    .action(async (name: string, o: { image?: string; cdi?: string; cpus?: number; memoryMb?: number; network?: 'bridge' | 'none'; diskLimitMb?: number | 'none' }) => {
       const g = global();
       const bot = await connect(g).createBot({
         name,
@@ -31,6 +32,7 @@ export function registerBots(program: Command, global: () => GlobalOptions): voi
         ...(o.cdi && { cdiDevices: o.cdi }),
         ...((o.cpus !== undefined || o.memoryMb !== undefined) && { resources: { cpus: o.cpus ?? null, memoryMb: o.memoryMb ?? null } }),
         ...(o.network && { network: o.network }),
+        ...(o.diskLimitMb !== undefined && { diskLimitMb: o.diskLimitMb === 'none' ? null : o.diskLimitMb }),
       });
       print(bot, g.json);
     });
@@ -42,13 +44,22 @@ export function registerBots(program: Command, global: () => GlobalOptions): voi
 
   bots
     .command('set <bot>')
-    .description('change a bot’s config; a container picks it up at its next recreate')
+    .description('change a bot’s config; a container picks it up at its next recreate (a disk limit applies at once)')
     .option('--image <ref>', 'container image')
     .option('--cdi <devices>', 'CDI devices, comma separated; "" for none')
     .option('--network <mode>', 'bridge or none')
-    .action(async (bot: string, o: { image?: string; cdi?: string; network?: 'bridge' | 'none' }) => {
+    .option('--disk-limit-mb <n|none>', 'MiB its data dir and writable layer may take together, or "none"', parseDiskLimit)
+    .action(async (bot: string, o: { image?: string; cdi?: string; network?: 'bridge' | 'none'; diskLimitMb?: number | 'none' }) => {
       const g = global();
-      print(await connect(g).updateBot(bot, { ...(o.image && { image: o.image }), ...(o.cdi !== undefined && { cdiDevices: o.cdi }), ...(o.network && { network: o.network }) }), g.json);
+      print(
+        await connect(g).updateBot(bot, {
+          ...(o.image && { image: o.image }),
+          ...(o.cdi !== undefined && { cdiDevices: o.cdi }),
+          ...(o.network && { network: o.network }),
+          ...(o.diskLimitMb !== undefined && { diskLimitMb: o.diskLimitMb === 'none' ? null : o.diskLimitMb }),
+        }),
+        g.json,
+      );
     });
 
   bots
@@ -58,4 +69,11 @@ export function registerBots(program: Command, global: () => GlobalOptions): voi
       await connect(global()).deleteBot(bot);
       process.stdout.write(`deleted ${bot}\n`);
     });
+}
+
+/** `none` (no limit) or a whole number of MiB; the server checks the range. Not null: commander turns that into ''. */
+function parseDiskLimit(value: string): number | 'none' {
+  if (value === 'none') return value;
+  if (!/^[0-9]+$/.test(value)) throw new InvalidArgumentError('a whole number of MiB, or "none"');
+  return Number(value);
 }

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import type { DiskLimitInfo } from '@berth/contract';
 import { connect, print } from '../connection.js';
 import type { GlobalOptions } from '../global-options.js';
 import { followOperation } from '../progress.js';
@@ -15,7 +16,17 @@ export function registerContainer(program: Command, global: () => GlobalOptions)
       await followOperation(connect(g).createContainerStream(bot, { recreate: o.recreate === true }), g.json);
     });
 
-  container.command('info <bot>').description('the container as the engine reports it').action(async (bot: string) => print(await connect(global()).getContainer(bot), global().json));
+  container
+    .command('info <bot>')
+    .description('the container as the engine reports it, with its disk limit and usage as last measured')
+    .action(async (bot: string) => {
+      const g = global();
+      const info = await connect(g).getContainer(bot);
+      if (g.json) return print(info, true);
+      const { diskLimit, ...rest } = info;
+      print(rest, false);
+      process.stdout.write(`${'diskLimit'.padEnd(16)} ${describeDiskLimit(diskLimit)}\n`);
+    });
   container.command('start <bot>').description('start the container').action(async (bot: string) => print(await connect(global()).startContainer(bot), global().json));
   container
     .command('stop <bot>')
@@ -30,4 +41,17 @@ export function registerContainer(program: Command, global: () => GlobalOptions)
       await connect(global()).deleteContainer(bot, { purgeData: o.purgeData === true });
       process.stdout.write(`container of ${bot} removed${o.purgeData ? ' with its data' : '; data kept'}\n`);
     });
+}
+
+/** One line a person reads: limit, usage (data + writable layer), how it is enforced, and whether it is exceeded. */
+function describeDiskLimit(d: DiskLimitInfo): string {
+  const limit = d.mb === null ? 'no limit' : `limit ${d.mb} MiB`;
+  const usage =
+    d.measuredAt === null
+      ? 'usage not measured yet'
+      : d.usedMb === null
+        ? 'usage unknown (could not be measured)'
+        : `used ${d.usedMb} MiB (data ${d.dataMb ?? '?'}, layer ${d.layerMb ?? '?'}) at ${d.measuredAt}`;
+  const enforcement = d.enforcement === 'soft' ? 'soft enforcement (measured every 30 s)' : d.enforcement === 'hard' ? 'hard enforcement' : 'not enforced';
+  return `${limit}, ${usage}, ${enforcement}${d.exceeded ? ', EXCEEDED: writes through the API are refused' : ''}`;
 }

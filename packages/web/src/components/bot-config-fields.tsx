@@ -11,9 +11,10 @@ export interface ConfigDraft {
   pidsLimit: string;
   network: 'bridge' | 'none';
   env: string;
+  diskLimitMb: string;
 }
 
-export const EMPTY_DRAFT: ConfigDraft = { image: '', cdi: '', cpus: '', memoryMb: '', pidsLimit: '', network: 'bridge', env: '' };
+export const EMPTY_DRAFT: ConfigDraft = { image: '', cdi: '', cpus: '', memoryMb: '', pidsLimit: '', network: 'bridge', env: '', diskLimitMb: '' };
 
 export function draftFromBot(bot: Bot): ConfigDraft {
   return {
@@ -26,6 +27,7 @@ export function draftFromBot(bot: Bot): ConfigDraft {
     env: Object.entries(bot.env)
       .map(([k, v]) => `${k}=${v}`)
       .join('\n'),
+    diskLimitMb: bot.diskLimitMb === null ? '' : String(bot.diskLimitMb),
   };
 }
 
@@ -64,6 +66,9 @@ export function createBody(name: string, d: ConfigDraft): CreateBotBody {
   if (Object.keys(resources).length > 0) body.resources = resources;
   const env = parseEnv(d.env);
   if (Object.keys(env).length > 0) body.env = env;
+  // Empty leaves the server's default limit (BERTH_DEFAULT_DISK_LIMIT_MB) in place.
+  const diskLimitMb = num(d.diskLimitMb, 'Disk limit');
+  if (diskLimitMb !== null) body.diskLimitMb = diskLimitMb;
   return body;
 }
 
@@ -74,6 +79,7 @@ export function patchBody(d: ConfigDraft): PatchBotBody {
     network: d.network,
     env: parseEnv(d.env),
     resources: { cpus: num(d.cpus, 'CPUs'), memoryMb: num(d.memoryMb, 'Memory') },
+    diskLimitMb: num(d.diskLimitMb, 'Disk limit'),
   };
   if (d.image.trim()) body.image = d.image.trim();
   const pids = num(d.pidsLimit, 'Process limit');
@@ -81,8 +87,11 @@ export function patchBody(d: ConfigDraft): PatchBotBody {
   return body;
 }
 
-/** Image, devices, resources, network and environment: the fields of New bot and Settings. */
-export function BotConfigFields({ draft, onChange, host, imagePlaceholder }: { draft: ConfigDraft; onChange: (d: ConfigDraft) => void; host: HostDevice[] | null; imagePlaceholder?: string }) {
+/**
+ * Image, devices, resources, network and environment: the fields of New bot and Settings. `isNew`:
+ * the New bot form, where an empty disk limit means the server's default rather than none.
+ */
+export function BotConfigFields({ draft, onChange, host, imagePlaceholder, isNew = false }: { draft: ConfigDraft; onChange: (d: ConfigDraft) => void; host: HostDevice[] | null; imagePlaceholder?: string; isNew?: boolean }) {
   const id = useId();
   const set = <K extends keyof ConfigDraft>(key: K, value: ConfigDraft[K]) => onChange({ ...draft, [key]: value });
   return (
@@ -112,7 +121,25 @@ export function BotConfigFields({ draft, onChange, host, imagePlaceholder }: { d
             <label htmlFor={`${id}-pids`}>Process limit</label>
             <input id={`${id}-pids`} type="number" min="16" step="1" inputMode="numeric" placeholder="4096" value={draft.pidsLimit} onChange={(e) => set('pidsLimit', e.target.value)} />
           </div>
+          <div className="field">
+            <label htmlFor={`${id}-disk`}>Disk limit (MiB)</label>
+            <input
+              id={`${id}-disk`}
+              type="number"
+              min="1"
+              max={16 * 1024 * 1024}
+              step="1"
+              inputMode="numeric"
+              placeholder={isNew ? 'server default' : 'no limit'}
+              value={draft.diskLimitMb}
+              onChange={(e) => set('diskLimitMb', e.target.value)}
+              aria-describedby={`${id}-disk-hint`}
+            />
+          </div>
         </div>
+        <p className="hint" id={`${id}-disk-hint`}>
+          The disk limit covers <code>/data</code> and the container’s changes to its file system together, and applies at once. {isNew ? 'Empty: the server’s default (10 GiB unless set otherwise).' : 'Empty: no limit.'}
+        </p>
       </fieldset>
 
       <fieldset>

@@ -1,4 +1,4 @@
-import type { Container } from '@berth/contract';
+import type { Container, DiskLimitInfo } from '@berth/contract';
 import { formatTime } from '../api.js';
 import { StatusBadge } from '../components/status-badge.js';
 
@@ -8,12 +8,13 @@ export function ContainerInfo({ container: c, onRecreate, recreateDisabled }: { 
     <>
       {c.pendingRecreate && (
         <div className="notice" role="status">
-          <span>The bot’s settings changed since this container was made. Recreate it to apply them.</span>
+          <span>The bot’s settings changed since this container was made, or it was made before bots were isolated from each other’s network. It works as it is; recreate it to apply them.</span>
           <button type="button" onClick={onRecreate} disabled={recreateDisabled}>
             Recreate now
           </button>
         </div>
       )}
+      {c.diskLimit.exceeded && <DiskLimitWarning disk={c.diskLimit} dataPath={c.paths.container} />}
       <dl className="info" aria-label="Container info">
         <div>
           <dt>Container ID</dt>
@@ -85,6 +86,12 @@ export function ContainerInfo({ container: c, onRecreate, recreateDisabled }: { 
           </dd>
         </div>
         <div>
+          <dt>Disk</dt>
+          <dd data-field="disk">
+            <DiskUsage disk={c.diskLimit} />
+          </dd>
+        </div>
+        <div>
           <dt>Created</dt>
           <dd>
             <time dateTime={c.createdAt}>{formatTime(c.createdAt)}</time> <span className="muted">on {c.runtime}</span>
@@ -92,5 +99,50 @@ export function ContainerInfo({ container: c, onRecreate, recreateDisabled }: { 
         </div>
       </dl>
     </>
+  );
+}
+
+const mib = (n: number) => `${n.toLocaleString()} MiB`;
+
+/** Usage against the limit, as last measured, and how the limit is enforced. */
+function DiskUsage({ disk: d }: { disk: DiskLimitInfo }) {
+  const measured = d.measuredAt !== null;
+  const used = !measured ? 'not measured yet' : d.usedMb === null ? 'usage unknown: it could not be measured' : `${mib(d.usedMb)} used`;
+  return (
+    <>
+      <div>
+        {used}
+        {d.mb === null ? <span className="muted"> · no limit</span> : <span> of {mib(d.mb)}</span>}
+        {d.exceeded && (
+          <>
+            {' '}
+            <span className="badge badge-error">over the limit</span>
+          </>
+        )}
+      </div>
+      {d.mb !== null && d.usedMb !== null && <meter className="disk-meter" min={0} max={d.mb} low={d.mb * 0.8} high={d.mb * 0.95} optimum={0} value={Math.min(d.usedMb, d.mb)} aria-label="Disk used of the limit" />}
+      {d.usedMb !== null && (
+        <div className="muted small">
+          data {mib(d.dataMb ?? 0)} · file system changes {mib(d.layerMb ?? 0)}
+        </div>
+      )}
+      <div className="muted small" data-testid="disk-enforcement">
+        {d.enforcement === 'hard' ? 'hard limit: the file system refuses writes past it' : d.enforcement === 'soft' ? 'soft limit: measured every 30 s' : 'not enforced'}
+        {measured && <> · measured {formatTime(d.measuredAt)}</>}
+      </div>
+    </>
+  );
+}
+
+/** Over the limit, what is refused and how to get out of it. */
+function DiskLimitWarning({ disk: d, dataPath }: { disk: DiskLimitInfo; dataPath: string }) {
+  const usage = d.usedMb === null ? 'its usage could not be measured' : `it uses ${mib(d.usedMb)}`;
+  return (
+    <div className="notice over" role="alert">
+      <span>
+        <strong>This bot is over its disk limit</strong> of {d.mb === null ? 'none' : mib(d.mb)}: {usage}. Saving files and importing data are refused, and past a margin the container is
+        stopped and cannot start. Free space in <code>{dataPath}</code>, raise the limit in Settings, or recreate the container to drop its other file system changes.
+      </span>
+    </div>
   );
 }

@@ -46,7 +46,7 @@ export function LoginPage({ onLoggedIn }: { onLoggedIn: () => void }) {
             aria-describedby="login-hint"
           />
           <p className="hint" id="login-hint">
-            Printed by the server on its first start and kept in <code>.berth/admin-token</code>.
+            Kept in <code>admin-token</code> in the server’s home (<code>.berth/admin-token</code> by default); the server names that file when it generates the token.
           </p>
         </div>
         <ErrorMessage error={error} />

@@ -55,7 +55,7 @@ export function NewBotPage() {
             1–63 characters: lower-case letters, digits and <code>-</code>.
           </p>
         </div>
-        <BotConfigFields draft={draft} onChange={setDraft} host={host.devices} imagePlaceholder="the default workspace image" />
+        <BotConfigFields draft={draft} onChange={setDraft} host={host.devices} imagePlaceholder="the default workspace image" isNew />
         <div className="check">
           <input id="create-now" type="checkbox" checked={createNow} onChange={(e) => setCreateNow(e.target.checked)} />
           <label htmlFor="create-now">Create its container now</label>

@@ -13,7 +13,7 @@ export function SettingsTab({ bot, onBotChanged }: { bot: Bot; onBotChanged: (b:
   const host = useHostDevices();
   const [draft, setDraft] = useState<ConfigDraft>(() => draftFromBot(bot));
   const [saving, setSaving] = useState(false);
-  const [saved, setSaved] = useState(false);
+  const [saved, setSaved] = useState<'disk' | 'recreate' | null>(null);
   const [error, setError] = useState<unknown>(null);
   const [deleteError, setDeleteError] = useState<unknown>(null);
   const { dialog, ask } = useDialog();
@@ -21,13 +21,13 @@ export function SettingsTab({ bot, onBotChanged }: { bot: Bot; onBotChanged: (b:
   const save = async (e: FormEvent) => {
     e.preventDefault();
     setSaving(true);
-    setSaved(false);
+    setSaved(null);
     setError(null);
     try {
       const updated = await berth.updateBot(bot.id, patchBody(draft));
       onBotChanged(updated);
       setDraft(draftFromBot(updated));
-      setSaved(true);
+      setSaved(onlyDiskLimitChanged(bot, updated) ? 'disk' : 'recreate');
     } catch (err) {
       setError(err);
     } finally {
@@ -61,18 +61,19 @@ export function SettingsTab({ bot, onBotChanged }: { bot: Bot; onBotChanged: (b:
       {dialog}
       <section className="card" aria-labelledby="settings-title">
         <h2 id="settings-title">Settings</h2>
-        <p className="muted">Changes are applied when the container is next created or recreated.</p>
+        <p className="muted">Changes are applied when the container is next created or recreated; a disk limit applies at once.</p>
         <form className="form" onSubmit={(e) => void save(e)}>
           <BotConfigFields draft={draft} onChange={(d) => {
             setDraft(d);
-            setSaved(false);
+            setSaved(null);
           }} host={host.devices} />
           <ErrorMessage error={error} />
           <div className="actions">
             <button type="submit" className="primary" disabled={saving}>
               {saving ? 'Saving…' : 'Save settings'}
             </button>
-            {saved && <span role="status">Saved. Recreate the container to apply the changes.</span>}
+            {saved === 'recreate' && <span role="status">Saved. Recreate the container to apply the changes.</span>}
+            {saved === 'disk' && <span role="status">Saved. The disk limit applies at once.</span>}
           </div>
         </form>
       </section>
@@ -89,4 +90,10 @@ export function SettingsTab({ bot, onBotChanged }: { bot: Bot; onBotChanged: (b:
       </section>
     </div>
   );
+}
+
+/** A disk limit needs no recreate; anything else the container was made with does. */
+function onlyDiskLimitChanged(before: Bot, after: Bot): boolean {
+  const made = (b: Bot) => JSON.stringify([b.image, b.cdiDevices, b.resources, b.network, b.env]);
+  return made(before) === made(after);
 }
