@@ -232,6 +232,43 @@ describe('DiskLimits without a measurement of the data dir', () => {
   });
 });
 
+describe('DiskLimits after a restart', () => {
+  it('measures a bot before its first start, so one stopped past its limit is not let run again by a restart', async () => {
+    const home = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-disk-unit-'));
+    const driver = new FakeDriver({ images: [IMAGE] });
+    const t = await startTestBerth({ driver, home, config: { diskSampleSeconds: 3600 } });
+    try {
+      const bot = await expectJson<Bot>(t.api('POST', '/bots', { body: { name: 'full', diskLimitMb: 1 } }), 201);
+      const dataDir = new BotPaths(home).dataDir(bot.id);
+      fs.mkdirSync(dataDir, { recursive: true });
+      fs.writeFileSync(path.join(dataDir, 'big'), Buffer.alloc(stopThresholdBytes(1) + MiB, 1));
+      // A monitor that has measured nothing yet, as after a restart.
+      const fresh = () =>
+        new DiskLimits({
+          store: t.store,
+          driver,
+          paths: new BotPaths(home),
+          logger: createLogger({ level: 'silent' }),
+          changes: new ChangeFeed(),
+          containerOf: () => Promise.resolve(null),
+          stopBot: () => Promise.resolve(),
+          sampleSeconds: 3600,
+        });
+      const limits = fresh();
+      await expect(limits.assertMayStart(await t.store.mustGetBot(bot.id))).rejects.toMatchObject({ code: 'disk_limit_exceeded' });
+      await limits.stop();
+
+      fs.rmSync(path.join(dataDir, 'big'));
+      const again = fresh();
+      await expect(again.assertMayStart(await t.store.mustGetBot(bot.id))).resolves.toBeUndefined();
+      await again.stop();
+    } finally {
+      await t.close();
+      fs.rmSync(home, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('DiskLimits when the engine cannot measure the layer', () => {
   it('keeps the layer size last measured, and still judges the bot by it', async () => {
     const home = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-disk-unit-'));

@@ -69,6 +69,8 @@ export class DiskLimits {
   private readonly written = new Set<string>();
   /** Measurements scheduled after a write, one per bot. */
   private readonly soon = new Map<string, NodeJS.Timeout>();
+  /** Measurements (and what they lead to: a stop) started by a timer, which `stop()` waits for. */
+  private readonly background = new Set<Promise<void>>();
   private readonly unsubscribe: () => void;
   private readonly measureDir: (dir: string) => Promise<number | null>;
   private timer: NodeJS.Timeout | null = null;
@@ -100,7 +102,8 @@ export class DiskLimits {
     for (const t of this.soon.values()) clearTimeout(t);
     this.soon.clear();
     await this.round;
-    await Promise.allSettled([...this.inFlight.values()]);
+    // A stop a measurement began must not outlive the store it writes its operation to.
+    await Promise.allSettled([...this.inFlight.values(), ...this.background]);
   }
 
   /**
@@ -166,8 +169,11 @@ export class DiskLimits {
    */
   async assertMayStart(bot: BotRow): Promise<void> {
     const limit = bot.disk_limit_mb;
+    if (limit === null) return;
+    // Not measured since Berth started: measured now, so a restart does not let a bot stopped past
+    // its limit run again until the next round stops it.
     const last = this.samples.get(bot.id);
-    if (limit === null || !last || (usedBytes(last) ?? Infinity) <= stopThresholdBytes(limit)) return;
+    if (last && (usedBytes(last) ?? Infinity) <= stopThresholdBytes(limit)) return;
     const s = await this.measure(bot, await this.deps.containerOf(bot));
     const used = usedBytes(s);
     if (used !== null && used <= stopThresholdBytes(limit)) return;
@@ -182,7 +188,10 @@ export class DiskLimits {
     if (this.stopped || this.soon.has(botId)) return;
     const t = setTimeout(() => {
       this.soon.delete(botId);
-      void this.measureNow(botId).then(then);
+      const p = this.measureNow(botId)
+        .then(then)
+        .finally(() => this.background.delete(p));
+      this.background.add(p);
     }, ms);
     t.unref();
     this.soon.set(botId, t);
