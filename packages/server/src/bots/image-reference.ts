@@ -97,7 +97,7 @@ export function checkImageReference(ref: string, options: { allowedRegistries: r
 
 /** Loopback, unspecified and link-local hosts, by name or address (IPv4, IPv6, IPv4-mapped IPv6). */
 export function isHostLocal(host: string): boolean {
-  const h = host.toLowerCase().replace(/\.$/, '');
+  const h = canonicalHost(host.toLowerCase().replace(/\.$/, ''));
   if (h === 'localhost' || h.endsWith('.localhost')) return true;
   if (net.isIPv4(h)) return isLocalV4(h);
   if (net.isIPv6(h)) {
@@ -110,6 +110,19 @@ export function isHostLocal(host: string): boolean {
     return (first & 0xffc0) === 0xfe80;
   }
   return false;
+}
+
+/**
+ * A host name as a URL parser reads it: the engine's resolver takes the short and numeric IPv4 forms
+ * (`127.1`, `0x7f.1`, `2130706433`) as the addresses they spell, so they are judged as those.
+ */
+function canonicalHost(h: string): string {
+  if (net.isIPv6(h)) return h;
+  try {
+    return new URL(`http://${h}/`).hostname;
+  } catch {
+    return h;
+  }
 }
 
 function isLocalV4(ip: string): boolean {

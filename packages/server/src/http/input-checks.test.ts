@@ -58,7 +58,7 @@ describe('bad input answers 4xx, not 500', () => {
     for (const image of ['Upper', 'UPPER/Case', 'a//b', 'repo:tag:tag', 'repo@sha256:short', ':tag', 'x/-y', 'host:99999/x']) {
       expect(await error(await t.api('POST', '/bots', { body: { name: 'img', image } })), image).toMatchObject({ status: 400, code: 'image_invalid' });
     }
-    for (const image of ['127.0.0.1:7399/x', 'localhost:7399/x', '[::1]:5000/x', '169.254.169.254/latest', '0.0.0.0:80/x', '[::ffff:127.0.0.1]:80/x']) {
+    for (const image of ['127.0.0.1:7399/x', 'localhost:7399/x', '[::1]:5000/x', '169.254.169.254/latest', '0.0.0.0:80/x', '[::ffff:127.0.0.1]:80/x', '127.1:7399/x', '0x7f.1:80/x', '2130706433:80/x']) {
       expect(await error(await t.api('PATCH', '/bots/alpha', { body: { image } })), image).toMatchObject({ status: 400, code: 'image_invalid' });
     }
     // Nothing changed.
@@ -73,6 +73,10 @@ describe('bad input answers 4xx, not 500', () => {
     const { checkImageReference } = await import('../bots/image-reference.js');
     expect(checkImageReference('127.0.0.1:5000/berth/x:1', { allowedRegistries: ['127.0.0.1:5000'] }).registry).toBe('127.0.0.1:5000');
     expect(() => checkImageReference('127.0.0.1:5001/berth/x:1', { allowedRegistries: ['127.0.0.1:5000'] })).toThrow(/registries.conf/);
+    // Short and numeric IPv4 forms are the addresses they spell, as the engine's resolver reads them.
+    for (const image of ['127.1:7399/x', '0x7f.1:80/x', '2130706433:80/x', '0177.0.0.1:80/x']) {
+      expect(() => checkImageReference(image, { allowedRegistries: [] }), image).toThrow(/registries.conf/);
+    }
   });
 
   it('still creates a container after all that', async () => {
