@@ -8,6 +8,7 @@ import type { SessionService } from '../../bots/session-service.js';
 import { AppError } from '../../errors.js';
 import { SESSION_COOKIE, type Authenticator } from '../auth.js';
 import type { AppEnv } from '../context.js';
+import { exemptFromRevocation } from '../live.js';
 import { clientKey, type LoginLimiter } from '../login-limiter.js';
 import { errorResponse, jsonContent } from './openapi.js';
 
@@ -78,7 +79,10 @@ export function sessionRoutes(deps: { auth: Authenticator; sessions: SessionServ
     }),
     async (c) => {
       const principal = c.get('principal');
-      if (principal.kind === 'admin' && principal.session) await deps.sessions.end(principal.session);
+      if (principal.kind === 'admin' && principal.session) {
+        exemptFromRevocation(c);
+        await deps.sessions.end(principal.session);
+      }
       deleteCookie(c, SESSION_COOKIE, { path: SESSION_COOKIE_PATH });
       return c.body(null, 204);
     },
