@@ -6,14 +6,11 @@ import { deleteCookie, setCookie } from 'hono/cookie';
 import { CreateSessionBody, Session } from '@berth/contract';
 import type { SessionService } from '../../bots/session-service.js';
 import { AppError } from '../../errors.js';
-import { SESSION_COOKIE, type Authenticator } from '../auth.js';
+import { SESSION_COOKIE, SESSION_COOKIE_PATH, type Authenticator } from '../auth.js';
 import type { AppEnv } from '../context.js';
 import { exemptFromRevocation } from '../live.js';
 import { clientKey, type LoginLimiter } from '../login-limiter.js';
 import { errorResponse, jsonContent } from './openapi.js';
-
-/** Where the session cookie is sent: the API only, not the UI's static files. */
-const SESSION_COOKIE_PATH = '/api';
 
 /** The API path of the login route, which http/auth.ts lets through without a token. */
 export const LOGIN_ROUTE = { method: 'POST', path: '/session' } as const;
