@@ -49,6 +49,8 @@ async function main(): Promise<void> {
     await service.stop().catch(() => undefined);
     throw err;
   });
+  // A firewall reload (or netavark after a reboot) can take them away or get ahead of them meanwhile.
+  const stopIsolationWatch = isolation.watch(logger);
   const driver: RuntimeDriver = new PodmanDriver({ socketPath, timeoutMs, isolation });
 
   // A service we started must not outlive a start-up that fails after it.
@@ -70,6 +72,7 @@ async function main(): Promise<void> {
     logger.info({ signal }, 'shutting down');
     berth.operations.abortAll();
     berth.sessions.stop();
+    stopIsolationWatch();
     server.close();
     void (async () => {
       await berth.pauses.stop().catch(() => undefined);

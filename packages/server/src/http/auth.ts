@@ -1,11 +1,13 @@
 import { timingSafeEqual, createHash } from 'node:crypto';
 import type { MiddlewareHandler } from 'hono';
-import { getCookie } from 'hono/cookie';
+import { deleteCookie, getCookie } from 'hono/cookie';
 import { AppError } from '../errors.js';
 import type { AppEnv, Principal } from './context.js';
 import { assertCookieRequestAllowed } from './csrf.js';
 
 export const SESSION_COOKIE = 'berth_session';
+/** The cookie is sent to the API only. */
+export const SESSION_COOKIE_PATH = '/api';
 
 /** Resolves a bearer token to who holds it; null when it is not a valid token. */
 export interface Authenticator {
@@ -73,7 +75,11 @@ export function requireAuth(
     } else {
       assertCookieRequestAllowed(c);
       const session = await sessions.authenticate(cookie ?? '');
-      if (!session) throw new AppError('unauthorized', 'the session has ended; log in again');
+      if (!session) {
+        // Clear a cookie that can never work again (an ended session, or one from an earlier version holding the token itself).
+        deleteCookie(c, SESSION_COOKIE, { path: SESSION_COOKIE_PATH });
+        throw new AppError('unauthorized', 'the session has ended; log in again');
+      }
       principal = { kind: 'admin', session: session.hash };
     }
     c.set('principal', principal);

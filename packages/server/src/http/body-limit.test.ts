@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { FakeDriver } from '../runtime/fake/fake-driver.js';
 import { startTestBerth, TEST_ADMIN_TOKEN, type TestBerth } from '../testing/harness.js';
 import { importBodyLimit } from './app.js';
+import { BodyBudget } from './body-limit.js';
 
 const IMAGE = 'localhost/berth/test:busybox';
 
@@ -97,4 +98,65 @@ describe('request body limits', () => {
     expect(res.status).toBe(413);
     expect((await code(res)).code).toBe('archive_too_large');
   });
+
+  it('holds at most two large bodies of one bot at once; its small calls, other bots and later calls go through', async () => {
+    for (const name of ['alpha', 'beta']) expect((await t.api('POST', '/bots', { body: { name } })).status).toBe(201);
+    const tokenOf = async (bot: string) => ((await (await t.api('POST', `/bots/${bot}/tokens`, { body: { name: 'x' } })).json()) as { token: string }).token;
+    const alpha = await tokenOf('alpha');
+    const beta = await tokenOf('beta');
+    const size = 4 * 1024 * 1024;
+    const text = JSON.stringify({ command: ['cat'], stdin: 'x'.repeat(size - 40) });
+    // A body whose first piece arrives at once and the rest only when the test says: its request stays in flight.
+    const gates: (() => void)[] = [];
+    const held = (bot: string, token: string) => {
+      const bytes = new TextEncoder().encode(text);
+      let sent = false;
+      const stream = new ReadableStream<Uint8Array>({
+        async pull(controller) {
+          if (!sent) {
+            sent = true;
+            return controller.enqueue(bytes.subarray(0, 1024));
+          }
+          await new Promise<void>((resolve) => gates.push(resolve));
+          controller.enqueue(bytes.subarray(1024));
+          controller.close();
+        },
+      });
+      return send(`/bots/${bot}/exec`, { body: stream, token, headers: { 'content-length': String(bytes.length) } });
+    };
+    const inFlight = [held('alpha', alpha), held('alpha', alpha)];
+    await until(() => gates.length === 2);
+    const third = await send('/bots/alpha/exec', { body: text, token: alpha });
+    expect(third.status).toBe(429);
+    expect(third.headers.get('retry-after')).toBe('2');
+    expect((await code(third)).code).toBe('too_many_requests');
+    // Without a declared length it is counted once read past 1 MiB.
+    const chunked = streamedBody(size);
+    expect((await send('/bots/alpha/exec', { body: chunked.stream, token: alpha })).status).toBe(429);
+    // A small body of the same bot, and another bot's large one, are not held up.
+    expect((await code(await send('/bots/alpha/exec', { body: JSON.stringify({ command: ['true'] }), token: alpha }))).code).toBe('container_not_found');
+    expect((await code(await send('/bots/beta/exec', { body: text, token: beta }))).code).toBe('container_not_found');
+    // Once the held requests are answered, their places are free again.
+    for (const open of gates.splice(0)) open();
+    for (const res of await Promise.all(inFlight)) expect((await code(res)).code).toBe('container_not_found');
+    expect((await code(await send('/bots/alpha/exec', { body: text, token: alpha }))).code).toBe('container_not_found');
+  });
 });
+
+describe('BodyBudget', () => {
+  it('counts the bytes held across callers and gives them back once', () => {
+    const budget = new BodyBudget({ perCaller: 2, totalBytes: 10 });
+    const a = budget.take('a', 6);
+    expect(() => budget.take('b', 5)).toThrow(expect.objectContaining({ code: 'too_many_requests', details: { retryAfterSeconds: 2 } }));
+    const b = budget.take('b', 4);
+    a();
+    a();
+    expect(() => budget.take('c', 7)).toThrow(expect.objectContaining({ code: 'too_many_requests' }));
+    budget.take('c', 6);
+    b();
+  });
+});
+
+async function until(check: () => boolean): Promise<void> {
+  while (!check()) await new Promise((r) => setTimeout(r, 5));
+}

@@ -171,6 +171,33 @@ describe('revocation ends open streams', () => {
     expect(await exists('/tmp/sse-after-revoke')).toBe(false);
   });
 
+  it('ends a buffered exec run with a bot token, and its command, when the token is revoked', async () => {
+    const token = await issue('buffered');
+    const answer = fetch(`http://${base}/api/v1/bots/${bot.id}/exec`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token.token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ command: 'sleep 30; echo done > /tmp/buffered-after-revoke', timeoutSeconds: 120 }),
+    }).then(
+      async (res) => ({ status: res.status, text: await res.text().catch(() => '') }),
+      () => ({ status: 0, text: '' }),
+    );
+    let settled = false;
+    void answer.finally(() => (settled = true));
+    await until('the command runs', async () => {
+      const r = await expectJson<ExecResult>(t.api('POST', `/bots/${bot.id}/exec`, { body: { command: ['sh', '-c', 'ps | grep -c "[b]uffered-after-revoke"'] } }), 200);
+      return Number(r.stdout.trim()) > 0;
+    });
+    await revoke(token);
+    // Ended long before the command's 30 s, with no result: the connection is cut.
+    await until('the request has ended', () => settled);
+    expect(await answer).toEqual({ status: 0, text: '' });
+    await until('the command is gone', async () => {
+      const r = await expectJson<ExecResult>(t.api('POST', `/bots/${bot.id}/exec`, { body: { command: ['sh', '-c', 'ps | grep -c "[b]uffered-after-revoke"'] } }), 200);
+      return r.stdout.trim() === '0';
+    });
+    expect(await exists('/tmp/buffered-after-revoke')).toBe(false);
+  });
+
   it('ends an MCP stream opened with a bot token, and the tool call it was running', async () => {
     const token = await issue('mcp');
     const mcp = (id: number, method: string, params: unknown) =>

@@ -62,6 +62,17 @@ describe('web session', () => {
     expect(raw.status).toBe(401);
   });
 
+  it('clears a cookie that holds no current session (one from an earlier version holding the token itself)', async () => {
+    const raw = await t.berth.app.request('/api/v1/bots', { headers: { cookie: `berth_session=${TEST_ADMIN_TOKEN}` } });
+    expect(raw.status).toBe(401);
+    const header = raw.headers.get('set-cookie') ?? '';
+    expect(header).toMatch(/^berth_session=;/);
+    expect(header).toMatch(/Max-Age=0/);
+    expect(header).toMatch(/Path=\/api/);
+    // A bearer token that is refused leaves cookies alone.
+    expect((await t.berth.app.request('/api/v1/bots', { headers: { authorization: 'Bearer nope' } })).headers.get('set-cookie')).toBeNull();
+  });
+
   it('refuses a wrong token (401) and a bot token (403) without setting a cookie', async () => {
     const wrong = await login('not-the-admin-token');
     expect(wrong.status).toBe(401);

@@ -37,7 +37,8 @@ export function execRoutes(deps: { exec: ExecService; tasks: TaskService }, app:
       const { bot } = c.req.valid('param');
       const { background, ...req } = c.req.valid('json');
       if (background) return c.json({ task: await deps.tasks.start(bot, req) }, 202);
-      if (!wantsEventStream(c)) return c.json(await deps.exec.run(bot, req, { signal: c.req.raw.signal }), 200);
+      // Revoking the caller's credential ends the command too (http/live.ts).
+      if (!wantsEventStream(c)) return c.json(await deps.exec.run(bot, req, { signal: AbortSignal.any([c.req.raw.signal, c.get('revoked')]) }), 200);
       // Started before the response: a refusal (stopped container, ...) is an ordinary error answer.
       const abort = new AbortController();
       const events = await deps.exec.stream(bot, req, { signal: abort.signal });

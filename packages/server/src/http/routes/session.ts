@@ -6,13 +6,11 @@ import { deleteCookie, setCookie } from 'hono/cookie';
 import { CreateSessionBody, Session } from '@berth/contract';
 import type { SessionService } from '../../bots/session-service.js';
 import { AppError } from '../../errors.js';
-import { SESSION_COOKIE, type Authenticator } from '../auth.js';
+import { SESSION_COOKIE, SESSION_COOKIE_PATH, type Authenticator } from '../auth.js';
 import type { AppEnv } from '../context.js';
+import { exemptFromRevocation } from '../live.js';
 import { clientKey, type LoginLimiter } from '../login-limiter.js';
 import { errorResponse, jsonContent } from './openapi.js';
-
-/** Where the session cookie is sent: the API only, not the UI's static files. */
-const SESSION_COOKIE_PATH = '/api';
 
 /** The API path of the login route, which http/auth.ts lets through without a token. */
 export const LOGIN_ROUTE = { method: 'POST', path: '/session' } as const;
@@ -78,7 +76,10 @@ export function sessionRoutes(deps: { auth: Authenticator; sessions: SessionServ
     }),
     async (c) => {
       const principal = c.get('principal');
-      if (principal.kind === 'admin' && principal.session) await deps.sessions.end(principal.session);
+      if (principal.kind === 'admin' && principal.session) {
+        exemptFromRevocation(c);
+        await deps.sessions.end(principal.session);
+      }
       deleteCookie(c, SESSION_COOKIE, { path: SESSION_COOKIE_PATH });
       return c.body(null, 204);
     },

@@ -96,7 +96,7 @@ export interface PodmanDriverOptions {
    */
   bridgePrefix?: string;
   /** Installs or repairs the host firewall rules; run before each container on a private network is made. */
-  isolation?: { ensure(): Promise<void> };
+  isolation?: { ensure(): Promise<unknown> };
 }
 
 /** Podman's default `stop_timeout` (containers.conf), which a forced remove of a running container waits out. */
@@ -114,7 +114,7 @@ export class PodmanDriver implements RuntimeDriver {
   readonly name = 'podman';
   private readonly client: PodmanClient;
   private readonly bridgePrefix: string;
-  private readonly isolation: { ensure(): Promise<void> } | undefined;
+  private readonly isolation: { ensure(): Promise<unknown> } | undefined;
 
   constructor(options: PodmanDriverOptions) {
     this.client = new PodmanClient({ socketPath: options.socketPath, ...(options.timeoutMs !== undefined && { timeoutMs: options.timeoutMs }) });

@@ -296,4 +296,38 @@ describe('bot network isolation on Podman', () => {
       expect(rules.filter((r) => r.includes(`-j ${isolation.forwardChain}`)).sort()).toEqual([`-A FORWARD -i ${prefix}+ -j ${isolation.forwardChain}`, `-A FORWARD -o ${prefix}+ -j ${isolation.forwardChain}`]);
     }
   });
+
+  it('puts its jumps back first when a rule gets ahead of them, and the periodic check repairs a flush', async () => {
+    // A rule of someone else's, inserted at the top of INPUT: it matches only an interface that does not exist.
+    const ahead = ['INPUT', '-i', `zq${run}`, '-j', 'ACCEPT'];
+    const jump = `-A INPUT -i ${prefix}+ -j ${isolation.inputChain}`;
+    const order = (cmd: string) => {
+      const rules = execFileSync(cmd, ['-w', '-S', 'INPUT'], { encoding: 'utf8' }).split('\n');
+      return { jump: rules.indexOf(jump), ahead: rules.indexOf(`-A ${ahead.join(' ')}`), jumps: rules.filter((r) => r === jump).length };
+    };
+    try {
+      for (const cmd of ['iptables', 'ip6tables']) execFileSync(cmd, ['-w', '-I', ...ahead.slice(0, 1), '1', ...ahead.slice(1)]);
+      for (const cmd of ['iptables', 'ip6tables']) expect(order(cmd).ahead).toBeLessThan(order(cmd).jump);
+      expect(await isolation.ensure()).toBe(true);
+      for (const cmd of ['iptables', 'ip6tables']) {
+        const o = order(cmd);
+        expect(o.jump).toBeLessThan(o.ahead);
+        expect(o.jumps).toBe(1);
+      }
+
+      // As `iptables -F` leaves it: Berth's jump and chain rules gone. The periodic check puts them back and says so.
+      execFileSync('iptables', ['-w', '-D', 'INPUT', '-i', `${prefix}+`, '-j', isolation.inputChain]);
+      execFileSync('iptables', ['-w', '-F', isolation.inputChain]);
+      const warnings: string[] = [];
+      await isolation.check({ warn: (_obj, msg) => warnings.push(msg) });
+      expect(warnings).toHaveLength(1);
+      expect(warnings[0]).toMatch(/isolation rules were missing/);
+      const o = order('iptables');
+      expect(o.jump).toBeGreaterThan(-1);
+      expect(o.jump).toBeLessThan(o.ahead);
+      expect(execFileSync('iptables', ['-w', '-S', isolation.inputChain], { encoding: 'utf8' })).toContain(`-A ${isolation.inputChain} -j DROP`);
+    } finally {
+      for (const cmd of ['iptables', 'ip6tables']) for (let i = 0; i < 5 && order(cmd).ahead !== -1; i++) quietly(cmd, ['-w', '-D', ...ahead]);
+    }
+  });
 });

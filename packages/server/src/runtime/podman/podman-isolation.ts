@@ -14,6 +14,14 @@ const CHAIN = /^[A-Z][A-Z0-9-]{0,19}$/;
 /** Podman's own bridges (its default network is `podman0`): other containers on this host. */
 const PODMAN_BRIDGES = 'podman+';
 const IPTABLES_TIMEOUT_MS = 20_000;
+/** How often a running Berth checks its rules are still there, and first (see `watch`). */
+export const ISOLATION_CHECK_INTERVAL_MS = 30_000;
+/**
+ * A jump of another Berth on the host (its own bridge prefix and chains) as iptables-save prints it:
+ * it only returns or drops its own bridges' traffic, so it may come ahead of ours, and the two
+ * Berths do not keep pushing each other down.
+ */
+const OTHER_BERTH_JUMP = /^-A (?:INPUT|FORWARD) -[io] [a-z][a-z0-9]{1,7}\+ -j [A-Z][A-Z0-9-]{0,19}-(?:INPUT|FORWARD)$/;
 
 export interface PodmanIsolationOptions {
   bridgePrefix?: string;
@@ -41,7 +49,7 @@ export interface PodmanIsolationOptions {
 export class PodmanIsolation {
   readonly bridgePrefix: string;
   readonly chain: string;
-  private pending: Promise<void> | null = null;
+  private pending: Promise<boolean> | null = null;
 
   constructor(options: PodmanIsolationOptions = {}) {
     this.bridgePrefix = options.bridgePrefix ?? DEFAULT_BRIDGE_PREFIX;
@@ -51,19 +59,39 @@ export class PodmanIsolation {
   }
 
   /**
-   * Installs (or repairs) the rules; cheap when they are in place. Called at start-up and before a
-   * bot container is made, so a firewall reload that flushed them does not leave bots open.
-   * Concurrent calls share one run.
+   * Installs (or repairs) the rules; cheap when they are in place. Called at start-up, before a bot
+   * container is made, and every ISOLATION_CHECK_INTERVAL_MS (`watch`), so a firewall reload that
+   * flushed them, or rules put ahead of Berth's jumps (netavark's after a reboot), do not leave bots
+   * open. Resolves to whether anything had to be written. Concurrent calls share one run.
    */
-  ensure(): Promise<void> {
+  ensure(): Promise<boolean> {
     this.pending ??= this.install().finally(() => {
       this.pending = null;
     });
     return this.pending;
   }
 
-  private async install(): Promise<void> {
-    await Promise.all(
+  /**
+   * Checks the rules now, and then every `intervalMs` until the returned function is called; a check
+   * that had to repair them (or failed) is logged as a warning.
+   */
+  watch(logger: { warn(obj: object, msg: string): void }, intervalMs = ISOLATION_CHECK_INTERVAL_MS): () => void {
+    const timer = setInterval(() => void this.check(logger), intervalMs);
+    timer.unref();
+    return () => clearInterval(timer);
+  }
+
+  /** One periodic check (`watch`): repairs what is missing or out of place, and says so. */
+  async check(logger: { warn(obj: object, msg: string): void }): Promise<void> {
+    try {
+      if (await this.ensure()) logger.warn({ chain: this.chain }, 'the network isolation rules were missing or not first in INPUT/FORWARD (a firewall reload?); they are back in place');
+    } catch (err) {
+      logger.warn({ err }, 'could not check the network isolation rules');
+    }
+  }
+
+  private async install(): Promise<boolean> {
+    const written = await Promise.all(
       families().map(async (family) => {
         try {
           // One read of the filter table; in the usual case (all in place) nothing is written.
@@ -71,26 +99,48 @@ export class PodmanIsolation {
           const lines = saved.split('\n').map((l) => l.trim());
           const rules = this.chainRules();
           const inPlace = (chain: string) => lines.filter((l) => l.startsWith(`-A ${chain} `)).join('\n') === rules.filter((l) => l.startsWith(`-A ${chain} `)).join('\n');
-          const missing = this.jumps().filter((j) => !lines.includes(`-A ${j.from} ${j.rule.join(' ')}`));
-          if (missing.length === 0 && inPlace(this.inputChain) && inPlace(this.forwardChain)) return;
+          const misplaced = (['INPUT', 'FORWARD'] as const).filter((from) => !this.jumpsFirst(lines, from));
+          if (misplaced.length === 0 && inPlace(this.inputChain) && inPlace(this.forwardChain)) return false;
           // Declaring a chain in a --noflush restore empties it: its rules are replaced in one step,
-          // together with the missing jumps, first in the built-in chains, ahead of Podman's rules
-          // (which accept everything a bot sends).
+          // together with the jumps of a built-in chain where they are missing or not first: every
+          // copy deleted, then all inserted at the top, ahead of Podman's rules (which accept
+          // everything a bot sends) and anything else.
+          const jumps = this.jumps().filter((j) => misplaced.includes(j.from));
           const script = [
             '*filter',
             `:${this.inputChain} - [0:0]`,
             `:${this.forwardChain} - [0:0]`,
             ...rules,
-            ...missing.map((j) => `-I ${j.from} 1 ${j.rule.join(' ')}`),
+            ...jumps.flatMap((j) => {
+              const line = `-A ${j.from} ${j.rule.join(' ')}`;
+              return lines.filter((l) => l === line).map(() => `-D ${j.from} ${j.rule.join(' ')}`);
+            }),
+            ...jumps.map((j) => `-I ${j.from} 1 ${j.rule.join(' ')}`),
             'COMMIT',
             '',
           ].join('\n');
           await run(family.restore, ['-w', '--noflush'], script);
+          return true;
         } catch (err) {
           throw new AppError('internal', `could not install Berth's network isolation rules with ${family.restore}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
         }
       }),
     );
+    return written.some(Boolean);
+  }
+
+  /**
+   * Whether Berth's jumps from `from` are all there and first in it: only other Berths'
+   * jumps (OTHER_BERTH_JUMP) may come before them.
+   */
+  private jumpsFirst(lines: string[], from: 'INPUT' | 'FORWARD'): boolean {
+    const ours = this.jumps()
+      .filter((j) => j.from === from)
+      .map((j) => `-A ${from} ${j.rule.join(' ')}`);
+    const chain = lines.filter((l) => l.startsWith(`-A ${from} `));
+    const firstOther = chain.findIndex((l) => !ours.includes(l) && !OTHER_BERTH_JUMP.test(l));
+    const head = firstOther === -1 ? chain : chain.slice(0, firstOther);
+    return ours.every((line) => head.includes(line));
   }
 
   /** Takes the jumps and chains away again (tests, uninstall); rules Berth did not make are left. */
