@@ -1,3 +1,5 @@
+import fs from 'node:fs';
+import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ExecResult, Operation } from '@berth/contract';
 import { DEFAULT_BOT_WORK_LIMITS } from '../bots/bot-work-limiter.js';
@@ -74,5 +76,51 @@ describe('per-bot limits on engine work', () => {
       expect(res.status).toBeLessThan(500);
     }
     expect(t.berth.limiter.usage(alpha)).toEqual({ running: 0, queued: 0 });
+  });
+
+  const files = (method: string, bot: string, signal?: AbortSignal) =>
+    Promise.resolve(
+      t.berth.app.request(`/api/v1/bots/${bot}/files?path=/data/note.txt`, {
+        method,
+        headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}` },
+        ...(signal && { signal }),
+      }),
+    );
+
+  /** A bot without a container: its files are read from its data dir on the host. */
+  async function idleBot(content: string | Buffer = 'hello'): Promise<string> {
+    expect((await t.api('POST', '/bots', { body: { name: 'gamma' } })).status).toBe(201);
+    const id = (await t.store.mustGetBot('gamma')).id;
+    fs.mkdirSync(t.berth.paths.dataDir(id), { recursive: true });
+    fs.writeFileSync(path.join(t.berth.paths.dataDir(id), 'note.txt'), content);
+    return id;
+  }
+
+  it('HEAD on a file answers its headers and holds no place afterwards', async () => {
+    const gamma = await idleBot();
+    for (let i = 0; i < DEFAULT_BOT_WORK_LIMITS.running + 2; i++) {
+      const res = await files('HEAD', 'gamma');
+      expect(res.status).toBe(200);
+      expect(res.headers.get('content-length')).toBe('5');
+      expect(res.headers.get('x-berth-file-type')).toBe('file');
+    }
+    expect(t.berth.limiter.usage(gamma)).toEqual({ running: 0, queued: 0 });
+    const get = await files('GET', 'gamma');
+    expect(await get.text()).toBe('hello');
+    expect(t.berth.limiter.usage(gamma)).toEqual({ running: 0, queued: 0 });
+  });
+
+  it('a read whose client left while it waited for a place gives the place back', async () => {
+    // Larger than what a response stream buffers ahead of its reader.
+    const gamma = await idleBot(Buffer.alloc(4 * 1024 * 1024));
+    const held = await Promise.all(Array.from({ length: DEFAULT_BOT_WORK_LIMITS.running }, () => t.berth.limiter.acquire(gamma)));
+    const client = new AbortController();
+    const waiting = files('GET', 'gamma', client.signal).catch(() => null);
+    await until('the read waits for a place', () => t.berth.limiter.usage(gamma).queued === 1);
+    client.abort();
+    for (const release of held) release();
+    await waiting;
+    await until('gamma’s places are free', () => t.berth.limiter.usage(gamma).running === 0);
+    expect(t.berth.limiter.usage(gamma)).toEqual({ running: 0, queued: 0 });
   });
 });
