@@ -10,7 +10,7 @@ import { ContainerFiles, type OpenedFile, type ReadResult } from './container-fi
 import { containerPath, relativeTo } from './container-path.js';
 import { containerName } from './container-service.js';
 import { DataDirFiles } from './data-dir-files.js';
-import type { DiskLimits } from './disk-limits.js';
+import { type DiskLimits, withinRoom } from './disk-limits.js';
 import { type ByteRange, type FileStat, countOccurrences, octal, planRead } from './file-format.js';
 import { PAUSE_WAIT_MS, waitWhilePaused } from './pause-wait.js';
 
@@ -125,8 +125,8 @@ export class FilesService {
   private async writeIn(idOrName: string, input: string, body: AsyncIterable<Uint8Array>, options: { mode?: number }): Promise<FileInfo> {
     const { files, path, at } = await this.locate(idOrName, input);
     if (path === '/') throw new AppError('validation_failed', 'the path names the root directory, not a file');
-    await this.deps.diskLimits?.assertRoom(idOrName);
-    return info(path, await files.write(at, body, options));
+    const room = (await this.deps.diskLimits?.assertRoom(idOrName)) ?? null;
+    return info(path, await files.write(at, withinRoom(body, room), options));
   }
 
   async remove(idOrName: string, input: string, options: { recursive?: boolean } = {}): Promise<void> {
