@@ -129,6 +129,11 @@ export class ExecService {
     })();
   }
 
+  /** One of the bot's places if one is free now (its release), else null. */
+  tryPlace(botId: string): (() => void) | null {
+    return this.deps.limiter ? this.deps.limiter.tryAcquire(botId) : () => undefined;
+  }
+
   /** Waits for one of the bot's places for engine work (bot-work-limiter.ts); answers its release. */
   place(botId: string, signal?: AbortSignal): Promise<() => void> {
     return this.deps.limiter ? this.deps.limiter.acquire(botId, signal) : Promise.resolve(() => undefined);

@@ -78,6 +78,29 @@ describe('per-bot limits on engine work', () => {
     expect(t.berth.limiter.usage(alpha)).toEqual({ running: 0, queued: 0 });
   });
 
+  it('answers the container info without waiting behind the bot’s own calls', async () => {
+    const alpha = await t.store.mustGetBot('alpha');
+    const c = await t.berth.containers.engineContainer(alpha);
+    // A task recorded as running: counting it would ask the container, in one of the bot's places.
+    await t.store.db
+      .insertInto('tasks')
+      .values({ id: 'task1', bot_id: alpha.id, container_id: c?.id ?? '', command: '["sleep","1"]', cwd: '/', status: 'running', exit_code: null, timed_out: 0, kill_requested: 0, started_at: new Date().toISOString(), finished_at: null })
+      .execute();
+    const { running } = DEFAULT_BOT_WORK_LIMITS;
+    const hold = new AbortController();
+    const holding = Array.from({ length: running + 1 }, () => exec('alpha', ['sleep', '3600'], hold.signal).catch(() => null));
+    await until('alpha’s places are taken and a call waits', () => t.berth.limiter.usage(alpha.id).queued === 1);
+    try {
+      const info = await t.api('GET', '/bots/alpha/container');
+      expect(info.status).toBe(200);
+      expect(((await info.json()) as { tasks: number }).tasks).toBe(1);
+      expect(t.berth.limiter.usage(alpha.id)).toEqual({ running, queued: 1 });
+    } finally {
+      hold.abort();
+      await Promise.all(holding);
+    }
+  });
+
   const files = (method: string, bot: string, signal?: AbortSignal) =>
     Promise.resolve(
       t.berth.app.request(`/api/v1/bots/${bot}/files?path=/data/note.txt`, {
