@@ -12,9 +12,11 @@ const IMAGE = 'localhost/berth/test:busybox';
 /** Per-bot limits on exec/files calls, as a client sees them (the default limits). */
 describe('per-bot limits on engine work', () => {
   let t: TestBerth;
+  let driver: FakeDriver;
 
   beforeEach(async () => {
-    t = await startTestBerth({ driver: new FakeDriver({ images: [IMAGE] }) });
+    driver = new FakeDriver({ images: [IMAGE] });
+    t = await startTestBerth({ driver });
     for (const name of ['alpha', 'beta']) {
       expect((await t.api('POST', '/bots', { body: { name } })).status).toBe(201);
       const { operation } = (await (await t.api('POST', `/bots/${name}/container`, { body: {} })).json()) as { operation: Operation };
@@ -99,6 +101,16 @@ describe('per-bot limits on engine work', () => {
       hold.abort();
       await Promise.all(holding);
     }
+  });
+
+  it('opens no shell for a terminal request that is not a WebSocket handshake', async () => {
+    const before = driver.calls.filter((call) => call.method === 'execStream').length;
+    for (const headers of [{}, { upgrade: 'websocket' }, { upgrade: 'websocket', connection: 'Upgrade' }]) {
+      const res = await t.api('GET', '/bots/alpha/terminal', { headers });
+      expect(res.status).toBe(400);
+      expect(((await res.json()) as { error: { code: string } }).error.code).toBe('validation_failed');
+    }
+    expect(driver.calls.filter((call) => call.method === 'execStream').length).toBe(before);
   });
 
   const files = (method: string, bot: string, signal?: AbortSignal) =>
