@@ -187,13 +187,8 @@ export class TaskService {
   }
 
   /** Runs engine work of the bot's in one of its places, shared with exec and files (bot-work-limiter.ts). */
-  private async inPlace<T>(bot: BotRow, work: () => Promise<T>): Promise<T> {
-    const release = await this.deps.exec.place(bot.id);
-    try {
-      return await work();
-    } finally {
-      release();
-    }
+  private inPlace<T>(bot: BotRow, work: () => Promise<T>): Promise<T> {
+    return this.deps.exec.inPlace(bot.id, work);
   }
 
   private async mustFind(bot: BotRow, taskId: string): Promise<TaskRow> {
