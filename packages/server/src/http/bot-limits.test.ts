@@ -105,7 +105,8 @@ describe('per-bot limits on engine work', () => {
 
   it('opens no shell for a terminal request that is not a WebSocket handshake', async () => {
     const before = driver.calls.filter((call) => call.method === 'execStream').length;
-    for (const headers of [{}, { upgrade: 'websocket' }, { upgrade: 'websocket', connection: 'Upgrade' }]) {
+    const attempts: Record<string, string>[] = [{}, { upgrade: 'websocket' }, { upgrade: 'websocket', connection: 'Upgrade' }];
+    for (const headers of attempts) {
       const res = await t.api('GET', '/bots/alpha/terminal', { headers });
       expect(res.status).toBe(400);
       expect(((await res.json()) as { error: { code: string } }).error.code).toBe('validation_failed');
