@@ -29,6 +29,16 @@ describe('BotWorkLimiter', () => {
     expect(limiter.usage('a')).toEqual({ running: 0, queued: 0 });
   });
 
+  it('tries for a place without waiting: one when free, none while all are taken', async () => {
+    const limiter = new BotWorkLimiter({ running: 1, queued: 1, retryAfterSeconds: 1 });
+    const got = limiter.tryAcquire('a');
+    expect(got).not.toBeNull();
+    expect(limiter.tryAcquire('a')).toBeNull();
+    expect(limiter.usage('a')).toEqual({ running: 1, queued: 0 });
+    got?.();
+    expect(limiter.usage('a')).toEqual({ running: 0, queued: 0 });
+  });
+
   it('gives up a queued place when its caller aborts', async () => {
     const limiter = new BotWorkLimiter({ running: 1, queued: 1, retryAfterSeconds: 1 });
     const held = await limiter.acquire('a');

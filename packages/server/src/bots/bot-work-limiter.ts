@@ -77,6 +77,15 @@ export class BotWorkLimiter {
     return this.releaser(botId, q);
   }
 
+  /** A place for one call of `botId` if one is free now (its release), else null: for work that had rather not wait. */
+  tryAcquire(botId: string): (() => void) | null {
+    const q = this.bots.get(botId) ?? { running: 0, waiting: [] };
+    if (q.running >= this.limits.running) return null;
+    this.bots.set(botId, q);
+    q.running++;
+    return this.releaser(botId, q);
+  }
+
   /** Runs `work` in a place of `botId`'s, released when it settles. */
   async run<T>(botId: string, work: () => Promise<T>, signal?: AbortSignal): Promise<T> {
     const release = await this.acquire(botId, signal);

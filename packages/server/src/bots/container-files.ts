@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { FileEntry } from '@berth/contract';
 import { AppError, isAppError } from '../errors.js';
 import type { ExecSession, RuntimeDriver } from '../runtime/driver.js';
@@ -41,8 +42,10 @@ write)
   d=\${p%/*}; [ -n "$d" ] || d=/
   if [ -d "$p" ] && [ ! -L "$p" ]; then exit 4; fi
   mkdir -p -- "$d" 2>/dev/null || [ -d "$d" ] || exit 5
-  t="$d/.berth-upload-$$"
+  t="$d/.berth-upload-$3"
   cat >"$t" || { rm -f -- "$t"; exit 1; }
+  s=$(stat -c %s -- "$t") && [ "$s" -ge 16 ] && [ "$(tail -c 16 -- "$t")" = "$4" ] &&
+    dd if=/dev/null of="$t" bs=1 seek=$((s - 16)) 2>/dev/null || { rm -f -- "$t"; exit 1; }
   if [ -n "$m" ]; then chmod "$m" "$t"; elif [ -e "$p" ]; then chmod "$(stat -L -c %a -- "$p")" "$t"; fi
   mv -fT -- "$t" "$p" || { rm -f -- "$t"; exit 1; }
   stat -c '%f %s %Y' -- "$p"
@@ -145,20 +148,50 @@ export class ContainerFiles {
 
   /** Writes the body to a temporary file beside `path` and renames it over `path` (parents created). */
   async write(path: string, body: AsyncIterable<Uint8Array>, options: { mode?: number }): Promise<FileStat> {
-    const s = await this.run(['write', path, options.mode === undefined ? '' : options.mode.toString(8)], true);
+    // The temporary file's name is chosen here, so that an upload that fails can be cleaned up after.
+    const id = randomBytes(6).toString('hex');
+    // The upload ends with this mark: a stdin that ends without it (an upload cut, or its exec killed
+    // midway, which may close stdin first) never replaces the file. The script takes the mark off.
+    const mark = randomBytes(8).toString('hex');
+    const s = await this.run(['write', path, options.mode === undefined ? '' : options.mode.toString(8), id, mark], true);
+    const upload: { failed: boolean; err?: unknown } = { failed: false };
     const writing = (async () => {
-      try {
-        for await (const chunk of body) await s.write(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
-      } finally {
-        s.end();
+      const it = body[Symbol.asyncIterator]();
+      for (;;) {
+        let next;
+        try {
+          next = await it.next();
+        } catch (err) {
+          // The upload failed (the client, or the disk room): the script is killed, never let reach its rename.
+          upload.failed = true;
+          upload.err = err;
+          await s.kill();
+          return;
+        }
+        if (next.done) break;
+        const chunk = next.value;
+        // A failure here is the script's, which its answer reports.
+        await s.write(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
       }
+      await s.write(Buffer.from(mark));
+      s.end();
     })();
     writing.catch(() => undefined);
-    const line = await this.answer(s, path, statAnswer);
-    // The script read all of stdin before it could succeed; a failed upload is the client's side.
-    await writing.catch((err: unknown) => {
-      throw new AppError('validation_failed', `the upload of ${path} did not complete`, { cause: err });
-    });
+    let line;
+    try {
+      line = await this.answer(s, path, statAnswer);
+    } catch (err) {
+      if (!upload.failed) throw err;
+      await writing;
+      const dir = path.slice(0, path.lastIndexOf('/'));
+      await this.remove(`${dir}/.berth-upload-${id}`, { recursive: false }).catch(() => undefined);
+      const cause = upload.err;
+      // A disk limit met midway is the bot's; anything else failing the upload is the client's side.
+      if (isAppError(cause, 'disk_limit_exceeded')) throw cause;
+      throw new AppError('validation_failed', `the upload of ${path} did not complete`, { cause });
+    }
+    // The script read all of stdin before it could succeed.
+    await writing;
     return parseStatLine(line ?? '', path);
   }
 

@@ -94,7 +94,8 @@ export class DataDirFiles {
       await handle.chmod(mode);
       await handle.sync();
     } catch (err) {
-      await handle.close();
+      // A write stream destroyed by the failure may have closed the descriptor already.
+      await handle.close().catch(() => undefined);
       await fs.rm(tmp, { force: true });
       throw err;
     }

@@ -7,6 +7,7 @@ import { emptyContents, type Exclusive, INCOMPLETE_SUFFIX, incompleteOf, JOURNAL
 import { exportArchive } from '../archive/export-archive.js';
 import { DEFAULT_IMPORT_LIMITS, extractArchive, type ImportLimits } from '../archive/import-archive.js';
 import { pathExists, removeTree } from '../archive/safe-fs.js';
+import { AppError, isAppError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { RuntimeDriver } from '../runtime/driver.js';
 import type { Failpoints } from '../failpoints.js';
@@ -85,7 +86,10 @@ export class DataService {
    */
   async import(idOrName: string, body: AsyncIterable<Uint8Array>, options: { mode: DataImportMode }): Promise<DataImportResult> {
     const bot = await this.deps.store.mustGetBot(idOrName);
-    await this.deps.diskLimits?.assertRoom(bot.id);
+    const room = (await this.deps.diskLimits?.assertRoom(bot.id)) ?? null;
+    // What the archive unpacks to counts against the bot's disk room as well as BERTH_MAX_IMPORT_BYTES.
+    const byRoom = room !== null && room < this.limits.maxBytes;
+    const limits = byRoom ? { ...this.limits, maxBytes: room } : this.limits;
     const { result } = await this.deps.operations.start(bot.id, 'import', async (ctx) => {
       const dataDir = await this.prepare(bot.id);
       const { staging, trash } = applyWorkDirs(this.deps.paths, bot.id, ctx.operationId);
@@ -93,7 +97,12 @@ export class DataService {
       try {
         await ctx.phase('receive', 'reading the archive into a staging dir');
         const keepOwners = process.getuid?.() === 0;
-        const extracted = await extractArchive(body, staging, { limits: this.limits, signal: ctx.signal, keepOwners });
+        const extracted = await extractArchive(body, staging, { limits, signal: ctx.signal, keepOwners }).catch((err: unknown) => {
+          if (!byRoom || !isAppError(err, 'archive_too_large')) throw err;
+          throw new AppError('disk_limit_exceeded', `the archive unpacks to more than the ${room} bytes left under the bot's disk limit; nothing was imported`, {
+            details: { roomBytes: room },
+          });
+        });
         await this.deps.failpoints.hit('import.received');
         await ctx.log(`the archive holds ${extracted.entries} entries: ${extracted.files} files, ${extracted.bytes} bytes`);
         await ctx.phase('apply', options.mode === 'replace' ? 'replacing the data dir’s contents' : 'merging into the data dir');

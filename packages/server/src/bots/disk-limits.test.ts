@@ -192,7 +192,9 @@ describe('disk limits', () => {
     it('measures a stopped bot written to through the API in the next round', async () => {
       const bot = await runningBot('written', 4);
       await t.berth.containers.stop(bot.id);
-      await expectJson(raw('PUT', `/bots/${bot.name}/files?path=/data/big`, Buffer.alloc(5 * MiB, 1)), 200);
+      // A write through the API within the room, and more beside it that nothing measured yet.
+      await expectJson(raw('PUT', `/bots/${bot.name}/files?path=/data/big`, Buffer.alloc(3 * MiB, 1)), 200);
+      fs.writeFileSync(path.join(t.berth.paths.dataDir(bot.id), 'more'), Buffer.alloc(2 * MiB, 1));
       await t.berth.diskLimits.sampleAll();
       expect((await info(bot.name)).diskLimit).toMatchObject({ exceeded: true });
       await expectJson<ErrorBody>(raw('PUT', `/bots/${bot.name}/files?path=/data/more`, Buffer.from('x')), 507);

@@ -137,17 +137,20 @@ export class DiskLimits {
 
   /**
    * The entry check of a write through the API (files, imports): 507 `disk_limit_exceeded` when the
-   * bot is at or over its limit as last measured (measured now if it never was).
+   * bot is at or over its limit as last measured (measured now if it never was). Answers the bytes
+   * the write may add (the limit less that usage), or null for a bot without a limit: a write must
+   * stop there (`withinRoom`), or one upload alone could fill the host's disk.
    */
-  async assertRoom(idOrName: string): Promise<void> {
+  async assertRoom(idOrName: string): Promise<number | null> {
     const bot = await this.deps.store.mustGetBot(idOrName);
-    if (bot.disk_limit_mb === null) return;
+    if (bot.disk_limit_mb === null) return null;
     // Whatever this write adds is measured soon after it, and by the next round in any case.
     this.written.add(bot.id);
     this.measureLater(bot.id, this.deps.afterWriteMs ?? 2000);
     const s = this.samples.get(bot.id) ?? (await this.measure(bot, await this.deps.containerOf(bot)));
     const info = this.infoOf(bot, s);
-    if (!info.exceeded) return;
+    const used = usedBytes(s);
+    if (!info.exceeded && used !== null) return bot.disk_limit_mb * MiB - used;
     throw new AppError('disk_limit_exceeded', `bot "${bot.name}" uses ${usedText(info)} of its ${bot.disk_limit_mb} MiB disk limit; free some space (or raise diskLimitMb) first`, {
       details: { limitMb: info.mb, usedMb: info.usedMb, dataMb: info.dataMb, layerMb: info.layerMb, measuredAt: info.measuredAt },
     });
@@ -306,6 +309,26 @@ export class DiskLimits {
       measuredAt: s?.measuredAt ?? null,
     };
   }
+}
+
+/**
+ * The body of a write through the API, failing with 507 `disk_limit_exceeded` as soon as it passes
+ * `room` bytes (from `assertRoom`; null: no limit, the body as it is). The writer then drops what it wrote.
+ */
+export function withinRoom<T extends Uint8Array>(body: AsyncIterable<T>, room: number | null): AsyncIterable<T> {
+  if (room === null) return body;
+  return (async function* counted() {
+    let bytes = 0;
+    for await (const chunk of body) {
+      bytes += chunk.byteLength;
+      if (bytes > room) {
+        throw new AppError('disk_limit_exceeded', `the write is larger than the ${room} bytes left under the bot's disk limit; nothing was written`, {
+          details: { roomBytes: room },
+        });
+      }
+      yield chunk;
+    }
+  })();
 }
 
 function usedBytes(s: DiskSample): number | null {

@@ -49,12 +49,7 @@ export class ExecService {
   /** Runs a command to its end and answers its exit code and output (each stream capped). */
   async run(idOrName: string, req: ExecRequest, options: { signal?: AbortSignal } = {}): Promise<ExecResult> {
     const bot = await this.deps.store.mustGetBot(idOrName);
-    const release = await this.place(bot.id, options.signal);
-    try {
-      return await this.runIn(bot, req, options.signal);
-    } finally {
-      release();
-    }
+    return this.inPlace(bot.id, () => this.runIn(bot, req, options.signal), options.signal);
   }
 
   private async runIn(bot: BotRow, req: ExecRequest, signal: AbortSignal | undefined): Promise<ExecResult> {
@@ -127,6 +122,16 @@ export class ExecService {
         release();
       }
     })();
+  }
+
+  /** Runs `work` in one of the bot's places for engine work (bot-work-limiter.ts), released when it settles. */
+  inPlace<T>(botId: string, work: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+    return this.deps.limiter ? this.deps.limiter.run(botId, work, signal) : work();
+  }
+
+  /** One of the bot's places if one is free now (its release), else null. */
+  tryPlace(botId: string): (() => void) | null {
+    return this.deps.limiter ? this.deps.limiter.tryAcquire(botId) : () => undefined;
   }
 
   /** Waits for one of the bot's places for engine work (bot-work-limiter.ts); answers its release. */

@@ -10,7 +10,7 @@ import { ContainerFiles, type OpenedFile, type ReadResult } from './container-fi
 import { containerPath, relativeTo } from './container-path.js';
 import { containerName } from './container-service.js';
 import { DataDirFiles } from './data-dir-files.js';
-import type { DiskLimits } from './disk-limits.js';
+import { type DiskLimits, withinRoom } from './disk-limits.js';
 import { type ByteRange, type FileStat, countOccurrences, octal, planRead } from './file-format.js';
 import { PAUSE_WAIT_MS, waitWhilePaused } from './pause-wait.js';
 
@@ -114,28 +114,18 @@ export class FilesService {
 
   /** Writes the body to `path` atomically (a temporary file renamed over it), making its parents. */
   async write(idOrName: string, input: string, body: AsyncIterable<Uint8Array>, options: { mode?: number } = {}): Promise<FileInfo> {
-    const release = await this.place(idOrName);
-    try {
-      return await this.writeIn(idOrName, input, body, options);
-    } finally {
-      release();
-    }
+    return this.inPlace(idOrName, () => this.writeIn(idOrName, input, body, options));
   }
 
   private async writeIn(idOrName: string, input: string, body: AsyncIterable<Uint8Array>, options: { mode?: number }): Promise<FileInfo> {
     const { files, path, at } = await this.locate(idOrName, input);
     if (path === '/') throw new AppError('validation_failed', 'the path names the root directory, not a file');
-    await this.deps.diskLimits?.assertRoom(idOrName);
-    return info(path, await files.write(at, body, options));
+    const room = (await this.deps.diskLimits?.assertRoom(idOrName)) ?? null;
+    return info(path, await files.write(at, withinRoom(body, room), options));
   }
 
   async remove(idOrName: string, input: string, options: { recursive?: boolean } = {}): Promise<void> {
-    const release = await this.place(idOrName);
-    try {
-      await this.removeIn(idOrName, input, options);
-    } finally {
-      release();
-    }
+    await this.inPlace(idOrName, () => this.removeIn(idOrName, input, options));
   }
 
   private async removeIn(idOrName: string, input: string, options: { recursive?: boolean }): Promise<void> {
@@ -147,12 +137,7 @@ export class FilesService {
   }
 
   async move(idOrName: string, body: { from: string; to: string; overwrite?: boolean | undefined }): Promise<FileInfo> {
-    const release = await this.place(idOrName);
-    try {
-      return await this.moveIn(idOrName, body);
-    } finally {
-      release();
-    }
+    return this.inPlace(idOrName, () => this.moveIn(idOrName, body));
   }
 
   private async moveIn(idOrName: string, body: { from: string; to: string; overwrite?: boolean | undefined }): Promise<FileInfo> {
@@ -199,6 +184,12 @@ export class FilesService {
   private async place(idOrName: string): Promise<() => void> {
     const bot = await this.deps.store.mustGetBot(idOrName);
     return this.deps.limiter ? this.deps.limiter.acquire(bot.id) : () => undefined;
+  }
+
+  /** Runs `work` in one of the bot's places for engine work, released when it settles. */
+  private async inPlace<T>(idOrName: string, work: () => Promise<T>): Promise<T> {
+    const bot = await this.deps.store.mustGetBot(idOrName);
+    return this.deps.limiter ? this.deps.limiter.run(bot.id, work) : work();
   }
 
   /** The backend for the bot's container now, the path inside the container, and `at`: that path as the backend takes it. */

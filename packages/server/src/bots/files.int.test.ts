@@ -319,6 +319,18 @@ describe('files on Podman', () => {
     expect((await sh(bot, 'cat /tmp/after-pause.txt')).stdout).toBe('resumed');
   });
 
+  it('answers HEAD with the headers only, leaving no place taken and no helper running', async () => {
+    const bot = bots.busybox;
+    expect((await put(bot, '/data/head.txt', 'hello')).status).toBe(200);
+    for (let i = 0; i < 6; i++) {
+      const res = await t.api('HEAD', `/bots/${bot.id}/files?path=/data/head.txt`);
+      expect(res.status).toBe(200);
+      expect(res.headers.get('content-length')).toBe('5');
+    }
+    expect(t.berth.limiter.usage(bot.id)).toEqual({ running: 0, queued: 0 });
+    expect((await sh(bot, 'ps -o args | grep -c "[b]erth-files read" || true')).stdout).toBe('0\n');
+  });
+
   it('answers an unexpected failure in the container with internal and a generic message', async () => {
     // /proc takes no new files: the script's own words about it stay in the log.
     const res = await put(bots.busybox, '/proc/berth-nope', 'x');

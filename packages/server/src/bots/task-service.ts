@@ -151,12 +151,17 @@ export class TaskService {
   async countRunning(bot: BotRow, container: ContainerState): Promise<number> {
     const rows = await this.tasks.running(bot.id);
     if (rows.length === 0) return 0;
+    // Every place taken (the bot's own calls flooding it): the recorded count, rather than waiting behind them.
+    const release = this.deps.exec.tryPlace(bot.id);
+    if (!release) return rows.length;
     try {
-      const observed = await this.inPlace(bot, () => this.observe(bot, rows, container));
+      const observed = await this.observe(bot, rows, container);
       return [...observed.values()].filter((r) => r.status === 'running').length;
     } catch (err) {
       this.deps.logger.warn({ err, botId: bot.id }, 'could not read task status from the container');
       return (await this.tasks.running(bot.id)).length;
+    } finally {
+      release();
     }
   }
 
@@ -182,13 +187,8 @@ export class TaskService {
   }
 
   /** Runs engine work of the bot's in one of its places, shared with exec and files (bot-work-limiter.ts). */
-  private async inPlace<T>(bot: BotRow, work: () => Promise<T>): Promise<T> {
-    const release = await this.deps.exec.place(bot.id);
-    try {
-      return await work();
-    } finally {
-      release();
-    }
+  private inPlace<T>(bot: BotRow, work: () => Promise<T>): Promise<T> {
+    return this.deps.exec.inPlace(bot.id, work);
   }
 
   private async mustFind(bot: BotRow, taskId: string): Promise<TaskRow> {

@@ -3,7 +3,8 @@ import path from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { IssuedBotToken } from '@berth/contract';
 import { FakeDriver } from '../runtime/fake/fake-driver.js';
 import { startTestBerth, TEST_ADMIN_TOKEN, type TestBerth } from '../testing/harness.js';
@@ -144,6 +145,20 @@ describe('MCP endpoint', () => {
       const res = await t.api(method, '/bots/alpha/mcp', { token: own.token, headers: { accept: 'text/event-stream' } });
       expect(res.status).toBe(405);
       expect(res.headers.get('allow')).toBe('POST');
+    }
+  });
+
+  it('closes its server when the transport fails to answer', async () => {
+    const failing = vi.spyOn(WebStandardStreamableHTTPServerTransport.prototype, 'handleRequest').mockRejectedValueOnce(new Error('the transport failed'));
+    const closing = vi.spyOn(WebStandardStreamableHTTPServerTransport.prototype, 'close');
+    try {
+      const init = { jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'x', version: '1' } } };
+      const res = await t.api('POST', '/bots/alpha/mcp', { token: own.token, body: init, headers: { accept: 'application/json, text/event-stream' } });
+      expect(res.status).toBe(500);
+      expect(closing).toHaveBeenCalledTimes(1);
+    } finally {
+      failing.mockRestore();
+      closing.mockRestore();
     }
   });
 });

@@ -1,4 +1,3 @@
-import { Readable } from 'node:stream';
 import type { OpenAPIHono } from '@hono/zod-openapi';
 import { createRoute, z } from '@hono/zod-openapi';
 import { DirectoryListing, FileEditBody, FileEditResult, FileInfo, FileMoveBody } from '@berth/contract';
@@ -62,10 +61,16 @@ export function fileRoutes(deps: { files: FilesService }, app: OpenAPIHono<AppEn
       if (read.truncated) headers['x-berth-truncated'] = 'true';
       const partial = read.partial && read.length > 0;
       if (partial) headers['content-range'] = `bytes ${read.offset}-${read.offset + read.length - 1}/${read.size}`;
+      const status = partial ? 206 : 200;
+      // HEAD runs this handler too and drops the body unread: the read (and its place) ends here.
+      const signal = c.req.raw.signal;
+      if (c.req.method === 'HEAD' || signal.aborted) {
+        await read.cancel();
+        return c.body(null, status, headers) as never;
+      }
       // A client that goes away stops the read in the container.
-      c.req.raw.signal.addEventListener('abort', () => void read.cancel(), { once: true });
-      const body = Readable.toWeb(Readable.from(read.body)) as unknown as ReadableStream;
-      return c.body(body, partial ? 206 : 200, headers) as never;
+      signal.addEventListener('abort', () => void read.cancel(), { once: true });
+      return c.body(streamOf(read), status, headers) as never;
     },
   );
 
@@ -160,4 +165,25 @@ export function fileRoutes(deps: { files: FilesService }, app: OpenAPIHono<AppEn
     }),
     async (c) => c.json(await deps.files.move(c.req.valid('param').bot, c.req.valid('json')), 200),
   );
+}
+
+/**
+ * The read's body as a web stream that ends the read however the response ends: its last byte,
+ * a failure, or a cancel (a response dropped before its body was read, even before it started).
+ */
+function streamOf(read: { body: AsyncIterable<Buffer>; cancel(): Promise<void> }): ReadableStream<Uint8Array> {
+  const it = read.body[Symbol.asyncIterator]();
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      try {
+        const next = await it.next();
+        if (next.done) controller.close();
+        else controller.enqueue(next.value);
+      } catch (err) {
+        await read.cancel();
+        controller.error(err);
+      }
+    },
+    cancel: () => read.cancel(),
+  });
 }

@@ -64,8 +64,15 @@ export function mcpRoutes(deps: McpRouteDeps, app: OpenAPIHono<AppEnv>): void {
           // Already ended.
         }
       });
-      await server.connect(transport);
-      const res = await transport.handleRequest(c.req.raw);
+      let res: Response;
+      try {
+        await server.connect(transport);
+        res = await transport.handleRequest(c.req.raw);
+      } catch (err) {
+        // Nothing will stream: the server and the revocation watch end here.
+        close();
+        throw err;
+      }
       if (c.get('revoked').aborted) {
         void res.body?.cancel().catch(() => undefined);
         close();

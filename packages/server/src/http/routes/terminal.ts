@@ -54,8 +54,11 @@ export function terminalRoutes(deps: { terminal: TerminalService; webSockets: We
       },
     }),
     async (c) => {
-      if ((c.req.header('upgrade') ?? '').toLowerCase() !== 'websocket') {
-        throw new AppError('validation_failed', 'this route is a WebSocket: connect with Upgrade: websocket');
+      // All of a WebSocket handshake, checked before a shell is opened: without `Connection: Upgrade`
+      // (or a key) the request is never upgraded, and the shell would hold a terminal place for nothing.
+      const connection = (c.req.header('connection') ?? '').toLowerCase().split(',').map((t) => t.trim());
+      if ((c.req.header('upgrade') ?? '').toLowerCase() !== 'websocket' || !connection.includes('upgrade') || !c.req.header('sec-websocket-key')) {
+        throw new AppError('validation_failed', 'this route is a WebSocket: connect with a WebSocket handshake (Connection: Upgrade, Upgrade: websocket)');
       }
       const origin = c.req.header('origin');
       if (origin !== undefined && !isSameOrigin(origin, c.req.header('host'))) {
