@@ -40,8 +40,10 @@ read)
 write)
   p=$1; m=$2
   d=\${p%/*}; [ -n "$d" ] || d=/
-  if [ -d "$p" ] && [ ! -L "$p" ]; then exit 4; fi
-  mkdir -p -- "$d" 2>/dev/null || [ -d "$d" ] || exit 5
+  # Refused before the upload is read: it is read to its end all the same, so the engine never
+  # sees its stdin closed under a write (which it may answer by dropping the whole session).
+  if [ -d "$p" ] && [ ! -L "$p" ]; then cat >/dev/null; exit 4; fi
+  mkdir -p -- "$d" 2>/dev/null || [ -d "$d" ] || { cat >/dev/null; exit 5; }
   t="$d/.berth-upload-$3"
   cat >"$t" || { rm -f -- "$t"; exit 1; }
   s=$(stat -c %s -- "$t") && [ "$s" -ge 16 ] && [ "$(tail -c 16 -- "$t")" = "$4" ] &&
