@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Bot, Container, ExecResult, Operation, Task } from '@berth/contract';
-import { closeTestBerth, expectJson, readSse, startTestBerth, type TestBerth } from '../testing/harness.js';
+import type { Bot, Container, ExecResult, Task } from '@berth/contract';
+import { closeTestBerth, createRunningBot, expectJson, readSse, startTestBerth, type TestBerth } from '../testing/harness.js';
 import { realPodman, TEST_IMAGE } from '../testing/podman.js';
 
 const WORKSPACE_IMAGE = 'localhost/berth/workspace:bookworm';
@@ -25,13 +25,7 @@ describe('exec and background tasks on Podman', () => {
     await podman?.close();
   });
 
-  async function newBot(name: string, image: string): Promise<Bot> {
-    const bot = await expectJson<Bot>(t.api('POST', '/bots', { body: { name: `${name}-${run}`, image } }), 201);
-    const { operation } = await expectJson<{ operation: Operation }>(t.api('POST', `/bots/${bot.id}/container`, { body: {} }), 202);
-    await t.berth.operations.settled(operation.id);
-    expect((await t.berth.operations.get(operation.id)).status).toBe('succeeded');
-    return bot;
-  }
+  const newBot = (name: string, image: string): Promise<Bot> => createRunningBot(t, name, image, run);
 
   const exec = (bot: Bot, body: Record<string, unknown>) => expectJson<ExecResult>(t.api('POST', `/bots/${bot.id}/exec`, { body }), 200);
 

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Bot, Container, DirectoryListing, ExecResult, FileEditResult, FileInfo, Operation } from '@berth/contract';
-import { closeTestBerth, expectJson, startTestBerth, type TestBerth } from '../testing/harness.js';
+import { closeTestBerth, createRunningBot, expectJson, startTestBerth, type TestBerth } from '../testing/harness.js';
 import { realPodman, TEST_IMAGE } from '../testing/podman.js';
 
 const WORKSPACE_IMAGE = 'localhost/berth/workspace:bookworm';
@@ -42,13 +42,7 @@ describe('files on Podman', () => {
     await podman?.close();
   });
 
-  async function newBot(name: string, image: string): Promise<Bot> {
-    const bot = await expectJson<Bot>(t.api('POST', '/bots', { body: { name: `${name}-${run}`, image } }), 201);
-    const { operation } = await expectJson<{ operation: Operation }>(t.api('POST', `/bots/${bot.id}/container`, { body: {} }), 202);
-    await t.berth.operations.settled(operation.id);
-    expect((await t.berth.operations.get(operation.id)).status).toBe('succeeded');
-    return bot;
-  }
+  const newBot = (name: string, image: string): Promise<Bot> => createRunningBot(t, name, image, run);
 
   const q = (p: string) => encodeURIComponent(p);
   const put = (bot: Bot, p: string, body: string | Buffer, query = '') =>

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Bot, DirectoryListing, ExecResult, Operation, Task } from '@berth/contract';
-import { closeTestBerth, expectJson, startTestBerth, type TestBerth } from '../testing/harness.js';
+import type { Bot, DirectoryListing, ExecResult, Task } from '@berth/contract';
+import { closeTestBerth, createRunningBot, expectJson, startTestBerth, type TestBerth } from '../testing/harness.js';
 import { realPodman, TEST_IMAGE } from '../testing/podman.js';
 import { containerName } from './container-service.js';
 
@@ -72,13 +72,7 @@ describe('hostile helper programs in a bot container', () => {
     await podman?.close();
   });
 
-  async function newBot(name: string, image: string): Promise<Bot> {
-    const bot = await expectJson<Bot>(t.api('POST', '/bots', { body: { name: `${name}-${run}`, image } }), 201);
-    const { operation } = await expectJson<{ operation: Operation }>(t.api('POST', `/bots/${bot.id}/container`, { body: {} }), 202);
-    await t.berth.operations.settled(operation.id);
-    expect((await t.berth.operations.get(operation.id)).status).toBe('succeeded');
-    return bot;
-  }
+  const newBot = (name: string, image: string): Promise<Bot> => createRunningBot(t, name, image, run);
 
   /** Makes one program misbehave (or none, with ''), without going through the replaced sh. */
   async function misbehave(mode: string): Promise<void> {

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import type { Bot, Operation } from '@berth/contract';
 import { expect } from 'vitest';
 import { loadConfig, type Config } from '../config/config.js';
 import { createLogger } from '../logger.js';
@@ -96,4 +97,13 @@ export async function closeTestBerth(t: TestBerth | undefined): Promise<void> {
   if (!t) return;
   for (const bot of await t.berth.bots.list()) await t.berth.bots.remove(bot.id).catch(() => undefined);
   await t.close();
+}
+
+/** A new bot (`name` made unique by `suffix`) with a container created and running. */
+export async function createRunningBot(t: TestBerth, name: string, image: string, suffix: string): Promise<Bot> {
+  const bot = await expectJson<Bot>(t.api('POST', '/bots', { body: { name: `${name}-${suffix}`, image } }), 201);
+  const { operation } = await expectJson<{ operation: Operation }>(t.api('POST', `/bots/${bot.id}/container`, { body: {} }), 202);
+  await t.berth.operations.settled(operation.id);
+  expect((await t.berth.operations.get(operation.id)).status).toBe('succeeded');
+  return bot;
 }
