@@ -1,5 +1,6 @@
 import net from 'node:net';
 import { AppError } from '../errors.js';
+import { ipv6Groups } from '../ipv6.js';
 
 /*
  * Image references, checked when a bot's image is set. The syntax is the distribution reference
@@ -103,7 +104,7 @@ export function isHostLocal(host: string): boolean {
   if (net.isIPv6(h)) {
     const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(h);
     if (mapped?.[1]) return isLocalV4(mapped[1]);
-    const expanded = expandV6(h);
+    const expanded = ipv6Groups(h).map((g) => g.padStart(4, '0')).join(':');
     if (expanded === '0000:0000:0000:0000:0000:0000:0000:0000' || expanded === '0000:0000:0000:0000:0000:0000:0000:0001') return true;
     // fe80::/10
     const first = parseInt(expanded.slice(0, 4), 16);
@@ -128,12 +129,4 @@ function canonicalHost(h: string): string {
 function isLocalV4(ip: string): boolean {
   const [a, b] = ip.split('.').map(Number);
   return a === 127 || a === 0 || (a === 169 && b === 254);
-}
-
-function expandV6(ip: string): string {
-  const [head = '', tail = ''] = ip.includes('::') ? ip.split('::') : [ip, ''];
-  const h = head ? head.split(':') : [];
-  const t = tail ? tail.split(':') : [];
-  const groups = [...h, ...Array<string>(Math.max(0, 8 - h.length - t.length)).fill('0'), ...t];
-  return groups.map((g) => g.padStart(4, '0')).join(':');
 }

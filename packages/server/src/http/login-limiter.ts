@@ -1,3 +1,5 @@
+import { ipv6Groups } from '../ipv6.js';
+
 /** Failed logins a client may make in one window before it is refused. */
 export const LOGIN_MAX_FAILURES = 10;
 /** The window failed logins are counted in. */
@@ -84,15 +86,5 @@ export function clientKey(address: string | undefined): string {
   const v4 = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
   if (v4?.[1]) return v4[1];
   if (!address.includes(':')) return address;
-  return `${expandIpv6(address).slice(0, 4).join(':')}::/64`;
-}
-
-/** The eight groups of an IPv6 address (a zone id dropped); anything odd is kept whole as one group. */
-function expandIpv6(address: string): string[] {
-  const bare = address.split('%')[0] ?? address;
-  const [head = '', tail] = bare.split('::', 2);
-  const left = head ? head.split(':') : [];
-  if (tail === undefined) return left;
-  const right = tail ? tail.split(':') : [];
-  return [...left, ...Array<string>(Math.max(0, 8 - left.length - right.length)).fill('0'), ...right];
+  return `${ipv6Groups(address).slice(0, 4).join(':')}::/64`;
 }
