@@ -1,5 +1,6 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
+import { capabilityBoundaries } from './scripts/eslint/capability-boundaries.js';
 
 export default tseslint.config(
   { ignores: ['**/dist/**', '**/node_modules/**', '.berth/**', 'bench/results/**'] },
@@ -14,5 +15,10 @@ export default tseslint.config(
       '@typescript-eslint/consistent-type-imports': 'error',
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_' }],
     },
+  },
+  {
+    files: ['packages/server/src/**/*.ts'],
+    plugins: { berth: { rules: { 'capability-boundaries': capabilityBoundaries } } },
+    rules: { 'berth/capability-boundaries': 'error' },
   },
 );

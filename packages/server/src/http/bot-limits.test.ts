@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ExecResult, Operation } from '@berth/contract';
-import { DEFAULT_BOT_WORK_LIMITS } from '../bots/bot-work-limiter.js';
+import { DEFAULT_BOT_WORK_LIMITS } from '../core/bot-work-limiter.js';
 import { FakeDriver } from '../runtime/fake/fake-driver.js';
 import { startTestBerth, TEST_ADMIN_TOKEN, type TestBerth } from '../testing/harness.js';
 import { until } from '../testing/wait.js';

@@ -1,4 +1,4 @@
-import type { LiveConnections } from '../bots/live-connections.js';
+import type { LiveConnections } from '../core/live-connections.js';
 import type { Logger } from '../logger.js';
 
 /**

@@ -70,7 +70,7 @@ describe('bad input answers 4xx, not 500', () => {
 
   it('lets images name a local registry the engine is configured with', async () => {
     // The fake driver's composition reads no registries.conf: the rule itself, with one configured.
-    const { checkImageReference } = await import('../bots/image-reference.js');
+    const { checkImageReference } = await import('../lifecycle/index.js');
     expect(checkImageReference('127.0.0.1:5000/berth/x:1', { allowedRegistries: ['127.0.0.1:5000'] }).registry).toBe('127.0.0.1:5000');
     expect(() => checkImageReference('127.0.0.1:5001/berth/x:1', { allowedRegistries: ['127.0.0.1:5000'] })).toThrow(/registries.conf/);
     // Short and numeric IPv4 forms are the addresses they spell, as the engine's resolver reads them.

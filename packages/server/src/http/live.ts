@@ -1,6 +1,6 @@
 import type { HttpBindings } from '@hono/node-server';
 import type { Context, MiddlewareHandler } from 'hono';
-import { botTokensKey, sessionKey, tokenKey, type LiveConnections } from '../bots/live-connections.js';
+import { botTokensKey, sessionKey, tokenKey, type LiveConnections } from '../core/live-connections.js';
 import type { AppEnv, Principal } from './context.js';
 
 /**

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Bot, Operation } from '@berth/contract';
-import { DEFAULT_TERMINAL_LIMITS } from '../bots/bot-work-limiter.js';
+import { DEFAULT_TERMINAL_LIMITS } from '../core/bot-work-limiter.js';
 import { isAppError } from '../errors.js';
 import type { ExecSession } from '../runtime/driver.js';
 import { closeTestBerth, expectJson, startTestBerth, type TestBerth } from '../testing/harness.js';

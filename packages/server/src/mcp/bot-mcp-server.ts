@@ -3,12 +3,10 @@ import { z } from '@hono/zod-openapi';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { DirectoryListing, Env, ExecResult, FileEditResult, FileInfo, Task, type FileEntry } from '@berth/contract';
-import type { ExecRequest, ExecService } from '../bots/exec-service.js';
-import { parseMode } from '../bots/file-format.js';
-import type { FilesService } from '../bots/files-service.js';
-import { errorPayload } from '../bots/operations.js';
-import type { TaskService } from '../bots/task-service.js';
-import { incompleteUtf8Tail } from '../bots/output-encoding.js';
+import type { ExecRequest, ExecService, TaskService } from '../exec/index.js';
+import { type FilesService, parseMode } from '../files/index.js';
+import { errorPayload } from '../core/operations.js';
+import { incompleteUtf8Tail } from '../core/output-encoding.js';
 import { AppError } from '../errors.js';
 import type { Logger } from '../logger.js';
 

@@ -126,7 +126,7 @@ export const migrations: Record<string, Migration> = {
   },
   '0007_operation_journal': {
     async up(db: Kysely<unknown>) {
-      // What an operation has done so far that a crash must finish or undo (JSON; see OperationJournal in bots/operations.ts).
+      // What an operation has done so far that a crash must finish or undo (JSON; see OperationJournal in core/operations.ts).
       await db.schema.alterTable('operations').addColumn('journal', 'text').execute();
     },
   },

@@ -1,8 +1,8 @@
 import type { OpenAPIHono } from '@hono/zod-openapi';
 import { createRoute, z } from '@hono/zod-openapi';
 import { OperationList } from '@berth/contract';
-import type { BotService } from '../../bots/bot-service.js';
-import type { Operations } from '../../bots/operations.js';
+import type { BotService } from '../../lifecycle/index.js';
+import type { Operations } from '../../core/operations.js';
 import type { AppEnv } from '../context.js';
 import { BotParam } from './bots.js';
 import { errorResponse, jsonContent } from './openapi.js';

@@ -1,7 +1,7 @@
 import type { OpenAPIHono} from '@hono/zod-openapi';
 import { createRoute, z } from '@hono/zod-openapi';
 import { Bot, BotList, CreateBotBody, PatchBotBody } from '@berth/contract';
-import type { BotService } from '../../bots/bot-service.js';
+import type { BotService } from '../../lifecycle/index.js';
 import type { AppEnv } from '../context.js';
 import { errorResponse, jsonContent } from './openapi.js';
 

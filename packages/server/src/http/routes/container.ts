@@ -1,8 +1,8 @@
 import type { OpenAPIHono} from '@hono/zod-openapi';
 import { createRoute, z } from '@hono/zod-openapi';
 import { Container, CreateContainerBody, OperationAccepted, StopContainerBody } from '@berth/contract';
-import type { ContainerService } from '../../bots/container-service.js';
-import type { Operations } from '../../bots/operations.js';
+import type { ContainerService } from '../../lifecycle/index.js';
+import type { Operations } from '../../core/operations.js';
 import type { AppEnv } from '../context.js';
 import { pipeOperationEvents, sseResponse, wantsEventStream } from '../sse.js';
 import { BotParam } from './bots.js';

@@ -2,7 +2,7 @@ import { Readable } from 'node:stream';
 import type { OpenAPIHono } from '@hono/zod-openapi';
 import { createRoute } from '@hono/zod-openapi';
 import { DATA_IMPORT_MEDIA_TYPES, DataImportQuery, DataImportResult, DataResetResult } from '@berth/contract';
-import type { DataService } from '../../bots/data-service.js';
+import type { DataService } from '../../data/index.js';
 import type { AppEnv } from '../context.js';
 import { requestBody } from '../request-body.js';
 import { BotParam } from './bots.js';

@@ -1,8 +1,7 @@
 import type { OpenAPIHono } from '@hono/zod-openapi';
 import { createRoute, z } from '@hono/zod-openapi';
 import { ExecBody, ExecResult, Task, TaskAccepted, TaskList } from '@berth/contract';
-import type { ExecService } from '../../bots/exec-service.js';
-import type { TaskService } from '../../bots/task-service.js';
+import type { ExecService, TaskService } from '../../exec/index.js';
 import type { AppEnv } from '../context.js';
 import { sseResponse, wantsEventStream } from '../sse.js';
 import { BotParam } from './bots.js';

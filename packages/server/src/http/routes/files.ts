@@ -1,8 +1,7 @@
 import type { OpenAPIHono } from '@hono/zod-openapi';
 import { createRoute, z } from '@hono/zod-openapi';
 import { DirectoryListing, FileEditBody, FileEditResult, FileInfo, FileMoveBody } from '@berth/contract';
-import type { FilesService } from '../../bots/files-service.js';
-import { parseMode, parseRange } from '../../bots/file-format.js';
+import { type FilesService, parseMode, parseRange } from '../../files/index.js';
 import type { AppEnv } from '../context.js';
 import { requestBody } from '../request-body.js';
 import { BotParam } from './bots.js';

@@ -4,7 +4,7 @@ import { getConnInfo } from '@hono/node-server/conninfo';
 import type { Context } from 'hono';
 import { deleteCookie, setCookie } from 'hono/cookie';
 import { CreateSessionBody, Session } from '@berth/contract';
-import type { SessionService } from '../../bots/session-service.js';
+import type { SessionService } from '../../tokens/index.js';
 import { AppError } from '../../errors.js';
 import { SESSION_COOKIE, SESSION_COOKIE_PATH, type Authenticator } from '../auth.js';
 import type { AppEnv } from '../context.js';
@@ -16,7 +16,7 @@ import { errorResponse, jsonContent } from './openapi.js';
 export const LOGIN_ROUTE = { method: 'POST', path: '/session' } as const;
 
 /**
- * The web UI's login and logout. The cookie holds a random session id (bots/session-service.ts),
+ * The web UI's login and logout. The cookie holds a random session id (tokens/session-service.ts),
  * never the admin token; it is HttpOnly so page scripts never see it, SameSite=Strict, and Secure
  * when Berth is reached over HTTPS. It lasts as long as the browser session, and the server ends the
  * session on logout, when idle or too old, and when the admin token changes. Failed logins are

@@ -1,8 +1,8 @@
 import type { OpenAPIHono } from '@hono/zod-openapi';
 import { createRoute, z } from '@hono/zod-openapi';
 import { Container, CreateSnapshotBody, RestoreSnapshotBody, Snapshot, SnapshotList, VersionList } from '@berth/contract';
-import type { Operations } from '../../bots/operations.js';
-import type { SnapshotService } from '../../bots/snapshot-service.js';
+import type { Operations } from '../../core/operations.js';
+import type { SnapshotService } from '../../snapshots/index.js';
 import type { AppEnv } from '../context.js';
 import { pipeOperationEvents, sseResponse, wantsEventStream } from '../sse.js';
 import { BotParam } from './bots.js';

@@ -1,9 +1,9 @@
 import type { OpenAPIHono} from '@hono/zod-openapi';
 import { createRoute, z } from '@hono/zod-openapi';
 import { CdiDeviceList, Info, Operation } from '@berth/contract';
-import type { ChangeFeed } from '../../bots/change-feed.js';
-import type { Operations } from '../../bots/operations.js';
-import type { UnmanagedContainer } from '../../bots/reconciler.js';
+import type { ChangeFeed } from '../../core/change-feed.js';
+import type { Operations } from '../../core/operations.js';
+import type { UnmanagedContainer } from '../../lifecycle/index.js';
 import type { CdiRegistry } from '../../cdi/cdi-registry.js';
 import type { RuntimeDriver } from '../../runtime/driver.js';
 import { isAppError } from '../../errors.js';

@@ -3,7 +3,7 @@ import { createRoute, z } from '@hono/zod-openapi';
 import type { WSContext, WSEvents } from 'hono/ws';
 import type { WebSocket } from 'ws';
 import { TerminalClientMessage, type TerminalServerMessage } from '@berth/contract';
-import type { TerminalService } from '../../bots/terminal-service.js';
+import type { TerminalService } from '../../terminal/index.js';
 import { AppError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
 import type { ExecSession } from '../../runtime/driver.js';

@@ -1,7 +1,7 @@
 import type { OpenAPIHono } from '@hono/zod-openapi';
 import { createRoute, z } from '@hono/zod-openapi';
 import { BotTokenList, CreateTokenBody, IssuedBotToken } from '@berth/contract';
-import type { TokenService } from '../../bots/token-service.js';
+import type { TokenService } from '../../tokens/index.js';
 import type { AppEnv } from '../context.js';
 import { BotParam } from './bots.js';
 import { errorResponse, jsonContent } from './openapi.js';

@@ -1,0 +1,4 @@
+import type { Rule } from 'eslint';
+
+export const CAPABILITIES: readonly string[];
+export const capabilityBoundaries: Rule.RuleModule;
