@@ -1,13 +1,16 @@
-import { ERROR_STATUS, type ErrorCode } from '@berth/contract';
+import { ERROR_STATUS, errorMessage, type ErrorCode, type ErrorParams } from '@berth/contract';
 
-/** The one error type that carries a Berth error code across layers; `cause` is always kept. */
-export class AppError extends Error {
-  readonly code: ErrorCode;
+/**
+ * The one error type that carries a Berth error code across layers; `cause` is always kept. Its
+ * message comes from the code's template in the contract's error table, filled with `params`.
+ */
+export class AppError<C extends ErrorCode = ErrorCode> extends Error {
+  readonly code: C;
   readonly status: number;
   readonly details: unknown;
 
-  constructor(code: ErrorCode, message: string, options: { details?: unknown; cause?: unknown } = {}) {
-    super(message, { cause: options.cause });
+  constructor(code: C, params: ErrorParams<C>, options: { details?: unknown; cause?: unknown } = {}) {
+    super(errorMessage(code, params), { cause: options.cause });
     this.name = 'AppError';
     this.code = code;
     this.status = ERROR_STATUS[code];
@@ -34,7 +37,7 @@ export function isNoSpaceError(err: unknown): boolean {
  */
 export function dataDiskFull(cause: unknown, what = 'the operation'): AppError {
   const file = (cause as NodeJS.ErrnoException | null)?.path;
-  return new AppError('insufficient_storage', `${what} ran out of space: the disk holding BERTH_HOME is full; free space on it and try again`, {
+  return new AppError('insufficient_storage', { what, storage: 'the disk holding BERTH_HOME' }, {
     details: { storage: 'data' satisfies StorageKind, ...(file !== undefined && { path: file }) },
     cause,
   });

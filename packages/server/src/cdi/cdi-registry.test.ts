@@ -193,7 +193,7 @@ describe('CdiRegistry', () => {
     expect(appErr.code).toBe('cdi_unresolvable');
     expect(appErr.status).toBe(400);
     expect(appErr.message).toContain('unresolvable CDI devices');
-    expect(appErr.message).toBe('unresolvable CDI devices nvidia.com/gpu=0, nvidia.com/gpu=9');
+    expect(appErr.message).toBe('unresolvable CDI devices: nvidia.com/gpu=0, nvidia.com/gpu=9');
     expect(appErr.details).toEqual({ devices: ['nvidia.com/gpu=9'] });
   });
 });

@@ -127,7 +127,7 @@ export class CdiRegistry {
     const { unresolvable } = await this.resolve(names);
     if (unresolvable.length > 0) {
       // Worded like the CDI library's (and so Podman's) own error, which lists every requested name.
-      throw new AppError('cdi_unresolvable', `unresolvable CDI devices ${names.join(', ')}`, {
+      throw new AppError('cdi_unresolvable', { devices: names.join(', ') }, {
         details: { devices: unresolvable },
       });
     }

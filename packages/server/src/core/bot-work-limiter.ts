@@ -54,7 +54,7 @@ export class BotWorkLimiter {
       return this.releaser(botId, q);
     }
     if (q.waiting.length >= this.limits.queued) {
-      throw new AppError('too_many_requests', `the bot already has ${q.running} ${this.what} running and ${q.waiting.length} waiting; retry later`, {
+      throw new AppError('too_many_requests', { reason: `the bot already has ${q.running} ${this.what} running and ${q.waiting.length} waiting; retry later` }, {
         details: { running: q.running, queued: q.waiting.length, retryAfterSeconds: this.limits.retryAfterSeconds },
       });
     }

@@ -12,20 +12,20 @@ const MAX_NAME_BYTES = 255;
  * (or, for a stopped one, in the data dir, see data-dir-files.ts).
  */
 export function containerPath(input: string, cwd: string): string {
-  if (input.length === 0) throw new AppError('validation_failed', 'the path is empty');
-  if (input.includes('\0')) throw new AppError('validation_failed', 'the path contains a NUL byte');
-  if (input.length > MAX_PATH) throw new AppError('validation_failed', `the path is longer than ${MAX_PATH} characters`);
+  if (input.length === 0) throw new AppError('validation_failed', { reason: 'the path is empty' });
+  if (input.includes('\0')) throw new AppError('validation_failed', { reason: 'the path contains a NUL byte' });
+  if (input.length > MAX_PATH) throw new AppError('validation_failed', { reason: `the path is longer than ${MAX_PATH} characters` });
   const parts: string[] = [];
   const joined = input.startsWith('/') ? input : `${cwd}/${input}`;
   for (const part of joined.split('/')) {
     if (part === '' || part === '.') continue;
     if (part === '..') {
-      if (parts.length === 0) throw new AppError('path_outside_root', `the path ${input} leads outside the container's root`, { details: { path: input } });
+      if (parts.length === 0) throw new AppError('path_outside_root', { path: input }, { details: { path: input } });
       parts.pop();
       continue;
     }
     if (Buffer.byteLength(part, 'utf8') > MAX_NAME_BYTES) {
-      throw new AppError('validation_failed', `a name in the path is longer than ${MAX_NAME_BYTES} bytes`, { details: { path: input, maxNameBytes: MAX_NAME_BYTES } });
+      throw new AppError('validation_failed', { reason: `a name in the path is longer than ${MAX_NAME_BYTES} bytes` }, { details: { path: input, maxNameBytes: MAX_NAME_BYTES } });
     }
     parts.push(part);
   }

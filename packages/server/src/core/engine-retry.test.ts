@@ -7,7 +7,7 @@ describe('retryWhileEngineDown', () => {
     let calls = 0;
     const result = await retryWhileEngineDown(() => {
       calls++;
-      if (calls < 3) return Promise.reject(new AppError('runtime_unavailable', 'down'));
+      if (calls < 3) return Promise.reject(new AppError('runtime_unavailable', { reason: 'down' }));
       return Promise.resolve('done');
     });
     expect(result).toBe('done');
@@ -18,16 +18,16 @@ describe('retryWhileEngineDown', () => {
     let calls = 0;
     const refused = retryWhileEngineDown(() => {
       calls++;
-      return Promise.reject(new AppError('container_not_found', 'gone'));
+      return Promise.reject(new AppError('container_not_found', { target: 'the bot', reason: 'gone' }));
     });
     await expect(refused).rejects.toMatchObject({ code: 'container_not_found' });
     expect(calls).toBe(1);
-    await expect(retryWhileEngineDown(() => Promise.reject(new AppError('runtime_unavailable', 'down')), { maxMs: 100 })).rejects.toMatchObject({ code: 'runtime_unavailable' });
+    await expect(retryWhileEngineDown(() => Promise.reject(new AppError('runtime_unavailable', { reason: 'down' })), { maxMs: 100 })).rejects.toMatchObject({ code: 'runtime_unavailable' });
   });
 
   it('stops retrying when the server stops', async () => {
     const controller = new AbortController();
-    const pending = retryWhileEngineDown(() => Promise.reject(new AppError('runtime_unavailable', 'down')), { signal: controller.signal });
+    const pending = retryWhileEngineDown(() => Promise.reject(new AppError('runtime_unavailable', { reason: 'down' })), { signal: controller.signal });
     controller.abort();
     await expect(pending).rejects.toMatchObject({ code: 'runtime_unavailable' });
   });

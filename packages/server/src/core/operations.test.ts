@@ -16,7 +16,7 @@ describe('operations whose ending the database refuses', () => {
     const t = await startTestBerth({ driver: new FakeDriver({ images: [IMAGE] }) });
     open.push(t);
     const state = { full: false };
-    const refuse = () => new AppError('insufficient_storage', 'the database ran out of space', { details: { storage: 'database' } });
+    const refuse = () => new AppError('insufficient_storage', { what: 'the database', storage: 'its disk' }, { details: { storage: 'database' } });
     const { updateOperation, appendEvent } = t.store;
     t.store.updateOperation = (...args) => (state.full ? Promise.reject(refuse()) : updateOperation.apply(t.store, args));
     t.store.appendEvent = (...args) => (state.full ? Promise.reject(refuse()) : appendEvent.apply(t.store, args));
@@ -28,7 +28,7 @@ describe('operations whose ending the database refuses', () => {
     const bot = await t.berth.bots.create({ name: 'alpha' });
     const { operation, result } = await t.berth.operations.start(bot.id, 'reset', () => {
       state.full = true;
-      return Promise.reject(new AppError('container_not_found', 'gone'));
+      return Promise.reject(new AppError('container_not_found', { target: 'the bot', reason: 'gone' }));
     });
     await expect(result).rejects.toMatchObject({ code: 'container_not_found' });
     expect(await t.berth.operations.get(operation.id)).toMatchObject({ status: 'failed', error: { code: 'container_not_found' } });

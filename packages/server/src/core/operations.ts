@@ -238,7 +238,7 @@ export class Operations {
     const opId = (err.details as { operationId?: unknown } | undefined)?.operationId;
     const ending = typeof opId === 'string' ? this.endings.unrecorded(opId) : undefined;
     if (!ending) return err;
-    return new AppError('insufficient_storage', `the database cannot record operations: the disk holding it is full (operation ${ending.id} ended but is not recorded yet); free space on it and try again`, {
+    return new AppError('insufficient_storage', { what: `recording operation ${ending.id} (it ended, but is not recorded yet)`, storage: 'the disk holding the database' }, {
       details: { storage: 'database', operationId: ending.id },
       cause: err,
     });

@@ -226,7 +226,7 @@ describe('extract: the archive rules of SPEC §5', () => {
 
   it('enforces the limits: bytes, entries, path and name length', async () => {
     const small = { ...LIMITS, maxBytes: 100_000, maxEntries: 5 };
-    await expectRejected([{ name: 'big', body: Buffer.alloc(200_000) }], 'archive_too_large', /entry "big" \(200000 bytes\) takes the archive past the limit of 100000 bytes/, small);
+    await expectRejected([{ name: 'big', body: Buffer.alloc(200_000) }], 'archive_too_large', /entry "big" \(200000 bytes\) takes it past the limit of 100000 bytes/, small);
     await expectRejected(
       Array.from({ length: 6 }, (_, i) => ({ name: `f${i}`, body: 'x' })),
       'archive_too_large',

@@ -97,7 +97,7 @@ export class DataService {
         const keepOwners = process.getuid?.() === 0;
         const extracted = await extractArchive(body, staging, { limits, signal: ctx.signal, keepOwners }).catch((err: unknown) => {
           if (!byRoom || !isAppError(err, 'archive_too_large')) throw err;
-          throw new AppError('disk_limit_exceeded', `the archive unpacks to more than the ${room} bytes left under the bot's disk limit; nothing was imported`, {
+          throw new AppError('disk_limit_exceeded', { reason: `the archive unpacks to more than the ${room} bytes left under the bot's disk limit; nothing was imported` }, {
             details: { roomBytes: room },
           });
         });

@@ -149,7 +149,7 @@ async function feed(chunks: AsyncIterable<Buffer>, extract: Extract, stream: { b
     signal?.throwIfAborted();
     stream.bytes += chunk.length;
     if (stream.bytes > limits.maxBytes) {
-      throw new AppError('archive_too_large', `the archive is larger than the limit of ${limits.maxBytes} bytes uncompressed (BERTH_MAX_IMPORT_BYTES)`, {
+      throw new AppError('archive_too_large', { reason: `it is larger than the limit of ${limits.maxBytes} bytes uncompressed (BERTH_MAX_IMPORT_BYTES)` }, {
         details: { limitBytes: limits.maxBytes },
       });
     }
@@ -290,7 +290,7 @@ class StagingWriter {
 
   private checkCount(): void {
     if (this.entries + this.implied > this.limits.maxEntries) {
-      throw new AppError('archive_too_large', `the archive has more than ${this.limits.maxEntries} entries (directories its paths imply included)`, {
+      throw new AppError('archive_too_large', { reason: `it has more than ${this.limits.maxEntries} entries (directories its paths imply included)` }, {
         details: { limitEntries: this.limits.maxEntries },
       });
     }
@@ -370,7 +370,7 @@ class StagingWriter {
   private async writeFile(name: string, header: Header, body: AsyncIterable<Buffer>): Promise<void> {
     const size = header.size ?? 0;
     if (this.bytes + size > this.limits.maxBytes) {
-      throw new AppError('archive_too_large', `entry "${show(name)}" (${size} bytes) takes the archive past the limit of ${this.limits.maxBytes} bytes (BERTH_MAX_IMPORT_BYTES)`, {
+      throw new AppError('archive_too_large', { reason: `entry "${show(name)}" (${size} bytes) takes it past the limit of ${this.limits.maxBytes} bytes (BERTH_MAX_IMPORT_BYTES)` }, {
         details: { entry: name, limitBytes: this.limits.maxBytes },
       });
     }
@@ -554,7 +554,7 @@ function safeMode(mode: number | undefined, fallback: number): number {
 }
 
 function invalid(message: string, cause?: unknown): AppError {
-  return new AppError('archive_invalid', message, cause === undefined ? {} : { cause });
+  return new AppError('archive_invalid', { reason: message }, cause === undefined ? {} : { cause });
 }
 
 /** An entry name fit for a message: control characters escaped, long names shortened. */

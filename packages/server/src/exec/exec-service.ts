@@ -182,6 +182,6 @@ export class ExecService {
 
 /** The container a bot's tools reach, or an error saying why there is none to reach. */
 export function mustBeRunning<S extends { state: string }>(state: S | null, bot: BotRow): asserts state is S {
-  if (!state) throw new AppError('container_not_found', `bot "${bot.name}" has no container; create one first`);
-  if (state.state !== 'running') throw new AppError('container_not_running', `the container of bot "${bot.name}" is not running; start it first`);
+  if (!state) throw new AppError('container_not_found', { target: `bot "${bot.name}"`, reason: 'create one first' });
+  if (state.state !== 'running') throw new AppError('container_not_running', { target: `bot "${bot.name}"`, reason: 'start it first' });
 }

@@ -91,7 +91,7 @@ export class TaskService {
       }
       const code = await session.exitCode;
       if (code !== 0) {
-        throw new AppError('internal', `the background task could not be started in the container (exit ${code}): ${out.stderrText().trim().slice(-2000)}`);
+        throw new AppError('internal', { reason: `the background task could not be started in the container (exit ${code}): ${out.stderrText().trim().slice(-2000)}` });
       }
     } catch (err) {
       await this.tasks.delete(row.id);
@@ -193,7 +193,7 @@ export class TaskService {
 
   private async mustFind(bot: BotRow, taskId: string): Promise<TaskRow> {
     const row = await this.tasks.find(bot.id, taskId);
-    if (!row) throw new AppError('task_not_found', `bot "${bot.name}" has no task "${taskId}"`);
+    if (!row) throw new AppError('task_not_found', { bot: bot.name, task: taskId });
     return row;
   }
 

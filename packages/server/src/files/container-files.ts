@@ -121,7 +121,7 @@ export class ContainerFiles {
         return { kind: 'directory', entries, truncated: cut || more };
       }
       const m = /^F (\d{1,16}) ([0-9a-f]{1,8}) (\d{1,12}) (\d{1,16})$/.exec(head);
-      if (!m) throw new AppError('internal', `unexpected answer from the container while reading ${path}`);
+      if (!m) throw new AppError('internal', { reason: `unexpected answer from the container while reading ${path}` });
       const stat: FileStat = { type: 'file', size: Number(m[1]), perm: Number.parseInt(m[2] ?? '0', 16) & 0o7777, mtime: new Date(Number(m[3]) * 1000) };
       const checkExit = () => this.checkExit(s, out, path);
       opened = {
@@ -190,7 +190,7 @@ export class ContainerFiles {
       const cause = upload.err;
       // A disk limit met midway is the bot's; anything else failing the upload is the client's side.
       if (isAppError(cause, 'disk_limit_exceeded')) throw cause;
-      throw new AppError('validation_failed', `the upload of ${path} did not complete`, { cause });
+      throw new AppError('validation_failed', { reason: `the upload of ${path} did not complete` }, { cause });
     }
     // The script read all of stdin before it could succeed.
     await writing;
@@ -251,21 +251,21 @@ export class ContainerFiles {
     const details = { path, ...(to !== undefined && { to }) };
     switch (code) {
       case 3:
-        return new AppError('file_not_found', `no such file or directory: ${path}`, { details });
+        return new AppError('file_not_found', { path }, { details });
       case 4:
-        return new AppError('validation_failed', `${to ?? path} is a directory`, { details });
+        return new AppError('validation_failed', { reason: `${to ?? path} is a directory` }, { details });
       case 5:
-        return new AppError('validation_failed', `a parent of ${to ?? path} is not a directory`, { details });
+        return new AppError('validation_failed', { reason: `a parent of ${to ?? path} is not a directory` }, { details });
       case 6:
-        return new AppError('file_exists', `${to ?? path} exists; pass overwrite: true to replace it`, { details });
+        return new AppError('file_exists', { path: to ?? path }, { details });
       case 7:
-        return new AppError('validation_failed', `the directory ${path} is not empty; pass recursive=true to remove it with its contents`, { details });
+        return new AppError('validation_failed', { reason: `the directory ${path} is not empty; pass recursive=true to remove it with its contents` }, { details });
       case 8:
-        return new AppError('validation_failed', `${path} is not a regular file or directory`, { details });
+        return new AppError('validation_failed', { reason: `${path} is not a regular file or directory` }, { details });
       default: {
         const bot = this.options.botId ? `bot ${this.options.botId}, ` : '';
         const cause = new Error(`the files script exited with ${code} (${bot}container ${this.containerId}, path ${path}${to !== undefined ? ` to ${to}` : ''}): ${stderr.trim().slice(-2000) || 'no message'}`);
-        return new AppError('internal', 'the file operation failed inside the container', { details, cause });
+        return new AppError('internal', { reason: 'the file operation failed inside the container' }, { details, cause });
       }
     }
   }
@@ -274,7 +274,7 @@ export class ContainerFiles {
 /** `<hex mode> <size> <mtime>` as the scripts print it after a write or move. */
 function parseStatLine(line: string, path: string): FileStat {
   const m = /^([0-9a-f]{1,8}) (\d{1,16}) (\d{1,12})$/.exec(line.trim());
-  if (!m) throw new AppError('internal', `unexpected answer from the container about ${path}`);
+  if (!m) throw new AppError('internal', { reason: `unexpected answer from the container about ${path}` });
   const mode = Number.parseInt(m[1] ?? '0', 16);
   return { type: typeOfMode(mode), size: Number(m[2]), perm: mode & 0o7777, mtime: new Date(Number(m[3]) * 1000) };
 }

@@ -43,7 +43,7 @@ export class DataDirFiles {
     const r = await this.resolve(rel, { followLast: true });
     if (!r.stat) throw notFound(r.containerPath);
     if (r.stat.isDirectory()) return this.list(r);
-    if (!r.stat.isFile()) throw new AppError('validation_failed', `${r.containerPath} is not a regular file or directory`);
+    if (!r.stat.isFile()) throw new AppError('validation_failed', { reason: `${r.containerPath} is not a regular file or directory` });
     const handle = await fs.open(r.hostPath, constants.O_RDONLY | constants.O_NOFOLLOW);
     try {
       await this.assertInside(handle.fd, r.containerPath);
@@ -84,7 +84,7 @@ export class DataDirFiles {
     const { dir, name } = await this.parentOf(rel, { create: true });
     const target = path.join(dir.hostPath, name);
     const existing = await lstatOrNull(target);
-    if (existing?.isDirectory()) throw new AppError('validation_failed', `${this.shown(rel)} is a directory`);
+    if (existing?.isDirectory()) throw new AppError('validation_failed', { reason: `${this.shown(rel)} is a directory` });
     const mode = options.mode ?? (existing?.isFile() ? existing.mode & 0o7777 : 0o644);
     const tmp = path.join(dir.hostPath, `.berth-upload-${randomBytes(6).toString('hex')}`);
     const handle = await fs.open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
@@ -106,7 +106,7 @@ export class DataDirFiles {
   }
 
   async remove(rel: string, options: { recursive: boolean }): Promise<void> {
-    if (rel === '') throw new AppError('validation_failed', 'the data dir itself cannot be removed; use POST /bots/{bot}/data/reset to empty it');
+    if (rel === '') throw new AppError('validation_failed', { reason: 'the data dir itself cannot be removed; use POST /bots/{bot}/data/reset to empty it' });
     const r = await this.resolve(rel, { followLast: false });
     if (!r.stat) throw notFound(r.containerPath);
     if (r.stat.isDirectory()) {
@@ -116,7 +116,7 @@ export class DataDirFiles {
           await fs.rmdir(r.hostPath);
         } catch (err) {
           if ((err as NodeJS.ErrnoException).code === 'ENOTEMPTY') {
-            throw new AppError('validation_failed', `the directory ${r.containerPath} is not empty; pass recursive=true to remove it with its contents`);
+            throw new AppError('validation_failed', { reason: `the directory ${r.containerPath} is not empty; pass recursive=true to remove it with its contents` });
           }
           throw err;
         }
@@ -127,22 +127,22 @@ export class DataDirFiles {
   }
 
   async move(fromRel: string, toRel: string, options: { overwrite: boolean }): Promise<FileStat> {
-    if (fromRel === '' || toRel === '') throw new AppError('validation_failed', 'the data dir itself cannot be moved or replaced');
+    if (fromRel === '' || toRel === '') throw new AppError('validation_failed', { reason: 'the data dir itself cannot be moved or replaced' });
     const from = await this.resolve(fromRel, { followLast: false });
     if (!from.stat) throw notFound(from.containerPath);
     const { dir, name } = await this.parentOf(toRel, { create: true });
     const target = path.join(dir.hostPath, name);
     const existing = await lstatOrNull(target);
-    if (existing && !options.overwrite) throw new AppError('file_exists', `${this.shown(toRel)} exists; pass overwrite: true to replace it`, { details: { to: this.shown(toRel) } });
-    if (existing?.isDirectory() && !from.stat.isDirectory()) throw new AppError('validation_failed', `${this.shown(toRel)} is a directory`);
+    if (existing && !options.overwrite) throw new AppError('file_exists', { path: this.shown(toRel) }, { details: { to: this.shown(toRel) } });
+    if (existing?.isDirectory() && !from.stat.isDirectory()) throw new AppError('validation_failed', { reason: `${this.shown(toRel)} is a directory` });
     if (from.stat.isDirectory() && (target === from.hostPath || target.startsWith(`${from.hostPath}/`))) {
-      throw new AppError('validation_failed', `cannot move ${from.containerPath} into itself`);
+      throw new AppError('validation_failed', { reason: `cannot move ${from.containerPath} into itself` });
     }
     try {
       await fs.rename(from.hostPath, target);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOTEMPTY' || (err as NodeJS.ErrnoException).code === 'EEXIST') {
-        throw new AppError('validation_failed', `${this.shown(toRel)} is a directory that is not empty`);
+        throw new AppError('validation_failed', { reason: `${this.shown(toRel)} is a directory that is not empty` });
       }
       throw err;
     }
@@ -171,9 +171,9 @@ export class DataDirFiles {
     const cut = rel.lastIndexOf('/');
     const parent = cut < 0 ? '' : rel.slice(0, cut);
     const name = cut < 0 ? rel : rel.slice(cut + 1);
-    if (name === '') throw new AppError('validation_failed', 'the path names the data dir itself, not a file in it');
+    if (name === '') throw new AppError('validation_failed', { reason: 'the path names the data dir itself, not a file in it' });
     const dir = await this.resolve(parent, { followLast: true, createMissing: options.create });
-    if (!dir.stat?.isDirectory()) throw new AppError('validation_failed', `a parent of ${this.shown(rel)} is not a directory`);
+    if (!dir.stat?.isDirectory()) throw new AppError('validation_failed', { reason: `a parent of ${this.shown(rel)} is not a directory` });
     return { dir, name };
   }
 
@@ -183,7 +183,7 @@ export class DataDirFiles {
    */
   private async resolve(rel: string, options: { followLast: boolean; createMissing?: boolean }): Promise<Resolved> {
     const rootStat = await fs.lstat(this.root).catch(() => null);
-    if (!rootStat?.isDirectory()) throw new AppError('file_not_found', `the bot's data dir does not exist (yet)`);
+    if (!rootStat?.isDirectory()) throw new AppError('file_not_found', { path: `${this.mountPath} (the bot's data dir does not exist yet)` });
     const done: string[] = [];
     const todo = rel.split('/').filter((p) => p !== '' && p !== '.');
     let links = 0;
@@ -209,7 +209,7 @@ export class DataDirFiles {
         st = await fs.lstat(p);
       }
       if (st.isSymbolicLink() && (todo.length > 0 || options.followLast)) {
-        if (++links > MAX_SYMLINKS) throw new AppError('validation_failed', `too many levels of symbolic links in ${this.shown(rel)}`);
+        if (++links > MAX_SYMLINKS) throw new AppError('validation_failed', { reason: `too many levels of symbolic links in ${this.shown(rel)}` });
         const target = await fs.readlink(p);
         if (target.startsWith('/')) {
           const below = relativeTo(this.mountPath, path.posix.normalize(target));
@@ -222,7 +222,7 @@ export class DataDirFiles {
         }
         continue;
       }
-      if (todo.length > 0 && !st.isDirectory()) throw new AppError('validation_failed', `a parent of ${this.shown(rel)} is not a directory`);
+      if (todo.length > 0 && !st.isDirectory()) throw new AppError('validation_failed', { reason: `a parent of ${this.shown(rel)} is not a directory` });
       done.push(name);
       last = st;
     }
@@ -251,19 +251,15 @@ async function lstatOrNull(p: string): Promise<Stats | null> {
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') return null;
-    if (code === 'ENOTDIR') throw new AppError('validation_failed', 'a parent of the path is not a directory', { cause: err });
+    if (code === 'ENOTDIR') throw new AppError('validation_failed', { reason: 'a parent of the path is not a directory' }, { cause: err });
     throw err;
   }
 }
 
 function notFound(containerPath: string): AppError {
-  return new AppError('file_not_found', `no such file or directory: ${containerPath}`, { details: { path: containerPath } });
+  return new AppError('file_not_found', { path: containerPath }, { details: { path: containerPath } });
 }
 
 function outside(p: string, mountPath: string): AppError {
-  return new AppError(
-    'path_outside_root',
-    `${p} leads outside the data dir (${mountPath}), which is all that can be reached while the container is not running`,
-    { details: { path: p } },
-  );
+  return new AppError('path_outside_root', { path: `${p} leads outside the data dir (${mountPath}), which is all that can be reached while the container is not running; it` }, { details: { path: p } });
 }

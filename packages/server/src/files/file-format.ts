@@ -33,7 +33,7 @@ export function octal(perm: number): string {
 /** `0644`, `755`, `1777`: octal permission bits as a query gives them. */
 export function parseMode(mode: string | undefined): number | undefined {
   if (mode === undefined || mode === '') return undefined;
-  if (!/^[0-7]{3,4}$/.test(mode)) throw new AppError('validation_failed', `mode must be octal permission bits such as 0644 (got ${mode})`);
+  if (!/^[0-7]{3,4}$/.test(mode)) throw new AppError('validation_failed', { reason: `mode must be octal permission bits such as 0644 (got ${mode})` });
   return Number.parseInt(mode, 8);
 }
 
@@ -61,17 +61,17 @@ export function parseRange(header: string | undefined, query: { offset?: number;
   const m = /^\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*$/i.exec(header);
   if (!m) {
     if (/^\s*bytes\s*=.*,/i.test(header)) return undefined;
-    throw new AppError('validation_failed', `unsupported Range header: ${header}`);
+    throw new AppError('validation_failed', { reason: `unsupported Range header: ${header}` });
   }
   const [, a = '', b = ''] = m;
-  if (a === '' && b === '') throw new AppError('validation_failed', `unsupported Range header: ${header}`);
+  if (a === '' && b === '') throw new AppError('validation_failed', { reason: `unsupported Range header: ${header}` });
   // Past 2^53 a byte position is no longer exact (and no file is that large); refused, not rounded.
-  if (!isSafeInteger(a) || !isSafeInteger(b)) throw new AppError('validation_failed', `the Range header's positions are larger than any file can be: ${header.slice(0, 100)}`);
+  if (!isSafeInteger(a) || !isSafeInteger(b)) throw new AppError('validation_failed', { reason: `the Range header's positions are larger than any file can be: ${header.slice(0, 100)}` });
   if (a === '') return { offset: -Number(b) };
   const offset = Number(a);
   if (b === '') return { offset };
   const end = Number(b);
-  if (end < offset) throw new AppError('validation_failed', `the Range header ends before it starts: ${header}`);
+  if (end < offset) throw new AppError('validation_failed', { reason: `the Range header ends before it starts: ${header}` });
   return { offset, length: end - offset + 1 };
 }
 
@@ -87,7 +87,7 @@ export function planRead(size: number, range: ByteRange | undefined, limit: numb
   let offset = range?.offset ?? 0;
   if (offset < 0) offset = Math.max(0, size + offset);
   if (range && offset > 0 && offset >= size) {
-    throw new AppError('validation_failed', `the range starts at byte ${offset}, beyond the end of the file (${size} bytes)`, { details: { size } });
+    throw new AppError('validation_failed', { reason: `the range starts at byte ${offset}, beyond the end of the file (${size} bytes)` }, { details: { size } });
   }
   const wanted = Math.min(range?.length ?? Infinity, Math.max(0, size - offset));
   const length = Math.min(wanted, limit);

@@ -119,7 +119,7 @@ export class FilesService {
 
   private async writeIn(idOrName: string, input: string, body: AsyncIterable<Uint8Array>, options: { mode?: number }): Promise<FileInfo> {
     const { files, path, at } = await this.locate(idOrName, input);
-    if (path === '/') throw new AppError('validation_failed', 'the path names the root directory, not a file');
+    if (path === '/') throw new AppError('validation_failed', { reason: 'the path names the root directory, not a file' });
     const room = (await this.deps.diskLimits?.assertRoom(idOrName)) ?? null;
     return info(path, await files.write(at, withinRoom(body, room), options));
   }
@@ -131,7 +131,7 @@ export class FilesService {
   private async removeIn(idOrName: string, input: string, options: { recursive?: boolean }): Promise<void> {
     const { files, path, at } = await this.locate(idOrName, input);
     if (path === '/' || path === this.deps.containerDataPath) {
-      throw new AppError('validation_failed', `${path} cannot be removed${path === '/' ? '' : '; use POST /bots/{bot}/data/reset to empty the data dir'}`);
+      throw new AppError('validation_failed', { reason: `${path} cannot be removed${path === '/' ? '' : '; use POST /bots/{bot}/data/reset to empty the data dir'}` });
     }
     await files.remove(at, { recursive: options.recursive === true });
   }
@@ -146,7 +146,7 @@ export class FilesService {
     const from = containerPath(body.from, this.deps.containerDataPath);
     const to = containerPath(body.to, this.deps.containerDataPath);
     for (const p of [from, to]) {
-      if (p === '/' || p === this.deps.containerDataPath) throw new AppError('validation_failed', `${p} cannot be moved or replaced`);
+      if (p === '/' || p === this.deps.containerDataPath) throw new AppError('validation_failed', { reason: `${p} cannot be moved or replaced` });
     }
     const [fromAt, toAt] = [this.where(from, backend), this.where(to, backend)];
     return info(to, await backend.files.move(fromAt, toAt, { overwrite: body.overwrite === true }));
@@ -159,19 +159,19 @@ export class FilesService {
    */
   async edit(idOrName: string, body: { path: string; oldText: string; newText: string }): Promise<FileEditResult> {
     const read = await this.read(idOrName, body.path);
-    if (read.kind === 'directory') throw new AppError('validation_failed', `${read.path} is a directory`);
+    if (read.kind === 'directory') throw new AppError('validation_failed', { reason: `${read.path} is a directory` });
     if (read.size > MAX_EDIT_BYTES) {
       await read.cancel();
-      throw new AppError('validation_failed', `${read.path} is larger than ${MAX_EDIT_BYTES} bytes; edit needs it whole`);
+      throw new AppError('validation_failed', { reason: `${read.path} is larger than ${MAX_EDIT_BYTES} bytes; edit needs it whole` });
     }
     const chunks: Buffer[] = [];
     for await (const chunk of read.body) chunks.push(chunk);
     const bytes = Buffer.concat(chunks);
-    if (!isUtf8(bytes)) throw new AppError('validation_failed', `${read.path} is not UTF-8 text`);
+    if (!isUtf8(bytes)) throw new AppError('validation_failed', { reason: `${read.path} is not UTF-8 text` });
     const text = bytes.toString('utf8');
     const { count, first } = countOccurrences(text, body.oldText);
     if (count !== 1) {
-      throw new AppError('edit_no_match', count === 0 ? `the text to replace does not occur in ${read.path}` : `the text to replace occurs ${count} times in ${read.path}; give more context so it occurs once`, {
+      throw new AppError('edit_no_match', { count, path: read.path }, {
         details: { path: read.path, occurrences: count },
       });
     }
@@ -212,7 +212,7 @@ export class FilesService {
     const state = await waitWhilePaused(this.deps.driver, containerName(bot.id), { timeoutMs: pauseWaitMs });
     if (state?.state === 'running') return { kind: 'container', files: new ContainerFiles(this.deps.driver, state.id, { botId: bot.id, pauseWaitMs }) };
     if (state?.state === 'paused') {
-      throw new AppError('container_not_running', `the container of bot "${bot.name}" stayed paused; try again once it runs`, {
+      throw new AppError('container_not_running', { target: `bot "${bot.name}"`, reason: 'it stayed paused; try again once it runs' }, {
         details: { status: 'paused' },
       });
     }
@@ -225,9 +225,9 @@ export class FilesService {
     if (rel !== null) return rel;
     const dataPath = this.deps.containerDataPath;
     if (backend.why === 'none') {
-      throw new AppError('container_not_found', `${path} is outside the data dir (${dataPath}); the bot has no container, so only the data dir can be reached`);
+      throw new AppError('container_not_found', { target: 'the bot', reason: `${path} is outside the data dir (${dataPath}), the only place reachable without one` });
     }
-    throw new AppError('container_not_running', `${path} is outside the data dir (${dataPath}); while the container is not running only the data dir can be reached`);
+    throw new AppError('container_not_running', { target: 'the bot', reason: `${path} is outside the data dir (${dataPath}), the only place reachable while it is not running` });
   }
 }
 
@@ -253,7 +253,7 @@ async function* exactly(body: AsyncIterable<Buffer>, length: number, path: strin
       if (part.length > 0) yield part;
       sent += part.length;
     }
-    if (sent < length) throw new AppError('internal', `${path} changed while it was read (${sent} of ${length} bytes)`);
+    if (sent < length) throw new AppError('internal', { reason: `${path} changed while it was read (${sent} of ${length} bytes)` });
     await it.next().catch(() => undefined);
   } finally {
     await it.return?.();

@@ -114,7 +114,7 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
     closeIfBodyUnread(c);
   });
   app.onError((err, c) => renderError(err, c));
-  app.notFound((c) => renderError(new AppError('not_found', `no route ${c.req.method} ${c.req.path}`), c));
+  app.notFound((c) => renderError(new AppError('not_found', { reason: `no route ${c.req.method} ${c.req.path}` }), c));
 
   app.get('/healthz', async (c) => {
     const health = await engineHealth(deps.driver);
@@ -125,7 +125,7 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
     defaultHook: (result) => {
       if (!result.success) {
         const issues = result.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message }));
-        throw new AppError('validation_failed', issues.map((i) => (i.path ? `${i.path}: ${i.message}` : i.message)).join('; '), { details: { issues } });
+        throw new AppError('validation_failed', { reason: issues.map((i) => (i.path ? `${i.path}: ${i.message}` : i.message)).join('; ') }, { details: { issues } });
       }
     },
   });

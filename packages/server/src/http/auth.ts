@@ -67,18 +67,18 @@ export function requireAuth(
     if (!header && options.publicRoutes?.some((r) => r.method === c.req.method.toUpperCase() && r.path === c.req.path)) return next();
     const bearer = header?.startsWith('Bearer ') ? header.slice(7).trim() : undefined;
     const cookie = bearer === undefined ? getCookie(c, SESSION_COOKIE) : undefined;
-    if (!bearer && !cookie) throw new AppError('unauthorized', 'missing bearer token');
+    if (!bearer && !cookie) throw new AppError('unauthorized', { reason: 'missing bearer token' });
     let principal: Principal | null;
     if (bearer) {
       principal = await auth.authenticate(bearer);
-      if (!principal) throw new AppError('unauthorized', 'invalid token');
+      if (!principal) throw new AppError('unauthorized', { reason: 'invalid token' });
     } else {
       assertCookieRequestAllowed(c);
       const session = await sessions.authenticate(cookie ?? '');
       if (!session) {
         // Clear a cookie that can never work again (an ended session, or one from an earlier version holding the token itself).
         deleteCookie(c, SESSION_COOKIE, { path: SESSION_COOKIE_PATH });
-        throw new AppError('unauthorized', 'the session has ended; log in again');
+        throw new AppError('unauthorized', { reason: 'the session has ended; log in again' });
       }
       principal = { kind: 'admin', session: session.hash };
     }

@@ -47,9 +47,9 @@ export function authorize(deps: AuthorizeDeps): MiddlewareHandler<AppEnv> {
     if (!principal || principal.kind === 'admin') return next();
     const apiPath = c.req.path.startsWith(`${deps.basePath}/`) ? c.req.path.slice(deps.basePath.length) : c.req.path;
     const route = botScopedRoute(c.req.method, apiPath);
-    if (!route) throw new AppError('forbidden', 'a bot token reaches only its own bot’s container info, exec, tasks, files, terminal and MCP');
+    if (!route) throw new AppError('forbidden', { reason: 'a bot token reaches only its own bot’s container info, exec, tasks, files, terminal and MCP' });
     const own = await deps.botNames(principal.botId);
-    if (!own || (route.bot !== own.id && route.bot !== own.name)) throw new AppError('forbidden', 'a bot token reaches only its own bot');
+    if (!own || (route.bot !== own.id && route.bot !== own.name)) throw new AppError('forbidden', { reason: 'a bot token reaches only its own bot' });
     await next();
   };
 }

@@ -61,7 +61,7 @@ export class BodyBudget {
 }
 
 function busy(message: string): AppError {
-  return new AppError('too_many_requests', message, { details: { retryAfterSeconds: BODY_RETRY_AFTER_SECONDS } });
+  return new AppError('too_many_requests', { reason: message }, { details: { retryAfterSeconds: BODY_RETRY_AFTER_SECONDS } });
 }
 
 /** Whose bodies count together: a bot (all its tokens), or the admin. */
@@ -126,7 +126,7 @@ function declaredLength(c: Context<AppEnv>): number | null {
 }
 
 function tooLarge(code: 'body_too_large' | 'archive_too_large', limit: number, declared?: number): AppError {
-  return new AppError(code, `the request body is larger than this route's limit of ${limit} bytes`, {
+  return new AppError(code, { reason: `the request body is larger than this route's limit of ${limit} bytes` }, {
     details: { limitBytes: limit, ...(declared !== undefined && { contentLength: declared }) },
   });
 }

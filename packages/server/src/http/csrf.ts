@@ -17,16 +17,16 @@ const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 export function assertCookieRequestAllowed(c: Context): void {
   const site = c.req.header('sec-fetch-site');
   if (site && site !== 'same-origin' && site !== 'none') {
-    throw new AppError('forbidden', `cross-site request refused (Sec-Fetch-Site: ${site}); the session cookie is for Berth's own pages`);
+    throw new AppError('forbidden', { reason: `cross-site request refused (Sec-Fetch-Site: ${site}); the session cookie is for Berth's own pages` });
   }
   const origin = c.req.header('origin');
   if (origin !== undefined && !isSameOrigin(origin, c.req.header('host') ?? new URL(c.req.url).host)) {
-    throw new AppError('forbidden', `cross-origin request refused (Origin: ${origin}); the session cookie is for Berth's own pages`);
+    throw new AppError('forbidden', { reason: `cross-origin request refused (Origin: ${origin}); the session cookie is for Berth's own pages` });
   }
   if (SAFE_METHODS.has(c.req.method.toUpperCase())) return;
   const type = (c.req.header('content-type') ?? '').split(';')[0]?.trim().toLowerCase();
   if (c.req.header(CSRF_HEADER) === undefined && type !== 'application/json') {
-    throw new AppError('forbidden', `a request authenticated by the session cookie that changes state needs the ${CSRF_HEADER} header or a JSON body`);
+    throw new AppError('forbidden', { reason: `a request authenticated by the session cookie that changes state needs the ${CSRF_HEADER} header or a JSON body` });
   }
 }
 

@@ -220,7 +220,7 @@ describe('data API', () => {
         body: () => tarOf([{ name: 'huge.bin', body: Buffer.alloc(MAX_IMPORT_BYTES + 1) }]),
         status: 413,
         code: 'archive_too_large',
-        message: /entry "huge.bin" \(4194305 bytes\) takes the archive past the limit|larger than the limit/,
+        message: /entry "huge.bin" \(4194305 bytes\) takes it past the limit|larger than the limit/,
       },
       {
         name: 'too many entries',

@@ -15,10 +15,10 @@ export function renderError(err: unknown, c: Context<AppEnv>): Response {
     // Berth's own file system work outside an operation (files written from the host, say): BERTH_HOME's disk.
     appError = dataDiskFull(err, 'the request');
   } else if (err instanceof HTTPException && err.status < 500) {
-    appError = new AppError(err.status === 401 ? 'unauthorized' : err.status === 404 ? 'not_found' : 'validation_failed', err.message || 'bad request', { cause: err });
+    appError = new AppError(err.status === 401 ? 'unauthorized' : err.status === 404 ? 'not_found' : 'validation_failed', { reason: err.message || 'bad request' }, { cause: err });
   } else {
     c.get('logger')?.error({ err, requestId }, 'unhandled error');
-    appError = new AppError('internal', 'internal error', { cause: err });
+    appError = new AppError('internal', { reason: 'internal error' }, { cause: err });
   }
   if (appError.code === 'internal' && err instanceof AppError) c.get('logger')?.error({ err, requestId }, 'internal error');
   const body: ErrorBody = { error: { code: appError.code, message: appError.message, requestId } };

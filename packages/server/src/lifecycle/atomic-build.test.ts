@@ -105,7 +105,7 @@ describe('recreate and restore are all or nothing', () => {
     const archive = await buildTar([{ name: 'dir/', type: 'directory' }, { name: 'dir/new', body: 'new' }, { name: 'one', body: 'replaced' }, { name: 'fresh/', type: 'directory' }, { name: 'fresh/x', body: 'x' }]);
     const pause = driver.pauseContainer.bind(driver);
     let refused = 0;
-    driver.pauseContainer = (id) => (++refused <= 2 ? Promise.reject(new AppError('runtime_unavailable', 'fake: the engine is gone')) : pause(id));
+    driver.pauseContainer = (id) => (++refused <= 2 ? Promise.reject(new AppError('runtime_unavailable', { reason: 'fake: the engine is gone' })) : pause(id));
     const res = await t.berth.app.request('/api/v1/bots/alpha/data/import?mode=merge', { method: 'POST', headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}` }, body: archive });
     expect(res.status).toBe(200);
     expect(refused).toBe(3);

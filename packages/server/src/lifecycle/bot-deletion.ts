@@ -50,7 +50,7 @@ export class BotDeletion {
     await this.deps.snapshots?.removeAllForBot(botId);
     const left = await driver.listImages({ labels: [`${LABEL.bot}=${botId}`, SNAPSHOT_LABEL] });
     if (left.length > 0) {
-      throw new AppError('internal', `could not remove ${left.length} snapshot image(s) of the bot; the delete is finished at the next try or start`, {
+      throw new AppError('internal', { reason: `could not remove ${left.length} snapshot image(s) of the bot; the delete is finished at the next try or start` }, {
         details: { images: left.map((i) => i.id) },
       });
     }

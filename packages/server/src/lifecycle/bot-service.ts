@@ -113,7 +113,7 @@ export class BotService {
    */
   async remove(idOrName: string): Promise<void> {
     const bot = await this.deps.store.findBotEvenIfDeleting(idOrName);
-    if (!bot) throw new AppError('bot_not_found', `no bot "${idOrName}"`);
+    if (!bot) throw new AppError('bot_not_found', { bot: idOrName });
     let started;
     try {
       started = await this.deps.operations.start(bot.id, 'delete-bot', async (ctx) => {

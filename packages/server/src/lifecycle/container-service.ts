@@ -59,7 +59,7 @@ export class ContainerService {
     const recreate = options.recreate === true;
     const existing = await this.engineContainer(bot);
     if (existing && !recreate) {
-      throw new AppError('container_exists', `bot "${bot.name}" already has a container; pass recreate: true to replace it (its data dir is kept)`, {
+      throw new AppError('container_exists', { target: `bot "${bot.name}"`, reason: 'recreate it to replace it (its data dir is kept)' }, {
         details: { containerId: existing.id },
       });
     }
@@ -93,17 +93,17 @@ export class ContainerService {
     await ctx.phase('image', `checking image ${imageRef}`);
     if (config.cdiDevices.length > 0) {
       if (!(await driver.capabilities()).cdi) {
-        throw new AppError('cdi_unsupported', `the ${driver.name} runtime cannot inject CDI devices`, { details: { devices: config.cdiDevices } });
+        throw new AppError('cdi_unsupported', { runtime: driver.name }, { details: { devices: config.cdiDevices } });
       }
       await this.deps.cdi.assertResolvable(config.cdiDevices);
     }
     let image = await driver.inspectImage(imageRef);
-    if (!image && from?.image) throw new AppError('snapshot_not_found', `the snapshot's root filesystem image ${imageRef} is gone from the engine`, { details: { image: imageRef } });
+    if (!image && from?.image) throw new AppError('snapshot_not_found', { snapshot: from.snapshotId, reason: `its root filesystem image ${imageRef} is gone from the engine` }, { details: { image: imageRef } });
     if (!image) {
       await ctx.phase('pull', `pulling ${config.image}`);
       for await (const progress of driver.pullImage(config.image, { signal: ctx.signal })) await ctx.pull(progress);
       image = await driver.inspectImage(config.image);
-      if (!image) throw new AppError('image_not_found', `image ${config.image} is not present after pulling it`);
+      if (!image) throw new AppError('image_not_found', { image: config.image, reason: 'it is not present after pulling it' });
     } else {
       await ctx.log(`image ${imageRef} is present (${image.id.slice(0, 19)})`);
     }
@@ -422,7 +422,7 @@ export class ContainerService {
 
   private async mustHaveContainer(bot: BotRow): Promise<ContainerState> {
     const c = await this.engineContainer(bot);
-    if (!c) throw new AppError('container_not_found', `bot "${bot.name}" has no container; create one first`);
+    if (!c) throw new AppError('container_not_found', { target: `bot "${bot.name}"`, reason: 'create one first' });
     return c;
   }
 }

@@ -151,7 +151,7 @@ export class DiskLimits {
     const info = this.infoOf(bot, s);
     const used = usedBytes(s);
     if (!info.exceeded && used !== null) return bot.disk_limit_mb * MiB - used;
-    throw new AppError('disk_limit_exceeded', `bot "${bot.name}" uses ${usedText(info)} of its ${bot.disk_limit_mb} MiB disk limit; free some space (or raise diskLimitMb) first`, {
+    throw new AppError('disk_limit_exceeded', { reason: `bot "${bot.name}" uses ${usedText(info)} of its ${bot.disk_limit_mb} MiB disk limit; free some space (or raise diskLimitMb) first` }, {
       details: { limitMb: info.mb, usedMb: info.usedMb, dataMb: info.dataMb, layerMb: info.layerMb, measuredAt: info.measuredAt },
     });
   }
@@ -181,7 +181,7 @@ export class DiskLimits {
     const used = usedBytes(s);
     if (used !== null && used <= stopThresholdBytes(limit)) return;
     const info = this.infoOf(bot, s);
-    throw new AppError('disk_limit_exceeded', `bot "${bot.name}" uses ${usedText(info)}, past its ${limit} MiB disk limit by more than the margin; free space in its data dir, raise diskLimitMb or recreate the container before starting it`, {
+    throw new AppError('disk_limit_exceeded', { reason: `bot "${bot.name}" uses ${usedText(info)}, past its ${limit} MiB disk limit by more than the margin; free space in its data dir, raise diskLimitMb or recreate the container before starting it` }, {
       details: { limitMb: info.mb, usedMb: info.usedMb, dataMb: info.dataMb, layerMb: info.layerMb, measuredAt: info.measuredAt },
     });
   }
@@ -322,7 +322,7 @@ export function withinRoom<T extends Uint8Array>(body: AsyncIterable<T>, room: n
     for await (const chunk of body) {
       bytes += chunk.byteLength;
       if (bytes > room) {
-        throw new AppError('disk_limit_exceeded', `the write is larger than the ${room} bytes left under the bot's disk limit; nothing was written`, {
+        throw new AppError('disk_limit_exceeded', { reason: `the write is larger than the ${room} bytes left under the bot's disk limit; nothing was written` }, {
           details: { roomBytes: room },
         });
       }

@@ -35,7 +35,7 @@ export interface ParsedReference {
 
 /** Parses a reference by the grammar above, or throws `image_invalid` saying what is wrong. */
 export function parseImageReference(ref: string): ParsedReference {
-  const bad = (why: string) => new AppError('image_invalid', `"${ref.length > 100 ? `${ref.slice(0, 100)}…` : ref}" is not a valid image reference: ${why}`, { details: { image: ref } });
+  const bad = (why: string) => new AppError('image_invalid', { image: ref.length > 100 ? `${ref.slice(0, 100)}…` : ref, reason: `it is not a valid image reference: ${why}` }, { details: { image: ref } });
   if (ref.length === 0 || ref.length > MAX_REFERENCE) throw bad(`it must be 1-${MAX_REFERENCE} characters`);
   let rest = ref;
   let digest: string | null = null;
@@ -89,7 +89,7 @@ export function checkImageReference(ref: string, options: { allowedRegistries: r
   const allowed = options.allowedRegistries.map((r) => r.toLowerCase());
   if (allowed.includes(parsed.registry.toLowerCase())) return parsed;
   if (isHostLocal(parsed.host)) {
-    throw new AppError('image_invalid', `images may not come from ${parsed.registry}: a registry on this host's loopback or a link-local address is allowed only when the engine's registries.conf names it`, {
+    throw new AppError('image_invalid', { image: ref, reason: `images may not come from ${parsed.registry}: a registry on this host's loopback or a link-local address is allowed only when the engine's registries.conf names it` }, {
       details: { image: ref, registry: parsed.registry },
     });
   }

@@ -190,7 +190,7 @@ export function createBotMcpServer(botId: string, deps: BotMcpServerDeps): McpSe
     tool('read_file', async (args: { path: string; offset?: number | undefined; length?: number | undefined }) => {
       const offset = args.offset ?? 0;
       const read = await deps.files.read(botId, args.path, { offset, length: Math.min(args.length ?? MAX_READ_BYTES, MAX_READ_BYTES) });
-      if (read.kind === 'directory') throw new AppError('validation_failed', `${read.path} is a directory; list it with list_files`);
+      if (read.kind === 'directory') throw new AppError('validation_failed', { reason: `${read.path} is a directory; list it with list_files` });
       const chunks: Buffer[] = [];
       for await (const chunk of read.body) chunks.push(chunk);
       let bytes = Buffer.concat(chunks);
@@ -263,7 +263,7 @@ export function createBotMcpServer(botId: string, deps: BotMcpServerDeps): McpSe
       const read = await deps.files.read(botId, args.path ?? '.');
       if (read.kind !== 'directory') {
         await read.cancel();
-        throw new AppError('validation_failed', `${read.path} is a file, not a directory; read it with read_file`);
+        throw new AppError('validation_failed', { reason: `${read.path} is a file, not a directory; read it with read_file` });
       }
       const listing = { path: read.path, entries: read.entries, truncated: read.truncated };
       const lines = [`${listing.path}: ${listing.entries.length} entries${listing.truncated ? ' (more not shown)' : ''}`, ...listing.entries.map(formatEntry)];

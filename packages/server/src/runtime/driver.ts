@@ -89,7 +89,7 @@ export const MAX_SHORT_EXEC_OUTPUT = 8 * 1024 * 1024;
 
 /** The error of a command whose output went past what its reader keeps. */
 export function outputTooLarge(what: string, limit: number): AppError {
-  return new AppError('output_too_large', `${what} printed more than ${limit} bytes; it was stopped`, { details: { limit } });
+  return new AppError('output_too_large', { what, limit }, { details: { limit } });
 }
 
 export interface ExecResult {

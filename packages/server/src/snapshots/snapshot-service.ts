@@ -298,7 +298,7 @@ export class SnapshotService {
     if (!(await this.deps.data.has(bot.id, target.id))) missing.push('data');
     if (missing.length > 0) {
       await this.deps.snapshots.setMissing(target.id, missing);
-      throw new AppError('snapshot_not_found', `snapshot "${target.name}" cannot be restored: its ${missing.join(' and ')} ${missing.length > 1 ? 'are' : 'is'} gone`, {
+      throw new AppError('snapshot_not_found', { snapshot: target.name, reason: `it cannot be restored: its ${missing.join(' and ')} ${missing.length > 1 ? 'are' : 'is'} gone` }, {
         details: { snapshotId: target.id, missing },
       });
     }
@@ -331,7 +331,7 @@ export class SnapshotService {
 
   private async mustHaveContainer(bot: BotRow): Promise<ContainerState> {
     const c = await this.deps.containers.engineContainer(bot);
-    if (!c) throw new AppError('container_not_found', `bot "${bot.name}" has no container to snapshot; create one first`);
+    if (!c) throw new AppError('container_not_found', { target: `bot "${bot.name}"`, reason: 'create one before taking a snapshot' });
     return c;
   }
 

@@ -59,7 +59,7 @@ export class SnapshotStore {
 
   async mustGet(botId: string, idOrName: string): Promise<SnapshotRow> {
     const row = await this.find(botId, idOrName);
-    if (!row) throw new AppError('snapshot_not_found', `the bot has no snapshot "${idOrName}"`, { details: { snapshot: idOrName } });
+    if (!row) throw new AppError('snapshot_not_found', { snapshot: idOrName, reason: 'the bot has no snapshot by that name or id' }, { details: { snapshot: idOrName } });
     return row;
   }
 
@@ -90,5 +90,5 @@ function fromDb(row: Selectable<SnapshotsTable>): SnapshotRow {
 }
 
 export function snapshotNameTaken(name: string, cause?: unknown): AppError {
-  return new AppError('snapshot_name_taken', `the bot already has a snapshot named "${name}"`, { cause, details: { name } });
+  return new AppError('snapshot_name_taken', { name }, { cause, details: { name } });
 }

@@ -16,7 +16,7 @@ export function isDatabaseFull(err: unknown): boolean {
 export function withFullDiskMapped(sqlite: BetterSqlite3.Database, file: string): SqliteDatabase {
   const mapped = (err: unknown): unknown =>
     isDatabaseFull(err)
-      ? new AppError('insufficient_storage', `the database ran out of space: the disk holding ${file} is full; free space on it and try again`, {
+      ? new AppError('insufficient_storage', { what: 'the database', storage: `the disk holding ${file}` }, {
           details: { storage: 'database' satisfies StorageKind, path: file },
           cause: err,
         })

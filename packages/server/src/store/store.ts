@@ -25,7 +25,7 @@ export class Store {
     try {
       await this.db.insertInto('bots').values(row).execute();
     } catch (err) {
-      if (isUniqueViolation(err)) throw new AppError('bot_name_taken', `a bot named "${row.name}" already exists`, { cause: err });
+      if (isUniqueViolation(err)) throw new AppError('bot_name_taken', { name: row.name }, { cause: err });
       throw err;
     }
     return this.mustGetBot(row.id);
@@ -63,7 +63,7 @@ export class Store {
 
   async mustGetBot(idOrName: string): Promise<BotRow> {
     const bot = await this.findBot(idOrName);
-    if (!bot) throw new AppError('bot_not_found', `no bot "${idOrName}"`);
+    if (!bot) throw new AppError('bot_not_found', { bot: idOrName });
     return bot;
   }
 
@@ -75,7 +75,7 @@ export class Store {
     try {
       await this.db.updateTable('bots').set(patch).where('id', '=', id).execute();
     } catch (err) {
-      if (isUniqueViolation(err)) throw new AppError('bot_name_taken', `a bot named "${String(patch.name)}" already exists`, { cause: err });
+      if (isUniqueViolation(err)) throw new AppError('bot_name_taken', { name: String(patch.name) }, { cause: err });
       throw err;
     }
     return this.mustGetBot(id);
@@ -128,14 +128,14 @@ export class Store {
       await this.db.transaction().execute(async (tx) => {
         const bot = await tx.selectFrom('bots').select(['deleting']).where('id', '=', row.bot_id).executeTakeFirst();
         if (!bot || (bot.deleting && !options.evenIfDeleting)) {
-          throw new AppError('bot_not_found', bot ? `bot "${row.bot_id}" is being deleted` : `no bot "${row.bot_id}"`, { details: { botId: row.bot_id } });
+          throw new AppError('bot_not_found', { bot: row.bot_id }, { details: { botId: row.bot_id, ...(bot && { deleting: true }) } });
         }
         await tx.insertInto('operations').values(row).execute();
       });
     } catch (err) {
       if (!isUniqueViolation(err)) throw err;
       const running = await this.runningOperationFor(row.bot_id);
-      throw new AppError('operation_in_progress', `bot already has a running ${running?.kind ?? ''} operation ${running?.id ?? ''}`.replace(/\s+/g, ' '), {
+      throw new AppError('operation_in_progress', { kind: running?.kind ?? '', operation: running?.id ?? '' }, {
         details: { operationId: running?.id, kind: running?.kind },
         cause: err,
       });
@@ -149,7 +149,7 @@ export class Store {
 
   async mustGetOperation(id: string): Promise<OperationRow> {
     const op = await this.findOperation(id);
-    if (!op) throw new AppError('operation_not_found', `no operation "${id}"`);
+    if (!op) throw new AppError('operation_not_found', { operation: id });
     return op;
   }
 
@@ -182,7 +182,7 @@ export class Store {
   async assertNoRunningOperation(botId: string): Promise<void> {
     const running = await this.runningOperationFor(botId);
     if (running) {
-      throw new AppError('operation_in_progress', `bot has a running ${running.kind} operation ${running.id}`, { details: { operationId: running.id, kind: running.kind } });
+      throw new AppError('operation_in_progress', { kind: running.kind, operation: running.id }, { details: { operationId: running.id, kind: running.kind } });
     }
   }
 

@@ -62,7 +62,7 @@ export class TokenService {
 
   async revoke(idOrName: string, tokenId: string): Promise<void> {
     const bot = await this.deps.store.mustGetBot(idOrName);
-    if (!(await this.tokens.delete(bot.id, tokenId))) throw new AppError('not_found', `bot "${idOrName}" has no token "${tokenId}"`);
+    if (!(await this.tokens.delete(bot.id, tokenId))) throw new AppError('not_found', { reason: `bot "${idOrName}" has no token "${tokenId}"` });
     // Requests check the token each time; what is already open is ended here.
     const ended = this.deps.connections?.end(tokenKey(tokenId)) ?? 0;
     this.deps.logger.info({ botId: bot.id, tokenId, connections: ended }, 'bot token revoked');

@@ -76,7 +76,7 @@ export function mcpRoutes(deps: McpRouteDeps, app: OpenAPIHono<AppEnv>): void {
       if (c.get('revoked').aborted) {
         void res.body?.cancel().catch(() => undefined);
         close();
-        throw new AppError('unauthorized', 'the token was revoked');
+        throw new AppError('unauthorized', { reason: 'the token was revoked' });
       }
       if (!res.body) {
         close();
@@ -105,5 +105,5 @@ export function mcpRoutes(deps: McpRouteDeps, app: OpenAPIHono<AppEnv>): void {
  * Agents and other programs send no Origin header.
  */
 function rejectForeignOrigin(origin: string | undefined, host: string | undefined): void {
-  if (origin !== undefined && !isSameOrigin(origin, host)) throw new AppError('forbidden', `MCP requests from origin ${origin} are not allowed`);
+  if (origin !== undefined && !isSameOrigin(origin, host)) throw new AppError('forbidden', { reason: `MCP requests from origin ${origin} are not allowed` });
 }

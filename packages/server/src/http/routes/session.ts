@@ -42,18 +42,18 @@ export function sessionRoutes(deps: { auth: Authenticator; sessions: SessionServ
       const wait = deps.loginLimiter.retryAfterSeconds(client);
       if (wait > 0) {
         c.header('Retry-After', String(wait));
-        throw new AppError('too_many_requests', `too many failed logins; try again in ${wait} s`, { details: { retryAfterSeconds: wait } });
+        throw new AppError('too_many_requests', { reason: `too many failed logins; try again in ${wait} s` }, { details: { retryAfterSeconds: wait } });
       }
       const { token } = c.req.valid('json');
       const principal = await deps.auth.authenticate(token);
       if (!principal) {
         deps.loginLimiter.recordFailure(client);
         c.get('logger').warn({ client }, 'failed web login');
-        throw new AppError('unauthorized', 'that token is not valid');
+        throw new AppError('unauthorized', { reason: 'that token is not valid' });
       }
       if (principal.kind !== 'admin') {
         deps.loginLimiter.recordFailure(client);
-        throw new AppError('forbidden', 'the web UI needs the admin token; bot tokens are for the API');
+        throw new AppError('forbidden', { reason: 'the web UI needs the admin token; bot tokens are for the API' });
       }
       const { id } = await deps.sessions.create();
       setCookie(c, SESSION_COOKIE, id, {

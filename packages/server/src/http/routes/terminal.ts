@@ -58,11 +58,11 @@ export function terminalRoutes(deps: { terminal: TerminalService; webSockets: We
       // (or a key) the request is never upgraded, and the shell would hold a terminal place for nothing.
       const connection = (c.req.header('connection') ?? '').toLowerCase().split(',').map((t) => t.trim());
       if ((c.req.header('upgrade') ?? '').toLowerCase() !== 'websocket' || !connection.includes('upgrade') || !c.req.header('sec-websocket-key')) {
-        throw new AppError('validation_failed', 'this route is a WebSocket: connect with a WebSocket handshake (Connection: Upgrade, Upgrade: websocket)');
+        throw new AppError('validation_failed', { reason: 'this route is a WebSocket: connect with a WebSocket handshake (Connection: Upgrade, Upgrade: websocket)' });
       }
       const origin = c.req.header('origin');
       if (origin !== undefined && !isSameOrigin(origin, c.req.header('host'))) {
-        throw new AppError('forbidden', `a terminal cannot be opened from another origin (Origin: ${origin})`);
+        throw new AppError('forbidden', { reason: `a terminal cannot be opened from another origin (Origin: ${origin})` });
       }
       const { bot } = c.req.valid('param');
       const { cols, rows } = c.req.valid('query');
@@ -70,7 +70,7 @@ export function terminalRoutes(deps: { terminal: TerminalService; webSockets: We
       const session = await deps.terminal.open(bot, { cols: cols ?? 80, rows: rows ?? 24 });
       if (c.get('revoked').aborted) {
         void session.kill();
-        throw new AppError('unauthorized', 'the token was revoked');
+        throw new AppError('unauthorized', { reason: 'the token was revoked' });
       }
       const log = c.get('logger').child({ bot });
       const events = terminalEvents(session, { idleMs: deps.terminal.idleMs, logger: log, endWhenRevoked: (end) => endWhenRevoked(c, end) });

@@ -118,7 +118,7 @@ export class FakeDriver implements RuntimeDriver {
     await this.enter('pullImage', ref);
     signal?.throwIfAborted();
     if (!this.pullable.has(ref)) {
-      throw new AppError('image_not_found', `image ${ref} was not found: manifest unknown (fake)`, { details: { image: ref } });
+      throw new AppError('image_not_found', { image: ref, reason: 'manifest unknown (fake)' }, { details: { image: ref } });
     }
     // Two layers of fixed sizes, fetched in halves.
     const sizes = [1_000_000, 250_000];
@@ -147,12 +147,12 @@ export class FakeDriver implements RuntimeDriver {
     options.signal?.throwIfAborted();
     const unknown = spec.cdiDevices.filter((d) => !this.cdi.has(d));
     if (unknown.length > 0) {
-      throw new AppError('cdi_unresolvable', `unresolvable CDI devices ${unknown.join(', ')}`, { details: { devices: unknown } });
+      throw new AppError('cdi_unresolvable', { devices: unknown.join(', ') }, { details: { devices: unknown } });
     }
     const image = this.images.get(spec.image);
-    if (!image) throw new AppError('image_not_found', `image ${spec.image} is not present locally`, { details: { image: spec.image } });
+    if (!image) throw new AppError('image_not_found', { image: spec.image, reason: 'it is not present locally' }, { details: { image: spec.image } });
     if (this.find(spec.name)) {
-      throw new AppError('container_exists', `the container name "${spec.name}" is already in use`, { details: { name: spec.name } });
+      throw new AppError('container_exists', { target: spec.name, reason: 'the name is in use' }, { details: { name: spec.name } });
     }
     const net = spec.network === 'bridge' ? spec.privateNetwork : undefined;
     if (net && !this.networks.has(net.name)) this.networks.set(net.name, { ...net.labels });
@@ -215,7 +215,7 @@ export class FakeDriver implements RuntimeDriver {
     await this.enter('removeNetwork', name);
     // Like Podman without force: a network in use stays.
     const users = [...this.containers.values()].filter((c) => c.spec.network === 'bridge' && c.spec.privateNetwork?.name === name);
-    if (users.length > 0) throw new AppError('internal', `network ${name} is in use by ${users.length} container(s)`);
+    if (users.length > 0) throw new AppError('internal', { reason: `network ${name} is in use by ${users.length} container(s)` });
     this.networks.delete(name);
   }
 
@@ -223,7 +223,7 @@ export class FakeDriver implements RuntimeDriver {
     await this.enter('renameContainer', id);
     const c = this.get(id);
     const other = this.find(name);
-    if (other && other !== c) throw new AppError('container_exists', `the container name "${name}" is already in use`, { details: { name } });
+    if (other && other !== c) throw new AppError('container_exists', { target: name, reason: 'the name is in use' }, { details: { name } });
     c.state.name = name;
     c.spec.name = name;
   }
@@ -262,7 +262,7 @@ export class FakeDriver implements RuntimeDriver {
     await this.enter('exec', id);
     const c = this.get(id);
     if (c.state.state !== 'running') {
-      throw new AppError('container_not_running', `container ${c.state.name} is not running`, { details: { id } });
+      throw new AppError('container_not_running', { target: c.state.name, reason: 'it is stopped' }, { details: { id } });
     }
     const [cmd, ...args] = command;
     const limit = options.maxOutputBytes ?? MAX_SHORT_EXEC_OUTPUT;
@@ -307,7 +307,7 @@ export class FakeDriver implements RuntimeDriver {
     await this.enter('pauseContainer', id);
     const c = this.get(id);
     if (c.state.state === 'paused') return;
-    if (c.state.state !== 'running') throw new AppError('container_not_running', `container ${c.state.name} is not running`, { details: { id } });
+    if (c.state.state !== 'running') throw new AppError('container_not_running', { target: c.state.name, reason: 'it is stopped' }, { details: { id } });
     c.state.state = 'paused';
   }
 
@@ -315,7 +315,7 @@ export class FakeDriver implements RuntimeDriver {
     await this.enter('unpauseContainer', id);
     const c = this.get(id);
     if (c.state.state === 'running') return;
-    if (c.state.state !== 'paused') throw new AppError('container_not_running', `container ${c.state.name} is not paused`, { details: { id } });
+    if (c.state.state !== 'paused') throw new AppError('container_not_running', { target: c.state.name, reason: 'it is not paused' }, { details: { id } });
     c.state.state = 'running';
   }
 
@@ -352,7 +352,7 @@ export class FakeDriver implements RuntimeDriver {
     await this.enter('execStream', id);
     const c = this.get(id);
     if (c.state.state !== 'running') {
-      throw new AppError('container_not_running', `container ${c.state.name} is not running`, { details: { id } });
+      throw new AppError('container_not_running', { target: c.state.name, reason: 'it is stopped' }, { details: { id } });
     }
     return fakeExecSession(options, () => this.exec(id, options.command, { ...(options.env && { env: options.env }), ...(options.cwd && { cwd: options.cwd }) }));
   }
@@ -391,7 +391,7 @@ export class FakeDriver implements RuntimeDriver {
 
   private async enter(method: DelayedCall, arg: unknown): Promise<void> {
     this.calls.push({ method, arg });
-    if (this.engineFault) throw new AppError(this.engineFault, `fake: the engine is ${this.engineFault === 'runtime_timeout' ? 'frozen' : 'gone'}`);
+    if (this.engineFault) throw new AppError(this.engineFault, { what: 'fake engine call', reason: `fake: the engine is ${this.engineFault === 'runtime_timeout' ? 'frozen' : 'gone'}` });
     const d = this.options.delayMs;
     const ms = typeof d === 'number' ? d : (d?.[method] ?? 0);
     if (ms > 0) await new Promise((r) => setTimeout(r, ms));
@@ -406,7 +406,7 @@ export class FakeDriver implements RuntimeDriver {
 
   private get(idOrName: string): FakeContainer {
     const c = this.find(idOrName);
-    if (!c) throw new AppError('container_not_found', `no container with name or ID "${idOrName}"`, { details: { id: idOrName } });
+    if (!c) throw new AppError('container_not_found', { target: idOrName, reason: 'no container with that name or ID' }, { details: { id: idOrName } });
     return c;
   }
 

@@ -110,7 +110,7 @@ describe('toAppError', () => {
     });
     expect(err).toBeInstanceOf(AppError);
     expect(err).toMatchObject({ code: 'insufficient_storage', status: 507, details: { storage: 'engine' } });
-    expect((err as AppError).message).toMatch(/^commit container abc failed: the container engine's storage is full/);
+    expect((err as AppError).message).toMatch(/^commit container abc ran out of space: the container engine's storage is full/);
   });
 
   it('keeps other engine failures as they were', () => {

@@ -1,7 +1,6 @@
 import http from 'node:http';
 import type { IncomingMessage } from 'node:http';
 import { AppError } from '../../errors.js';
-import type { ErrorCode } from '@berth/contract';
 
 /**
  * A small HTTP client for Podman's REST API over its unix socket: JSON requests, JSON-lines
@@ -296,48 +295,55 @@ export function toAppError(err: unknown, ctx: MapContext = {}): unknown {
   if (isAbortError(err)) return err;
   const what = ctx.action ? `${ctx.action}${ctx.ref ? ` ${ctx.ref}` : ''}` : 'Podman request';
   if (err instanceof EngineConnectionError) {
-    return new AppError('runtime_unavailable', `Podman is not answering: ${err.message}`, { cause: err });
+    return new AppError('runtime_unavailable', { reason: `Podman: ${err.message}` }, { cause: err });
   }
   if (err instanceof EngineTimeoutError) {
-    return new AppError('runtime_timeout', `${what} timed out: ${err.message}`, { cause: err });
+    return new AppError('runtime_timeout', { what, reason: err.message }, { cause: err });
   }
   // The connection dropped mid-answer (the engine died or restarted).
   const errno = (err as NodeJS.ErrnoException | null)?.code;
   if (errno && (CONNECTION_CODES.has(errno) || errno === 'ERR_STREAM_PREMATURE_CLOSE')) {
-    return new AppError('runtime_unavailable', `Podman is not answering: ${what} failed (${errno})`, { cause: err });
+    return new AppError('runtime_unavailable', { reason: `Podman: ${what} failed (${errno})` }, { cause: err });
   }
   if (err instanceof EngineHttpError) {
     const text = `${err.message} ${err.engineCause}`;
     if (/no space left on device|disk quota exceeded/i.test(text)) {
-      return new AppError('insufficient_storage', `${what} failed: the container engine's storage is full (${err.message})`, {
+      return new AppError('insufficient_storage', { what, storage: "the container engine's storage" }, {
         cause: err,
         details: { storage: 'engine', engineStatus: err.status, engineMessage: err.message },
       });
     }
-    const code = classify(err.status, text, ctx);
-    const message = code === 'cdi_unresolvable' ? cdiMessage(err.message) : `${what} failed: ${err.message}`;
-    return new AppError(code, message, { cause: err, details: { engineStatus: err.status, engineMessage: err.message } });
+    return classify(err, text, what, ctx);
   }
   const message = err instanceof Error ? err.message : String(err);
-  return new AppError('internal', `${what} failed: ${message}`, { cause: err });
+  return new AppError('internal', { reason: `${what} failed: ${message}` }, { cause: err });
 }
 
-function classify(status: number, text: string, ctx: MapContext): ErrorCode {
-  if (/unresolvable CDI devices/i.test(text)) return 'cdi_unresolvable';
-  if (/image not known|no such image|manifest unknown|repository does not exist/i.test(text)) return 'image_not_found';
-  if (/no such container|no container with (name|id)/i.test(text)) return 'container_not_found';
-  if (/can only create exec sessions on running containers|container state improper|is not running/i.test(text)) {
-    return 'container_not_running';
+/** The Berth error an engine's HTTP error stands for, by its status and wording. */
+function classify(err: EngineHttpError, text: string, what: string, ctx: MapContext): AppError {
+  const options = { cause: err, details: { engineStatus: err.status, engineMessage: err.message } };
+  const target = ctx.ref ?? 'the container';
+  if (/unresolvable CDI devices/i.test(text)) return new AppError('cdi_unresolvable', { devices: cdiDevices(err.message) }, options);
+  if (/image not known|no such image|manifest unknown|repository does not exist/i.test(text)) {
+    return new AppError('image_not_found', { image: ctx.ref ?? '', reason: err.message }, options);
   }
-  if (/name .*already in use/i.test(text)) return 'container_exists';
-  if (status === 404) return ctx.resource === 'image' ? 'image_not_found' : 'container_not_found';
-  return 'internal';
+  if (/no such container|no container with (name|id)/i.test(text)) return new AppError('container_not_found', { target, reason: err.message }, options);
+  if (/can only create exec sessions on running containers|container state improper|is not running/i.test(text)) {
+    return new AppError('container_not_running', { target, reason: err.message }, options);
+  }
+  if (/name .*already in use/i.test(text)) return new AppError('container_exists', { target, reason: err.message }, options);
+  if (err.status === 404) {
+    return ctx.resource === 'image'
+      ? new AppError('image_not_found', { image: ctx.ref ?? '', reason: err.message }, options)
+      : new AppError('container_not_found', { target, reason: err.message }, options);
+  }
+  return new AppError('internal', { reason: `${what} failed: ${err.message}` }, options);
 }
 
-/** Keeps Podman's own wording from "unresolvable CDI devices" on (it names the devices). */
-function cdiMessage(engineMessage: string): string {
-  const at = engineMessage.search(/unresolvable CDI devices/i);
-  return at >= 0 ? engineMessage.slice(at) : `unresolvable CDI devices: ${engineMessage}`;
+/** The device names from Podman's "unresolvable CDI devices" wording. */
+function cdiDevices(engineMessage: string): string {
+  const at = engineMessage.search(/unresolvable CDI devices:?\s*/i);
+  return at >= 0 ? engineMessage.slice(at).replace(/^unresolvable CDI devices:?\s*/i, '') : engineMessage;
 }
 
 function isAbortError(err: unknown): boolean {

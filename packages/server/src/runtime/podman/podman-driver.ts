@@ -210,7 +210,7 @@ export class PodmanDriver implements RuntimeDriver {
     const { signal } = options;
     checkCdiNamesForPodman43(spec.cdiDevices);
     const image = options.image ?? (await this.inspectImage(spec.image));
-    if (!image) throw new AppError('image_not_found', `image ${spec.image} is not present locally`, { details: { image: spec.image } });
+    if (!image) throw new AppError('image_not_found', { image: spec.image, reason: 'it is not present locally' }, { details: { image: spec.image } });
     signal?.throwIfAborted();
 
     const resourceLimits: Record<string, unknown> = { pids: { limit: spec.resources.pidsLimit } };
@@ -294,7 +294,7 @@ export class PodmanDriver implements RuntimeDriver {
       // Made already (an earlier container of the bot, or a concurrent create): it must be one of ours.
       const { body } = await this.client.json<LibpodNetwork>({ path: `${LIBPOD}/networks/${encodeURIComponent(net.name)}/json`, signal });
       if (body.network_interface !== bridge || !Object.entries(net.labels).every(([k, v]) => body.labels?.[k] === v)) {
-        throw new AppError('internal', `network ${net.name} exists but was not made for this container (bridge ${body.network_interface ?? '?'}, expected ${bridge})`);
+        throw new AppError('internal', { reason: `network ${net.name} exists but was not made for this container (bridge ${body.network_interface ?? '?'}, expected ${bridge})` });
       }
     } catch (err) {
       throw toAppError(err, ctx);
@@ -407,7 +407,7 @@ export class PodmanDriver implements RuntimeDriver {
       );
       if (status === 404) return null;
       // Checked, not trusted: a number the engine could not produce is a failure, not a zero.
-      if (typeof body.SizeRw !== 'number' || !Number.isFinite(body.SizeRw)) throw new AppError('internal', `Podman reported no writable layer size for ${idOrName}`);
+      if (typeof body.SizeRw !== 'number' || !Number.isFinite(body.SizeRw)) throw new AppError('internal', { reason: `Podman reported no writable layer size for ${idOrName}` });
       return Math.max(0, body.SizeRw);
     } catch (err) {
       const mapped = toAppError(err, { resource: 'container', ref: idOrName, action: 'measure the writable layer of container' });
@@ -491,7 +491,7 @@ export class PodmanDriver implements RuntimeDriver {
     // Dockerfile-style LABEL instruction needs no quoting.
     const params = new URLSearchParams({ container: id, repo: name, tag, pause: String(options.pause), format: 'oci' });
     for (const [k, v] of Object.entries(options.labels)) {
-      if (!SAFE_LABEL.test(k) || !SAFE_LABEL.test(v)) throw new AppError('internal', `label ${k}=${v} cannot be set on a commit`);
+      if (!SAFE_LABEL.test(k) || !SAFE_LABEL.test(v)) throw new AppError('internal', { reason: `label ${k}=${v} cannot be set on a commit` });
       params.append('changes', `LABEL ${k}=${v}`);
     }
     let imageId: string;
@@ -590,7 +590,7 @@ export class PodmanDriver implements RuntimeDriver {
       } catch (err) {
         throw toAppError(err, ctx);
       }
-      if (attempt >= 50) throw new AppError('internal', `exec session ${execId} did not report an exit code`);
+      if (attempt >= 50) throw new AppError('internal', { reason: `exec session ${execId} did not report an exit code` });
       await new Promise((r) => setTimeout(r, 20));
     }
   }
@@ -721,16 +721,16 @@ function snapshot(image: string, layers: Map<string, PullLayerProgress>): PullPr
 function pullError(ref: string, message: string): AppError {
   const cause = new Error(message);
   if (/no space left on device|disk quota exceeded/i.test(message)) {
-    return new AppError('insufficient_storage', `pulling ${ref} failed: the container engine's storage is full`, {
+    return new AppError('insufficient_storage', { what: `pulling ${ref}`, storage: "the container engine's storage" }, {
       details: { storage: 'engine', image: ref, reason: 'no_space' },
       cause,
     });
   }
   const reason = pullFailureReason(message);
   if (reason === 'not_found') {
-    return new AppError('image_not_found', `image ${ref} was not found in its registry`, { details: { image: ref, reason }, cause });
+    return new AppError('image_not_found', { image: ref, reason: 'its registry does not have it' }, { details: { image: ref, reason }, cause });
   }
-  return new AppError('image_pull_failed', `pulling ${ref} failed: ${PULL_FAILURE_TEXT[reason]}`, { details: { image: ref, reason }, cause });
+  return new AppError('image_pull_failed', { image: ref, reason: PULL_FAILURE_TEXT[reason] }, { details: { image: ref, reason }, cause });
 }
 
 const PULL_FAILURE_TEXT = {
@@ -770,7 +770,7 @@ function checkCdiNamesForPodman43(names: string[]): void {
     return !m || (m[1] ?? '').length < 2 || (m[2] ?? '').length < 2;
   });
   if (bad.length > 0) {
-    throw new AppError('cdi_unresolvable', `unresolvable CDI devices ${bad.join(', ')} (Podman 4.3 cannot parse these names)`, {
+    throw new AppError('cdi_unresolvable', { devices: `${bad.join(', ')} (Podman 4.3 cannot parse these names)` }, {
       details: { devices: bad },
     });
   }

@@ -147,9 +147,9 @@ export async function startExecSession(deps: ExecSessionDeps, containerId: strin
     socket.destroy();
     const text = Buffer.concat(early.map((f) => f.data)).toString('utf8').trim();
     if (/chdir to cwd/i.test(text)) {
-      throw new AppError('validation_failed', `the working directory ${options.cwd ?? ''} does not exist in the container`, { details: { cwd: options.cwd, engineMessage: text } });
+      throw new AppError('validation_failed', { reason: `the working directory ${options.cwd ?? ''} does not exist in the container` }, { details: { cwd: options.cwd, engineMessage: text } });
     }
-    throw new AppError('internal', `the command could not be started in the container (it needs /bin/sh): ${text.split('\n')[0] ?? ''}`, { details: { engineMessage: text } });
+    throw new AppError('internal', { reason: `the command could not be started in the container (it needs /bin/sh): ${text.split('\n')[0] ?? ''}` }, { details: { engineMessage: text } });
   }
 
   async function* output(): AsyncGenerator<ExecOutputChunk> {
@@ -203,7 +203,7 @@ export async function startExecSession(deps: ExecSessionDeps, containerId: strin
     output: output(),
     exitCode,
     write: async (data) => {
-      if (socket.destroyed || socket.writableEnded) throw new AppError('internal', 'the command’s standard input is closed');
+      if (socket.destroyed || socket.writableEnded) throw new AppError('internal', { reason: 'the command’s standard input is closed' });
       if (socket.write(data)) return;
       await new Promise<void>((resolve) => {
         const done = () => {
@@ -322,7 +322,7 @@ async function waitForExit(client: PodmanClient, execId: string, ctx: { resource
       throw toAppError(err, ctx);
     }
     if (!body.Running && typeof body.ExitCode === 'number') return body.ExitCode;
-    if (Date.now() > deadline) throw new AppError('internal', `exec session ${execId} did not report an exit code`);
+    if (Date.now() > deadline) throw new AppError('internal', { reason: `exec session ${execId} did not report an exit code` });
     await new Promise((r) => setTimeout(r, delay));
     delay = Math.min(delay * 2, 200);
   }

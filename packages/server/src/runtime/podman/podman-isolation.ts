@@ -122,7 +122,7 @@ export class PodmanIsolation {
           await run(family.restore, ['-w', '--noflush'], script);
           return true;
         } catch (err) {
-          throw new AppError('internal', `could not install Berth's network isolation rules with ${family.restore}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+          throw new AppError('internal', { reason: `could not install Berth's network isolation rules with ${family.restore}: ${err instanceof Error ? err.message : String(err)}` }, { cause: err });
         }
       }),
     );

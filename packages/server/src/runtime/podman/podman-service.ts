@@ -166,14 +166,14 @@ class OwnService implements PodmanService {
     for (;;) {
       if (fate.error || fate.exit) {
         const why = fate.error ? fate.error.message : `exited with ${JSON.stringify(fate.exit)}`;
-        throw new AppError('runtime_unavailable', `podman system service could not start (${why}); see ${this.logFile}: ${tail(this.logFile)}`, {
+        throw new AppError('runtime_unavailable', { reason: `podman system service could not start (${why}); see ${this.logFile}: ${tail(this.logFile)}` }, {
           cause: fate.error ?? undefined,
         });
       }
       if (await answers(socketPath, 1_000)) break;
       if (Date.now() > deadline) {
         await this.kill();
-        throw new AppError('runtime_unavailable', `podman system service did not answer on ${socketPath} within ${timeoutMs} ms; see ${this.logFile}: ${tail(this.logFile)}`);
+        throw new AppError('runtime_unavailable', { reason: `podman system service did not answer on ${socketPath} within ${timeoutMs} ms; see ${this.logFile}: ${tail(this.logFile)}` });
       }
       await new Promise((r) => setTimeout(r, 100));
     }
