@@ -73,7 +73,7 @@ class Client {
     });
   }
 
-  received_(event: string, botId: string): Received | undefined {
+  changeFor(event: string, botId: string): Received | undefined {
     return this.received.find((r) => r.event === event && (r.data as ChangeEvent).botId === botId);
   }
 
@@ -174,8 +174,8 @@ describe('SSE with a real EventSource client', () => {
     const client = connect(`${base}/events`, CHANGE_EVENTS);
     await client.until(() => client.received.some((r) => r.event === 'ready'));
     const a = await createBot('alpha');
-    await client.until(() => client.received_('bot.created', a.id) !== undefined);
-    const seen = client.received_('bot.created', a.id)!;
+    await client.until(() => client.changeFor('bot.created', a.id) !== undefined);
+    const seen = client.changeFor('bot.created', a.id)!;
 
     await disconnect(client);
     const b = await createBot('bravo');
@@ -183,7 +183,7 @@ describe('SSE with a real EventSource client', () => {
     await t.berth.changes.flush();
     const before = client.received.length;
     client.letThrough();
-    await client.until(() => client.received_('bot.created', c.id) !== undefined);
+    await client.until(() => client.changeFor('bot.created', c.id) !== undefined);
     const missed = client.received.slice(before).filter((r) => r.event !== 'ready');
     expect(missed.map((r) => [r.event, (r.data as ChangeEvent).botId])).toEqual([
       ['bot.created', b.id],
@@ -199,8 +199,8 @@ describe('SSE with a real EventSource client', () => {
     client.letThrough();
     await client.until(() => client.received.filter((r) => r.event === 'ready').length === 3);
     const d = await createBot('delta');
-    await client.until(() => client.received_('bot.created', d.id) !== undefined);
-    expect(Number(client.received_('bot.created', d.id)!.id)).toBe(Number(seen.id) + 3);
+    await client.until(() => client.changeFor('bot.created', d.id) !== undefined);
+    expect(Number(client.changeFor('bot.created', d.id)!.id)).toBe(Number(seen.id) + 3);
     expect(requests.filter((r) => r.path === '/api/v1/events').map((r) => r.lastEventId)).toEqual([null, seen.id, String(Number(seen.id) + 2)]);
     // Every change once, in order, ids increasing.
     const changes = client.received.filter((r) => r.event === 'bot.created');
@@ -223,7 +223,7 @@ describe('SSE with a real EventSource client', () => {
       { event: 'reset', id: String(latest), data: { reason: 'gap_too_old', oldestSeq: latest, latestSeq: latest } },
     ]);
     const d = await createBot('delta');
-    await client.until(() => client.received_('bot.created', d.id) !== undefined);
-    expect(client.received_('bot.created', d.id)!.id).toBe(String(latest + 1));
+    await client.until(() => client.changeFor('bot.created', d.id) !== undefined);
+    expect(client.changeFor('bot.created', d.id)!.id).toBe(String(latest + 1));
   });
 });
