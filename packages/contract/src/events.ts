@@ -38,3 +38,26 @@ export const ChangeEvent = z.object({
   status: z.string().nullable().optional(),
 });
 export type ChangeEvent = z.infer<typeof ChangeEvent>;
+
+/** The change types of `/events`; each is the SSE event name of its frames. */
+export type ChangeEventType = ChangeEvent['type'];
+
+/**
+ * The other frames of `/events`. `ready` comes first on every connection; its id, when it has one,
+ * is where the stream continues from. `reset` follows it when the `Last-Event-ID` asked for cannot
+ * be resumed from: changes were missed, so the client must list bots and containers again; live
+ * changes follow it. `gap_too_old`: the changes after that id are no longer kept. `unknown_id`:
+ * the id was never given out by this database (another server, or not an id at all).
+ */
+export const ChangeStreamEvents = {
+  ready: z.object({ at: z.string() }),
+  reset: z.object({
+    reason: z.enum(['gap_too_old', 'unknown_id']),
+    /** The oldest change still kept (null when none is). */
+    oldestSeq: z.number().int().nullable(),
+    /** The newest change; the stream continues after it (this frame's id). */
+    latestSeq: z.number().int(),
+  }),
+} as const;
+export type ChangeStreamReady = z.infer<typeof ChangeStreamEvents.ready>;
+export type ChangeStreamReset = z.infer<typeof ChangeStreamEvents.reset>;

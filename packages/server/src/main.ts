@@ -77,6 +77,7 @@ async function main(): Promise<void> {
     void (async () => {
       await berth.pauses.stop().catch(() => undefined);
       await berth.diskLimits.stop().catch(() => undefined);
+      await berth.changes.flush();
       await store.close().catch(() => undefined);
       await driver.close().catch(() => undefined);
       await service.stop().catch(() => undefined);

@@ -19,6 +19,7 @@ import { createWebSocketSupport } from './http/websocket.js';
 import type { Logger } from './logger.js';
 import type { ContainerState, RuntimeDriver } from './runtime/driver.js';
 import { podmanRegistryHosts } from './runtime/podman/podman-registries.js';
+import { ChangeLogStore } from './store/change-log-store.js';
 import { ensureInstanceId } from './store/instance-id.js';
 import { SnapshotStore } from './store/snapshot-store.js';
 import type { Store } from './store/store.js';
@@ -33,7 +34,8 @@ export async function composeBerth(options: { config: Readonly<Config>; logger: 
   const failpoints = Failpoints.parse(config.failpoints, { dir: config.home });
   if (failpoints.active) logger.warn({ failpoints: config.failpoints }, 'fault-injection points are set (BERTH_FAILPOINTS): for tests only');
   const { id: instanceId, created: newInstance } = await ensureInstanceId(store);
-  const changes = new ChangeFeed();
+  // Numbered by the database, so `/events` clients resume across disconnects and restarts.
+  const changes = new ChangeFeed({ log: new ChangeLogStore(store.db), logger });
   const operations = new Operations({ store, logger, changes });
   const cdi = new CdiRegistry({ specDirs: config.cdiSpecDirs });
   const paths = new BotPaths(config.home);

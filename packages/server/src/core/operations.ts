@@ -250,6 +250,16 @@ export class Operations {
     return ending ? { ...row, status: ending.status, error: ending.error, finished_at: ending.finishedAt } : row;
   }
 
+  /**
+   * The seq of an ended operation's last event (`done` or `error`; 0 when it has none), or null
+   * while it runs: a client that has seen that far has seen everything.
+   */
+  async lastSeqIfEnded(id: string): Promise<number | null> {
+    const op = this.withEnding(await this.deps.store.mustGetOperation(id));
+    if (op.status === 'running') return null;
+    return Math.max(this.endings.unrecorded(id)?.event?.seq ?? 0, await this.deps.store.lastEventSeq(id));
+  }
+
   /** Resolves when the operation is no longer running (immediately for finished ones). */
   async settled(id: string): Promise<void> {
     await this.finished.get(id);

@@ -18,6 +18,17 @@ export function lastEventId(c: Context): number {
 }
 
 /**
+ * The `Last-Event-ID` of an `/events` reconnect: null when none is sent (a first connection). An id
+ * that is not a whole number was never given out: it reads as past every id, so it is reported as unknown.
+ */
+export function changeResumeId(c: Context): number | null {
+  const raw = c.req.header('last-event-id') ?? c.req.query('lastEventId');
+  if (raw === undefined || raw.trim() === '') return null;
+  const n = Number(raw);
+  return Number.isSafeInteger(n) && n >= 0 ? n : Number.POSITIVE_INFINITY;
+}
+
+/**
  * Streams SSE frames with a comment heartbeat every 15 s. `produce` gets an AbortSignal that fires
  * when the client goes away; the work behind the stream is never cancelled by that. Revoking the
  * credential that opened the stream (http/live.ts) fires it too, and closes the stream at once.

@@ -149,4 +149,17 @@ export const migrations: Record<string, Migration> = {
       await db.schema.alterTable('bots').addColumn('disk_limit_mb', 'integer').execute();
     },
   },
+  '0010_change_log': {
+    async up(db: Kysely<unknown>) {
+      // Recent bot and container changes, so that `/events` ids survive a restart and a client can
+      // resume with Last-Event-ID. AUTOINCREMENT: a seq is never reused, even after the newest is pruned.
+      await db.schema
+        .createTable('change_log')
+        .addColumn('seq', 'integer', (c) => c.primaryKey().autoIncrement())
+        .addColumn('at', 'text', (c) => c.notNull())
+        .addColumn('event', 'text', (c) => c.notNull())
+        .addColumn('data', 'text', (c) => c.notNull())
+        .execute();
+    },
+  },
 };

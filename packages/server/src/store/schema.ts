@@ -121,6 +121,16 @@ export interface TasksTable {
   finished_at: string | null;
 }
 
+/** Recent changes of the `/events` stream, pruned to a bounded history (ChangeLogStore). */
+export interface ChangeLogTable {
+  seq: Generated<number>;
+  at: string;
+  /** The change's type, the SSE event name. */
+  event: string;
+  /** JSON ChangeEvent. */
+  data: string;
+}
+
 export interface Database {
   snapshots: SnapshotsTable;
   bots: BotsTable;
@@ -131,5 +141,6 @@ export interface Database {
   tokens: TokensTable;
   tasks: TasksTable;
   web_sessions: WebSessionsTable;
+  change_log: ChangeLogTable;
 }
 

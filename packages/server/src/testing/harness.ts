@@ -50,6 +50,7 @@ export async function startTestBerth(options: { driver: RuntimeDriver; cdiSpecDi
       berth.sessions.stop();
       await berth.pauses.stop();
       await berth.diskLimits.stop();
+      await berth.changes.flush();
       await store.close();
       if (!options.home) fs.rmSync(home, { recursive: true, force: true });
     },

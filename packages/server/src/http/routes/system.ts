@@ -8,7 +8,7 @@ import type { CdiRegistry } from '../../cdi/cdi-registry.js';
 import type { RuntimeDriver } from '../../runtime/driver.js';
 import { isAppError } from '../../errors.js';
 import type { AppEnv } from '../context.js';
-import { lastEventId, pipeOperationEvents, sseResponse } from '../sse.js';
+import { changeResumeId, lastEventId, pipeOperationEvents, sseResponse } from '../sse.js';
 import { errorResponse, jsonContent, sseContent } from './openapi.js';
 
 export interface SystemDeps {
@@ -74,33 +74,31 @@ export function systemRoutes(deps: SystemDeps, app: OpenAPIHono<AppEnv>): void {
       tags: ['operations'],
       summary: 'The operation’s events as SSE; resumable with Last-Event-ID',
       request: { params: OpParam },
-      responses: { 200: sseContent('events after Last-Event-ID, then live ones until done or error'), 404: errorResponse('no such operation') },
+      responses: {
+        200: sseContent('events after Last-Event-ID, then live ones until done or error'),
+        204: { description: 'the operation has ended and has no events after Last-Event-ID: an EventSource stops reconnecting' },
+        404: errorResponse('no such operation'),
+      },
     }),
     async (c) => {
       const { op } = c.req.valid('param');
       await deps.operations.get(op);
       const afterSeq = lastEventId(c);
+      // An EventSource reconnects whenever a stream ends; only a 204 makes it stop.
+      const end = await deps.operations.lastSeqIfEnded(op);
+      if (end !== null && afterSeq >= end) return c.body(null, 204) as never;
       return sseResponse(c, (send, signal) => pipeOperationEvents(deps.operations.events(op, { afterSeq, signal }), send)) as never;
     },
   );
 
   app.openapi(
     createRoute({ method: 'get', path: '/events', tags: ['system'], summary: 'Every bot and container change, as SSE', responses: { 200: sseContent('change events') } }),
-    (c) =>
-      sseResponse(c, async (send, signal) => {
-        // Writes are chained so frames keep their order and only the last one is held.
-        let last: Promise<void> = Promise.resolve();
-        let seq = 0;
-        const unsubscribe = deps.changes.subscribe((change) => {
-          last = last.then(() => send(change.type, change, ++seq)).catch(() => undefined);
-        });
-        try {
-          await send('ready', { at: new Date().toISOString() });
-          if (!signal.aborted) await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
-        } finally {
-          unsubscribe();
-        }
-        await last;
-      }) as never,
+    (c) => {
+      // Ids come from the change log: a reconnect with Last-Event-ID gets what it missed (ChangeFeed.follow).
+      const after = changeResumeId(c);
+      return sseResponse(c, async (send, signal) => {
+        for await (const frame of deps.changes.follow({ after, signal })) await send(frame.event, frame.data, frame.id);
+      }) as never;
+    },
   );
 }
