@@ -40,6 +40,12 @@ export const ERROR_STATUS = {
   /** The bot is at its `diskLimitMb` (data dir + writable layer); `details` has the limit and usage. */
   disk_limit_exceeded: 507,
   not_found: 404,
+  /** The path exists but not with this method; the answer's `Allow` header lists the ones it has. */
+  method_not_allowed: 405,
+  /** The body's Content-Type is not one the route reads. */
+  unsupported_media_type: 415,
+  /** A `Range` that starts past the end of the file; `Content-Range` gives the size. */
+  range_not_satisfiable: 416,
   internal: 500,
 } as const;
 
