@@ -1,8 +1,7 @@
 import { useState, type FormEvent } from 'react';
 import { berth } from '../api.js';
-import { BotConfigFields, EMPTY_DRAFT, createBody, type ConfigDraft } from '../components/bot-config-fields.js';
-import { useHostDevices } from '../components/cdi-devices-field.js';
 import { ErrorMessage } from '../components/error-message.js';
+import { BotConfigFields, createBody, EMPTY_DRAFT, useHostDevices, type ConfigDraft } from '../lifecycle/index.js';
 import { Link, botPath, navigate, useTitle } from '../router.js';
 
 /** New bot: its name and config; optionally its container is created right away. */

@@ -1,12 +1,9 @@
 import { useEffect, useState } from 'react';
 import { parseCdiDeviceList, type Bot, type Container } from '@berth/contract';
 import { berth } from '../api.js';
-import { CDI_NOTE, CdiDevicesField, useHostDevices } from '../components/cdi-devices-field.js';
 import { ErrorMessage } from '../components/error-message.js';
-
-function same(a: readonly string[], b: readonly string[]): boolean {
-  return a.length === b.length && a.every((x, i) => x === b[i]);
-}
+import { CDI_NOTE, sameDevices as same } from './cdi-devices.js';
+import { CdiDevicesField, useHostDevices } from './cdi-devices-field.js';
 
 /**
  * Advanced options (collapsed): the bot's CDI devices. Saving changes the bot's config only; the
