@@ -32,6 +32,7 @@ function isBotTab(s: string): s is BotTab {
   return (BOT_TABS as readonly string[]).includes(s);
 }
 
+/** A bot's page; the Container tab has the short address, except for a bot named `new` (that is New bot). */
 export function botPath(bot: string, tab: BotTab = 'container'): string {
-  return `/bots/${encodeURIComponent(bot)}${tab === 'container' ? '' : `/${tab}`}`;
+  return `/bots/${encodeURIComponent(bot)}${tab === 'container' && bot !== 'new' ? '' : `/${tab}`}`;
 }
