@@ -2,7 +2,7 @@ import { useEffect, useState } from 'react';
 import { parseCdiDeviceList, type Bot, type Container } from '@berth/contract';
 import { berth } from '../api.js';
 import { ErrorMessage } from '../components/error-message.js';
-import { CDI_NOTE, sameDevices as same } from './cdi-devices.js';
+import { CDI_NOTE, followSavedDevices, sameDevices as same } from './cdi-devices.js';
 import { CdiDevicesField, useHostDevices } from './cdi-devices-field.js';
 
 /**
@@ -20,10 +20,10 @@ export function AdvancedOptions({ bot, container, onBotChanged, onRecreate, recr
   const [base, setBase] = useState(bot.cdiDevices);
   useEffect(() => {
     if (!same(base, bot.cdiDevices)) {
-      if (same(parseCdiDeviceList(draft), base)) setDraft(bot.cdiDevices.join('\n'));
+      setDraft((d) => followSavedDevices(d, base, bot.cdiDevices));
       setBase(bot.cdiDevices);
     }
-  }, [bot.cdiDevices, base, draft]);
+  }, [bot.cdiDevices, base]);
 
   const dirty = !same(parseCdiDeviceList(draft), bot.cdiDevices);
   const effective = container?.cdiDevices ?? null;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { CreateBotBody, PatchBotBody, type Bot } from '@berth/contract';
-import { createBody, draftFromBot, EMPTY_DRAFT, needsRecreate, parseEnv, parseNumberField, patchBody } from './bot-config.js';
+import { BotName, CreateBotBody, PatchBotBody, type Bot } from '@berth/contract';
+import { BOT_NAME_PATTERN, createBody, draftFromBot, EMPTY_DRAFT, needsRecreate, parseEnv, parseNumberField, patchBody } from './bot-config.js';
 
 const bot: Bot = {
   id: 'bot_1',
@@ -113,5 +113,15 @@ describe('needsRecreate', () => {
     expect(needsRecreate(bot, { ...bot, resources: { ...bot.resources, cpus: 2 } })).toBe(true);
     expect(needsRecreate(bot, { ...bot, network: 'none' })).toBe(true);
     expect(needsRecreate(bot, { ...bot, env: { A: '2' } })).toBe(true);
+  });
+});
+
+describe('the bot name field', () => {
+  it('accepts in the browser what the server accepts, and refuses what it refuses', () => {
+    // Browsers match `pattern` as a whole, with the `v` flag; the length is held by maxLength.
+    const field = new RegExp(`^(?:${BOT_NAME_PATTERN})$`, 'v');
+    for (const name of ['alpha', 'bot-1', '9', 'a-', '-a', 'Alpha', 'a_b', 'a.b', 'a b', 'é']) {
+      expect(field.test(name), name).toBe(BotName.safeParse(name).success);
+    }
   });
 });

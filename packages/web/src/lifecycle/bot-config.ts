@@ -29,6 +29,9 @@ export function draftFromBot(bot: Bot): ConfigDraft {
   };
 }
 
+/** The rule the server holds bot names to, for the name field's `pattern`. */
+export const BOT_NAME_PATTERN = '[a-z0-9][a-z0-9\\-]*';
+
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 /** `KEY=value` per line; blank lines and `#` comments are skipped. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { gpuChoice, isGpu, sameDevices, toggleDevice, toggleGpu } from './cdi-devices.js';
+import { followSavedDevices, gpuChoice, isGpu, sameDevices, toggleDevice, toggleGpu } from './cdi-devices.js';
 
 const host = (...names: string[]) => names.map((name) => ({ name, specFile: '/etc/cdi/x.yaml' }));
 
@@ -41,5 +41,15 @@ describe('the devices text and its checkboxes', () => {
     expect(sameDevices(['a', 'b'], ['b', 'a'])).toBe(false);
     expect(sameDevices(['a'], ['a', 'b'])).toBe(false);
     expect(sameDevices([], [])).toBe(true);
+  });
+});
+
+describe('followSavedDevices', () => {
+  it('follows devices saved elsewhere while the field has no edits of its own', () => {
+    expect(followSavedDevices('a.com/b=1, a.com/b=2', ['a.com/b=1', 'a.com/b=2'], ['x.com/y=0'])).toBe('x.com/y=0');
+  });
+
+  it('keeps edits the person is making', () => {
+    expect(followSavedDevices('a.com/b=1\nnew.com/z=0', ['a.com/b=1'], ['x.com/y=0'])).toBe('a.com/b=1\nnew.com/z=0');
   });
 });

@@ -41,3 +41,11 @@ export function toggleGpu(text: string, gpus: readonly string[], on: boolean): s
 export function sameDevices(a: readonly string[], b: readonly string[]): boolean {
   return a.length === b.length && a.every((x, i) => x === b[i]);
 }
+
+/**
+ * The devices field after the bot's saved devices changed elsewhere (another tab, Settings): it follows
+ * them unless it holds edits of its own, which are kept.
+ */
+export function followSavedDevices(draft: string, before: readonly string[], after: readonly string[]): string {
+  return sameDevices(parseCdiDeviceList(draft), before) ? after.join('\n') : draft;
+}
