@@ -15,4 +15,14 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_' }],
     },
   },
+  {
+    // The web UI's capability folders reach each other only through their index.js.
+    files: ['packages/web/src/**/*.ts', 'packages/web/src/**/*.tsx'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { patterns: [{ regex: '^\\.\\./(lifecycle|snapshots|data|files|terminal|tokens)/(?!index\\.js$)', message: 'Reach another capability through its index.js.' }] },
+      ],
+    },
+  },
 );
