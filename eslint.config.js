@@ -21,4 +21,14 @@ export default tseslint.config(
     plugins: { berth: { rules: { 'capability-boundaries': capabilityBoundaries } } },
     rules: { 'berth/capability-boundaries': 'error' },
   },
+  {
+    // The web UI's capability folders reach each other only through their index.js.
+    files: ['packages/web/src/**/*.ts', 'packages/web/src/**/*.tsx'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { patterns: [{ regex: '^\\.\\./(lifecycle|snapshots|data|files|terminal|tokens)/(?!index\\.js$)', message: 'Reach another capability through its index.js.' }] },
+      ],
+    },
+  },
 );

@@ -45,6 +45,12 @@ export const ERRORS = {
   /** The bot is at its `diskLimitMb` (data dir + writable layer); `details` has the limit and usage. */
   disk_limit_exceeded: { status: 507, message: '{reason}' },
   not_found: { status: 404, message: '{reason}' },
+  /** A known path asked with a method it does not answer; `Allow` lists those it does. */
+  method_not_allowed: { status: 405, message: '{method} is not allowed on {path}; it answers {allow}' },
+  /** A body in a media type the route does not take (e.g. text/plain where JSON is expected). */
+  unsupported_media_type: { status: 415, message: 'this route takes {expected}, not {given}' },
+  /** A `Range` that starts past the end; `Content-Range: bytes *\/<size>` gives the size. */
+  range_not_satisfiable: { status: 416, message: 'the range {range} starts past the end of {path} ({size} bytes)' },
   internal: { status: 500, message: '{reason}' },
 } as const satisfies Record<string, { status: number; message: string }>;
 

@@ -1,6 +1,8 @@
 import { useEffect, useSyncExternalStore, type AnchorHTMLAttributes, type MouseEvent } from 'react';
 
-/** A tiny history router: the URL is the state, so a reload lands on the same page and tab. */
+export { BOT_TABS, botPath, matchRoute, type BotTab, type Route } from './routes.js';
+
+/** A tiny history router over routes.ts: the URL is the state, so a reload lands on the same page and tab. */
 const listeners = new Set<() => void>();
 
 function subscribe(listener: () => void): () => void {
@@ -22,33 +24,6 @@ export function navigate(to: string, options: { replace?: boolean } = {}): void 
 
 export function usePath(): string {
   return useSyncExternalStore(subscribe, () => window.location.pathname);
-}
-
-export type Route =
-  | { page: 'login' }
-  | { page: 'bots' }
-  | { page: 'new-bot' }
-  | { page: 'bot'; bot: string; tab: BotTab }
-  | { page: 'not-found' };
-
-export const BOT_TABS = ['container', 'files', 'terminal', 'settings'] as const;
-export type BotTab = (typeof BOT_TABS)[number];
-
-export function matchRoute(path: string): Route {
-  const parts = path.split('/').filter(Boolean).map((p) => decodeURIComponent(p));
-  if (parts.length === 0) return { page: 'bots' };
-  if (parts[0] === 'login' && parts.length === 1) return { page: 'login' };
-  if (parts[0] === 'bots' && parts.length === 1) return { page: 'bots' };
-  if (parts[0] === 'bots' && parts[1] === 'new' && parts.length === 2) return { page: 'new-bot' };
-  if (parts[0] === 'bots' && parts[1] && parts.length <= 3) {
-    const tab = (parts[2] ?? 'container') as BotTab;
-    if (BOT_TABS.includes(tab)) return { page: 'bot', bot: parts[1], tab };
-  }
-  return { page: 'not-found' };
-}
-
-export function botPath(bot: string, tab: BotTab = 'container'): string {
-  return `/bots/${encodeURIComponent(bot)}${tab === 'container' ? '' : `/${tab}`}`;
 }
 
 /** An anchor that navigates without reloading; modified clicks (new tab) behave as usual. */

@@ -144,7 +144,7 @@ describe('ChangeFeed', () => {
     const spyLogger = Object.assign(Object.create(logger) as Logger, { warn: (_: unknown, msg: string) => warnings.push(msg), info: () => undefined });
     let full = true;
     const fullDisk = Object.create(log) as ChangeLogStore;
-    fullDisk.append = (rows) => (full ? Promise.reject(new AppError('insufficient_storage', 'the disk is full')) : log.append(rows));
+    fullDisk.append = (rows) => (full ? Promise.reject(new AppError('insufficient_storage', { what: 'the change log', storage: 'the disk' })) : log.append(rows));
     const feed = new ChangeFeed({ log: fullDisk, logger: spyLogger });
     const frames = feed.follow({ after: null, signal: abort.signal });
     expect((await frames.next()).value).toEqual({ event: 'ready', data: { at: expect.any(String) }, id: 0 });

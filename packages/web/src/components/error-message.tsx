@@ -1,4 +1,4 @@
-import { explainError } from '../api.js';
+import { explainError } from './explain-error.js';
 
 /** An error as a person reads it: what happened in plain words, then the server's own message. */
 export function ErrorMessage({ error, onDismiss }: { error: unknown; onDismiss?: () => void }) {

@@ -1,17 +1,11 @@
-const LABELS: Record<string, string> = {
-  running: 'running',
-  stopped: 'stopped',
-  exited: 'exited',
-  creating: 'creating',
-  error: 'error',
-};
+import { statusBadge } from './status.js';
 
 /** The container's observed status; a bot without a container says so. */
 export function StatusBadge({ status }: { status: string | null | undefined }) {
-  const s = status ?? 'none';
+  const { key, label } = statusBadge(status);
   return (
-    <span className={`badge badge-${s}`} data-status={s}>
-      {LABELS[s] ?? 'no container'}
+    <span className={`badge badge-${key}`} data-status={key}>
+      {label}
     </span>
   );
 }

@@ -1,21 +1,12 @@
 import { useCallback, useEffect, useId, useRef, useState, type FormEvent } from 'react';
 import type { Bot, DirectoryListing, FileEntry } from '@berth/contract';
-import { berth, formatBytes, formatTime, isApiError } from '../api.js';
+import { berth } from '../api.js';
+import { isApiError } from '../components/explain-error.js';
+import { formatBytes, formatTime } from '../components/format.js';
 import { useDialog } from '../components/dialog.js';
 import { ErrorMessage } from '../components/error-message.js';
-import { uploadingClient } from '../upload.js';
-
-/** Files larger than this open read-only as a notice: a textarea is no place for them. */
-const MAX_EDIT_BYTES = 2 * 1024 * 1024;
-
-function join(dir: string, name: string): string {
-  return `${dir.replace(/\/+$/, '')}/${name}`;
-}
-
-function parent(p: string): string {
-  const up = p.replace(/\/+$/, '').replace(/\/[^/]*$/, '');
-  return up === '' ? '/' : up;
-}
+import { uploadingClient, uploadProgress } from '../upload.js';
+import { baseName, decodeText, fileDownloadHref, joinPath as join, MAX_EDIT_BYTES, newFilePath, parentPath as parent, sortEntries, uploadedSentence } from './file-paths.js';
 
 /** The folder in the address (`?path=`), so a reload stays in it. */
 function initialDir(fallback: string): string {
@@ -78,12 +69,7 @@ export function FilesTab({ bot, dataPath = '.' }: { bot: Bot; dataPath?: string 
     }
     try {
       const bytes = await berth.readFile(bot.id, path);
-      let text: string | null;
-      try {
-        text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
-      } catch {
-        text = null;
-      }
+      const text = decodeText(bytes);
       setOpen({ path, size: bytes.byteLength, mode: entry.mode, text, saved: text });
     } catch (err) {
       setFileError(err);
@@ -107,7 +93,7 @@ export function FilesTab({ bot, dataPath = '.' }: { bot: Bot; dataPath?: string 
   const newFile = async () => {
     const answer = await ask({ title: `New file in ${dir}`, input: { label: 'File name', placeholder: 'notes.txt' }, confirmLabel: 'Create file' });
     if (!answer) return;
-    const path = answer.value.startsWith('/') ? answer.value : join(dir, answer.value);
+    const path = newFilePath(dir, answer.value);
     try {
       await berth.writeFile(bot.id, path, '');
       await list(dir);
@@ -142,10 +128,10 @@ export function FilesTab({ bot, dataPath = '.' }: { bot: Bot; dataPath?: string 
     try {
       for (const file of Array.from(files)) {
         setUpload({ name: file.name, sent: 0, total: file.size });
-        const client = uploadingClient((sent, total) => setUpload({ name: file.name, sent, total: total || file.size }));
+        const client = uploadingClient((sent, total) => setUpload({ name: file.name, ...uploadProgress(sent, total, file.size) }));
         await client.writeFile(bot.id, join(dir, file.name), file);
       }
-      setStatus(`Uploaded ${files.length === 1 ? files[0]?.name : `${files.length} files`} to ${dir}.`);
+      setStatus(uploadedSentence(Array.from(files, (f) => f.name), dir));
       await list(dir);
     } catch (err) {
       setListError(err);
@@ -161,8 +147,8 @@ export function FilesTab({ bot, dataPath = '.' }: { bot: Bot; dataPath?: string 
   };
 
   const dirty = open !== null && open.text !== open.saved;
-  const downloadHref = (path: string) => `/api/v1/bots/${encodeURIComponent(bot.id)}/files?${new URLSearchParams({ path }).toString()}`;
-  const entries = listing ? [...listing.entries].sort((a, b) => (a.type === 'directory') !== (b.type === 'directory') ? (a.type === 'directory' ? -1 : 1) : a.name.localeCompare(b.name)) : [];
+  const downloadHref = (path: string) => fileDownloadHref(bot.id, path);
+  const entries = listing ? sortEntries(listing.entries) : [];
 
   return (
     <div className="files-tab">
@@ -283,7 +269,7 @@ export function FilesTab({ bot, dataPath = '.' }: { bot: Bot; dataPath?: string 
           {open.text === null ? (
             <p>
               {open.size > MAX_EDIT_BYTES ? 'This file is too large to edit here.' : 'This file is not text.'}{' '}
-              <a href={downloadHref(open.path)} download={open.path.split('/').pop()}>
+              <a href={downloadHref(open.path)} download={baseName(open.path)}>
                 Download it
               </a>
               .

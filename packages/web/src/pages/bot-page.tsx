@@ -1,16 +1,16 @@
 import { lazy, Suspense, useCallback, useEffect, useState } from 'react';
 import type { Bot } from '@berth/contract';
-import { berth, isApiError } from '../api.js';
+import { berth } from '../api.js';
+import { isApiError } from '../components/explain-error.js';
 import { ErrorMessage } from '../components/error-message.js';
 import { StatusBadge } from '../components/status-badge.js';
-import { ContainerTab } from '../container/container-tab.js';
-import { FilesTab } from '../files/files-tab.js';
+import { FilesTab } from '../files/index.js';
+import { ContainerTab, SettingsTab } from '../lifecycle/index.js';
 import { useLive } from '../live.js';
 import { BOT_TABS, Link, botPath, type BotTab, useTitle } from '../router.js';
-import { SettingsTab } from '../settings/settings-tab.js';
 
 // xterm.js is most of the UI's code: it loads when the Terminal tab is first opened.
-const TerminalTab = lazy(() => import('../terminal/terminal-tab.js').then((m) => ({ default: m.TerminalTab })));
+const TerminalTab = lazy(() => import('../terminal/index.js').then((m) => ({ default: m.TerminalTab })));
 
 const TAB_LABELS: Record<BotTab, string> = { container: 'Container', files: 'Files', terminal: 'Terminal', settings: 'Settings' };
 

@@ -1,6 +1,7 @@
 import { useCallback, useEffect, useState } from 'react';
 import type { Bot } from '@berth/contract';
-import { berth, formatTime } from '../api.js';
+import { berth } from '../api.js';
+import { formatTime } from '../components/format.js';
 import { ErrorMessage } from '../components/error-message.js';
 import { StatusBadge } from '../components/status-badge.js';
 import { useLiveRefresh } from '../live.js';

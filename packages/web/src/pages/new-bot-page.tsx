@@ -1,8 +1,7 @@
 import { useState, type FormEvent } from 'react';
 import { berth } from '../api.js';
-import { BotConfigFields, EMPTY_DRAFT, createBody, type ConfigDraft } from '../components/bot-config-fields.js';
-import { useHostDevices } from '../components/cdi-devices-field.js';
 import { ErrorMessage } from '../components/error-message.js';
+import { BOT_NAME_PATTERN, BotConfigFields, createBody, EMPTY_DRAFT, useHostDevices, type ConfigDraft } from '../lifecycle/index.js';
 import { Link, botPath, navigate, useTitle } from '../router.js';
 
 /** New bot: its name and config; optionally its container is created right away. */
@@ -44,7 +43,7 @@ export function NewBotPage() {
             required
             autoFocus
             maxLength={63}
-            pattern="[a-z0-9\-]+"
+            pattern={BOT_NAME_PATTERN}
             spellCheck={false}
             autoComplete="off"
             value={name}
@@ -52,7 +51,7 @@ export function NewBotPage() {
             aria-describedby="bot-name-hint"
           />
           <p className="hint" id="bot-name-hint">
-            1–63 characters: lower-case letters, digits and <code>-</code>.
+            1–63 characters: lower-case letters, digits and <code>-</code>, starting with a letter or digit.
           </p>
         </div>
         <BotConfigFields draft={draft} onChange={setDraft} host={host.devices} imagePlaceholder="the default workspace image" isNew />

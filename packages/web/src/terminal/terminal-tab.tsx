@@ -2,8 +2,9 @@ import { useEffect, useRef, useState } from 'react';
 import { FitAddon } from '@xterm/addon-fit';
 import { Terminal } from '@xterm/xterm';
 import '@xterm/xterm/css/xterm.css';
-import { TerminalServerMessage, type Bot } from '@berth/contract';
+import type { Bot } from '@berth/contract';
 import { berth } from '../api.js';
+import { readTextFrame, resizeFrame } from './terminal-frames.js';
 
 type State = { kind: 'connecting' } | { kind: 'open' } | { kind: 'closed'; message: string };
 
@@ -39,15 +40,13 @@ export function TerminalTab({ bot, running }: { bot: Bot; running: boolean }) {
     };
     ws.onmessage = (ev: MessageEvent<ArrayBuffer | string>) => {
       if (typeof ev.data === 'string') {
-        const parsed = TerminalServerMessage.safeParse(safeJson(ev.data));
-        if (parsed.success) {
+        const frame = readTextFrame(ev.data);
+        if (frame.kind === 'exit') {
           ended = true;
-          const { code, reason } = parsed.data;
-          const message = reason === 'idle' ? 'The terminal was closed after a long idle time.' : code === null ? 'The terminal was closed.' : `The shell ended with exit code ${code}.`;
-          term.write(`\r\n\x1b[2m[${message}]\x1b[0m\r\n`);
-          setState({ kind: 'closed', message });
+          term.write(`\r\n\x1b[2m[${frame.message}]\x1b[0m\r\n`);
+          setState({ kind: 'closed', message: frame.message });
         } else {
-          term.write(ev.data);
+          term.write(frame.text);
         }
         return;
       }
@@ -64,7 +63,7 @@ export function TerminalTab({ bot, running }: { bot: Bot; running: boolean }) {
       if (ws.readyState === WebSocket.OPEN) ws.send(encoder.encode(data));
     });
     const sendSize = term.onResize(({ cols, rows }) => {
-      if (ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ type: 'resize', cols, rows }));
+      if (ws.readyState === WebSocket.OPEN) ws.send(resizeFrame(cols, rows));
     });
     const observer = new ResizeObserver(() => fit.fit());
     observer.observe(host.current);
@@ -107,12 +106,4 @@ export function TerminalTab({ bot, running }: { bot: Bot; running: boolean }) {
       <p className="hint">A shell in the container, in its data directory. Ctrl+D or `exit` ends it.</p>
     </section>
   );
-}
-
-function safeJson(s: string): unknown {
-  try {
-    return JSON.parse(s);
-  } catch {
-    return null;
-  }
 }

@@ -1,36 +1,11 @@
-import { CREATE_PHASES } from '@berth/contract';
-import { formatBytes } from '../api.js';
+import { formatBytes } from '../components/format.js';
 import { ErrorMessage } from '../components/error-message.js';
-import type { OperationView } from './use-operation.js';
-
-const PHASE_LABELS: Record<string, string> = {
-  image: 'Check image',
-  pull: 'Pull image',
-  create: 'Create container',
-  start: 'Start',
-  ready: 'Ready',
-};
-
-const KIND_LABELS: Record<string, string> = {
-  create: 'Creating the container',
-  recreate: 'Recreating the container',
-  start: 'Starting the container',
-  stop: 'Stopping the container',
-  delete: 'Deleting the container',
-  snapshot: 'Taking a snapshot',
-  restore: 'Restoring a snapshot',
-  import: 'Importing data',
-  reset: 'Resetting the data',
-  'delete-bot': 'Deleting the bot',
-};
+import { createPhaseStates, isCreateKind, operationHeading, type OperationView } from './operation-view.js';
 
 /** Live progress of an operation: its phases, per-layer pull bars with bytes, and its log. */
 export function OperationProgress({ view, onDismiss }: { view: OperationView; onDismiss?: (() => void) | undefined }) {
-  const isCreate = view.kind === 'create' || view.kind === 'recreate';
-  const seen = view.phases.map((p) => p.phase);
-  const currentPhase = seen.at(-1);
-  const title = KIND_LABELS[view.kind] ?? `Operation ${view.kind}`;
-  const heading = view.status === 'running' ? `${title}…` : view.status === 'succeeded' ? `${title}: done` : `${title}: failed`;
+  const isCreate = isCreateKind(view.kind);
+  const heading = operationHeading(view);
 
   return (
     <section className={`progress-panel progress-${view.status}`} aria-labelledby={`op-${view.id}`} data-operation={view.id} data-status={view.status}>
@@ -47,23 +22,14 @@ export function OperationProgress({ view, onDismiss }: { view: OperationView; on
       {view.reconnecting && <p className="muted">The connection dropped; resuming where it left off…</p>}
       {isCreate ? (
         <ol className="phases">
-          {CREATE_PHASES.map((phase) => {
-            const reached = seen.includes(phase);
-            const state =
-              !reached ? (phase === 'pull' && seen.some((p) => p !== 'image' && p !== 'pull') ? 'skipped' : 'pending')
-              : phase === currentPhase && view.status === 'running' ? 'current'
-              : phase === currentPhase && view.status === 'failed' ? 'failed'
-              : 'done';
-            const message = view.phases.find((p) => p.phase === phase)?.message;
-            return (
-              <li key={phase} className={`phase phase-${state}`} data-phase={phase} data-state={state}>
-                <span className="phase-mark" aria-hidden="true" />
-                <span className="phase-name">{PHASE_LABELS[phase]}</span>
-                <span className="visually-hidden">: {state === 'skipped' ? 'not needed' : state}</span>
-                {message && <span className="phase-message muted"> — {message}</span>}
-              </li>
-            );
-          })}
+          {createPhaseStates(view).map(({ phase, label, state, message }) => (
+            <li key={phase} className={`phase phase-${state}`} data-phase={phase} data-state={state}>
+              <span className="phase-mark" aria-hidden="true" />
+              <span className="phase-name">{label}</span>
+              <span className="visually-hidden">: {state === 'skipped' ? 'not needed' : state}</span>
+              {message && <span className="phase-message muted"> — {message}</span>}
+            </li>
+          ))}
         </ol>
       ) : (
         <ol className="phases">

@@ -1,18 +1,17 @@
 import { useCallback, useEffect, useRef, useState } from 'react';
 import type { Bot, Container } from '@berth/contract';
-import { berth, isApiError } from '../api.js';
+import { berth } from '../api.js';
+import { isApiError } from '../components/explain-error.js';
 import { useDialog } from '../components/dialog.js';
 import { ErrorMessage } from '../components/error-message.js';
 import { useLive } from '../live.js';
 import { AdvancedOptions } from './advanced-options.js';
 import { ContainerInfo } from './container-info.js';
-import { DataPanel } from './data-panel.js';
+import { DataPanel } from '../data/index.js';
+import { SnapshotsPanel, VersionsPanel } from '../snapshots/index.js';
 import { OperationProgress } from './operation-progress.js';
-import { SnapshotsPanel } from './snapshots-panel.js';
+import { worthFollowing } from './operation-view.js';
 import { useOperationStream } from './use-operation.js';
-import { VersionsPanel } from './versions-panel.js';
-
-const RECENT_MS = 10 * 60_000;
 
 /** The operation this page follows: one it started, or one found running (another tab, a reload). */
 interface Followed {
@@ -48,8 +47,7 @@ export function ContainerTab({ bot, onBotChanged }: { bot: Bot; onBotChanged: (b
   const findRunning = useCallback(async (options: { showRecent?: boolean } = {}) => {
     try {
       const [latest] = await berth.listOperations(botId, { limit: 1 });
-      const recent = latest?.finishedAt && Date.now() - Date.parse(latest.finishedAt) < RECENT_MS;
-      if (latest?.status === 'running' || (latest && recent && options.showRecent)) {
+      if (latest && worthFollowing(latest, { now: Date.now(), showRecent: options.showRecent ?? false })) {
         setFollowed((f) => (f?.id === latest.id ? f : { id: latest.id, kind: latest.kind }));
       }
     } catch {

@@ -1,40 +1,7 @@
 import { useEffect, useRef, useState } from 'react';
-import { BerthApiError, type Container, type OperationEvent, type OperationEventData } from '@berth/contract';
+import { BerthApiError } from '@berth/contract';
 import { berth } from '../api.js';
-
-export interface OperationView {
-  id: string;
-  kind: string;
-  phases: { phase: string; message: string }[];
-  pull: OperationEventData<'pull'> | null;
-  logs: string[];
-  status: 'running' | 'succeeded' | 'failed';
-  error: OperationEventData<'error'> | null;
-  container: Container | null;
-  lastSeq: number;
-  /** The stream dropped and is being resumed. */
-  reconnecting: boolean;
-}
-
-function apply(view: OperationView, ev: OperationEvent): OperationView {
-  const next = { ...view, lastSeq: ev.seq, reconnecting: false };
-  switch (ev.event) {
-    case 'operation':
-      return { ...next, kind: (ev.data as OperationEventData<'operation'>).kind };
-    case 'phase':
-      return { ...next, phases: [...view.phases, ev.data as OperationEventData<'phase'>] };
-    case 'pull':
-      return { ...next, pull: ev.data as OperationEventData<'pull'> };
-    case 'log':
-      return { ...next, logs: [...view.logs, (ev.data as OperationEventData<'log'>).message].slice(-50) };
-    case 'done':
-      return { ...next, status: 'succeeded', container: (ev.data as OperationEventData<'done'>).container };
-    case 'error':
-      return { ...next, status: 'failed', error: ev.data as OperationEventData<'error'> };
-    default:
-      return next;
-  }
-}
+import { applyOperationEvent, newOperationView, type OperationView } from './operation-view.js';
 
 /**
  * Follows one operation's events from the start (so a reloaded page rebuilds the whole picture) and,
@@ -51,14 +18,14 @@ export function useOperationStream(operationId: string | null, kind: string, onE
       return;
     }
     const abort = new AbortController();
-    let current: OperationView = { id: operationId, kind, phases: [], pull: null, logs: [], status: 'running', error: null, container: null, lastSeq: 0, reconnecting: false };
+    let current = newOperationView(operationId, kind);
     setView(current);
     void (async () => {
       let pause = 300;
       while (!abort.signal.aborted && current.status === 'running') {
         try {
           for await (const ev of berth.operationEvents(operationId, { lastEventId: current.lastSeq, signal: abort.signal })) {
-            current = apply(current, ev);
+            current = applyOperationEvent(current, ev);
             setView(current);
             pause = 300;
           }

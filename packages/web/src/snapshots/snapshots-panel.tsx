@@ -1,28 +1,11 @@
 import { useCallback, useEffect, useState } from 'react';
 import type { Bot, Snapshot, SnapshotList } from '@berth/contract';
-import { berth, formatBytes, formatTime } from '../api.js';
+import { berth } from '../api.js';
+import { formatBytes, formatTime } from '../components/format.js';
 import { useDialog } from '../components/dialog.js';
 import { ErrorMessage } from '../components/error-message.js';
 import { useLiveRefresh } from '../live.js';
-
-interface Node {
-  snapshot: Snapshot;
-  children: Node[];
-}
-
-/** Snapshots as a tree by parent, oldest first among siblings; an orphan becomes a root. */
-export function snapshotTree(snapshots: readonly Snapshot[]): Node[] {
-  const nodes = new Map(snapshots.map((s) => [s.id, { snapshot: s, children: [] as Node[] }]));
-  const roots: Node[] = [];
-  const byTime = [...snapshots].sort((a, b) => a.createdAt.localeCompare(b.createdAt));
-  for (const s of byTime) {
-    const node = nodes.get(s.id);
-    if (!node) continue;
-    const parent = s.parentId ? nodes.get(s.parentId) : undefined;
-    (parent ? parent.children : roots).push(node);
-  }
-  return roots;
-}
+import { deleteSnapshotMessage, SNAPSHOT_NAME_PATTERN, snapshotTree, type SnapshotNode as Node } from './snapshot-tree.js';
 
 /** Snapshots: take one (asks a name), the tree with times and sizes, restore and delete each. */
 export function SnapshotsPanel({ bot, hasContainer, busy }: { bot: Bot; hasContainer: boolean; busy: boolean }) {
@@ -60,7 +43,7 @@ export function SnapshotsPanel({ bot, hasContainer, busy }: { bot: Bot; hasConta
     const answer = await ask({
       title: 'Create a snapshot',
       message: <p>Captures the container’s file system changes and its data directory. A running container keeps running.</p>,
-      input: { label: 'Snapshot name', placeholder: 'before-upgrade', pattern: '[A-Za-z0-9][A-Za-z0-9.\\-]*', hint: 'Letters, digits, . and -, starting with a letter or digit.' },
+      input: { label: 'Snapshot name', placeholder: 'before-upgrade', pattern: SNAPSHOT_NAME_PATTERN, hint: 'Letters, digits, . and -, starting with a letter or digit.' },
       confirmLabel: 'Create snapshot',
     });
     if (answer) await run('create', () => berth.createSnapshot(bot.id, { name: answer.value }));
@@ -84,7 +67,7 @@ export function SnapshotsPanel({ bot, hasContainer, busy }: { bot: Bot; hasConta
   const remove = async (s: Snapshot, childCount: number) => {
     const ok = await ask({
       title: `Delete the snapshot “${s.name}”?`,
-      message: <p>{childCount > 0 ? `Its ${childCount === 1 ? 'child takes' : `${childCount} children take`} its parent as theirs. ` : ''}The container is not changed.</p>,
+      message: <p>{deleteSnapshotMessage(childCount)}</p>,
       confirmLabel: 'Delete snapshot',
       danger: true,
     });

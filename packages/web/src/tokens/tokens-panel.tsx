@@ -1,6 +1,7 @@
 import { useCallback, useEffect, useState, type FormEvent } from 'react';
 import type { Bot, BotToken, IssuedBotToken } from '@berth/contract';
-import { berth, formatTime } from '../api.js';
+import { berth } from '../api.js';
+import { formatTime } from '../components/format.js';
 import { useDialog } from '../components/dialog.js';
 import { ErrorMessage } from '../components/error-message.js';
 

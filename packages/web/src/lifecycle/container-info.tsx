@@ -1,6 +1,7 @@
 import type { Container, DiskLimitInfo } from '@berth/contract';
-import { formatTime } from '../api.js';
+import { formatMib as mib, formatTime } from '../components/format.js';
 import { StatusBadge } from '../components/status-badge.js';
+import { deviceNodesText, diskUsedText, enforcementText, resourcesText, shortImageId } from './container-facts.js';
 
 /** What the engine reports about the container, as SPEC §6 lists it. */
 export function ContainerInfo({ container: c, onRecreate, recreateDisabled }: { container: Container; onRecreate: () => void; recreateDisabled: boolean }) {
@@ -34,7 +35,7 @@ export function ContainerInfo({ container: c, onRecreate, recreateDisabled }: { 
           <dt>Image</dt>
           <dd className="mono wrap" data-field="image">
             {c.image}
-            <div className="muted small">{c.imageId.replace(/^sha256:/, '').slice(0, 12)}</div>
+            <div className="muted small">{shortImageId(c.imageId)}</div>
           </dd>
         </div>
         <div>
@@ -70,7 +71,7 @@ export function ContainerInfo({ container: c, onRecreate, recreateDisabled }: { 
             )}
             {c.devices.length > 0 && (
               <div className="muted small">
-                Device nodes: {c.devices.map((d) => (d.hostPath === d.containerPath ? d.containerPath : `${d.hostPath} → ${d.containerPath}`)).join(', ')}
+                Device nodes: {deviceNodesText(c.devices)}
               </div>
             )}
           </dd>
@@ -82,7 +83,7 @@ export function ContainerInfo({ container: c, onRecreate, recreateDisabled }: { 
         <div>
           <dt>Resources</dt>
           <dd data-field="resources">
-            {c.resources.cpus === null ? 'any CPUs' : `${c.resources.cpus} CPUs`} · {c.resources.memoryMb === null ? 'no memory limit' : `${c.resources.memoryMb} MB`} · {c.resources.pidsLimit} processes max · network {c.network}
+            {resourcesText(c)}
           </dd>
         </div>
         <div>
@@ -102,12 +103,10 @@ export function ContainerInfo({ container: c, onRecreate, recreateDisabled }: { 
   );
 }
 
-const mib = (n: number) => `${n.toLocaleString()} MiB`;
-
 /** Usage against the limit, as last measured, and how the limit is enforced. */
 function DiskUsage({ disk: d }: { disk: DiskLimitInfo }) {
   const measured = d.measuredAt !== null;
-  const used = !measured ? 'not measured yet' : d.usedMb === null ? 'usage unknown: it could not be measured' : `${mib(d.usedMb)} used`;
+  const used = diskUsedText(d);
   return (
     <>
       <div>
@@ -127,7 +126,7 @@ function DiskUsage({ disk: d }: { disk: DiskLimitInfo }) {
         </div>
       )}
       <div className="muted small" data-testid="disk-enforcement">
-        {d.enforcement === 'hard' ? 'hard limit: the file system refuses writes past it' : d.enforcement === 'soft' ? 'soft limit: measured every 30 s' : 'not enforced'}
+        {enforcementText(d)}
         {measured && <> · measured {formatTime(d.measuredAt)}</>}
       </div>
     </>

@@ -1,12 +1,13 @@
 import { useState, type FormEvent } from 'react';
 import type { Bot } from '@berth/contract';
 import { berth } from '../api.js';
-import { BotConfigFields, draftFromBot, patchBody, type ConfigDraft } from '../components/bot-config-fields.js';
-import { useHostDevices } from '../components/cdi-devices-field.js';
+import { draftFromBot, needsRecreate, patchBody, type ConfigDraft } from './bot-config.js';
+import { BotConfigFields } from './bot-config-fields.js';
+import { useHostDevices } from './cdi-devices-field.js';
 import { useDialog } from '../components/dialog.js';
 import { ErrorMessage } from '../components/error-message.js';
 import { navigate } from '../router.js';
-import { TokensPanel } from './tokens-panel.js';
+import { TokensPanel } from '../tokens/index.js';
 
 /** Settings: the bot's config (applied at the next create or recreate), its tokens, and deleting it. */
 export function SettingsTab({ bot, onBotChanged }: { bot: Bot; onBotChanged: (b: Bot) => void }) {
@@ -27,7 +28,7 @@ export function SettingsTab({ bot, onBotChanged }: { bot: Bot; onBotChanged: (b:
       const updated = await berth.updateBot(bot.id, patchBody(draft));
       onBotChanged(updated);
       setDraft(draftFromBot(updated));
-      setSaved(onlyDiskLimitChanged(bot, updated) ? 'disk' : 'recreate');
+      setSaved(needsRecreate(bot, updated) ? 'recreate' : 'disk');
     } catch (err) {
       setError(err);
     } finally {
@@ -92,8 +93,3 @@ export function SettingsTab({ bot, onBotChanged }: { bot: Bot; onBotChanged: (b:
   );
 }
 
-/** A disk limit needs no recreate; anything else the container was made with does. */
-function onlyDiskLimitChanged(before: Bot, after: Bot): boolean {
-  const made = (b: Bot) => JSON.stringify([b.image, b.cdiDevices, b.resources, b.network, b.env]);
-  return made(before) === made(after);
-}

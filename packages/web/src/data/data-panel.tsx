@@ -1,9 +1,11 @@
 import { useId, useRef, useState, type FormEvent } from 'react';
 import type { Bot, DataImportMode, DataImportResult } from '@berth/contract';
-import { berth, formatBytes } from '../api.js';
+import { berth } from '../api.js';
+import { formatBytes } from '../components/format.js';
 import { useDialog } from '../components/dialog.js';
 import { ErrorMessage } from '../components/error-message.js';
-import { uploadingClient } from '../upload.js';
+import { uploadingClient, uploadProgress } from '../upload.js';
+import { importedSentence } from './data-text.js';
 
 /** Data: export the data dir (a download), import an archive into it with progress, reset it to clean. */
 export function DataPanel({ bot, dataPath, busy }: { bot: Bot; dataPath: string; busy: boolean }) {
@@ -34,9 +36,9 @@ export function DataPanel({ bot, dataPath, busy }: { bot: Bot; dataPath: string;
     setResult(null);
     setProgress({ sent: 0, total: file.size });
     try {
-      const client = uploadingClient((sent, total) => setProgress({ sent, total: total || file.size }));
+      const client = uploadingClient((sent, total) => setProgress(uploadProgress(sent, total, file.size)));
       const r: DataImportResult = await client.importData(bot.id, file, { mode });
-      setResult(`Imported ${r.files} ${r.files === 1 ? 'entry' : 'entries'} (${formatBytes(r.bytes)}) from ${file.name}.`);
+      setResult(importedSentence(r, file.name));
       setFile(null);
       if (fileRef.current) fileRef.current.value = '';
     } catch (err) {

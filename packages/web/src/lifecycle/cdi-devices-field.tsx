@@ -1,13 +1,7 @@
 import { useEffect, useId, useState } from 'react';
 import { parseCdiDeviceList } from '@berth/contract';
 import { berth } from '../api.js';
-
-export interface HostDevice {
-  name: string;
-  specFile: string;
-}
-
-export const CDI_NOTE = 'Devices are applied when the container is created; changing them needs a recreate.';
+import { CDI_NOTE, gpuChoice, isGpu, toggleDevice, toggleGpu, type HostDevice } from './cdi-devices.js';
 
 /** The host's CDI devices (`GET /cdi/devices`), read once per page that offers them. */
 export function useHostDevices(): { devices: HostDevice[] | null; error: unknown } {
@@ -26,25 +20,6 @@ export function useHostDevices(): { devices: HostDevice[] | null; error: unknown
   return { devices, error };
 }
 
-/** `vendor.com/gpu=0` is a GPU: CDI names GPUs by their class. */
-export function isGpu(name: string): boolean {
-  return /^[^/]+\/gpu=/.test(name);
-}
-
-/** The GPU devices "Enable GPU" attaches: a vendor's `=all` device when it declares one, else each GPU. */
-function gpuChoice(host: HostDevice[]): string[] {
-  const gpus = host.map((d) => d.name).filter(isGpu);
-  const byVendor = new Map<string, string[]>();
-  for (const g of gpus) {
-    const kind = g.slice(0, g.indexOf('='));
-    byVendor.set(kind, [...(byVendor.get(kind) ?? []), g]);
-  }
-  return [...byVendor.values()].flatMap((names) => {
-    const all = names.find((n) => n.endsWith('=all'));
-    return all ? [all] : names;
-  });
-}
-
 /**
  * Enable GPU, the CDI devices textarea (names one per line or comma-separated), and the host's
  * devices offered as checkboxes that stay in step with the text.
@@ -55,15 +30,12 @@ export function CdiDevicesField({ value, onChange, host, disabled }: { value: st
   const gpus = host ? gpuChoice(host) : [];
   const gpuOn = names.some(isGpu);
 
-  const setNames = (next: string[]) => onChange(next.join('\n'));
-  const toggle = (name: string, on: boolean) => setNames(on ? [...names, name] : names.filter((n) => n !== name));
-  const toggleGpu = (on: boolean) => setNames(on ? [...names.filter((n) => !isGpu(n)), ...gpus] : names.filter((n) => !isGpu(n)));
 
   return (
     <fieldset className="cdi-field" disabled={disabled}>
       <legend>Devices</legend>
       <div className="check">
-        <input id={`${id}-gpu`} type="checkbox" checked={gpuOn} disabled={!gpuOn && gpus.length === 0} onChange={(e) => toggleGpu(e.target.checked)} aria-describedby={`${id}-gpu-hint`} />
+        <input id={`${id}-gpu`} type="checkbox" checked={gpuOn} disabled={!gpuOn && gpus.length === 0} onChange={(e) => onChange(toggleGpu(value, gpus, e.target.checked))} aria-describedby={`${id}-gpu-hint`} />
         <label htmlFor={`${id}-gpu`}>Enable GPU</label>
       </div>
       <p className="hint" id={`${id}-gpu-hint`}>
@@ -96,7 +68,7 @@ export function CdiDevicesField({ value, onChange, host, disabled }: { value: st
           <ul className="plain">
             {host.map((d) => (
               <li key={d.name} className="check">
-                <input id={`${id}-dev-${d.name}`} type="checkbox" checked={names.includes(d.name)} onChange={(e) => toggle(d.name, e.target.checked)} />
+                <input id={`${id}-dev-${d.name}`} type="checkbox" checked={names.includes(d.name)} onChange={(e) => onChange(toggleDevice(value, d.name, e.target.checked))} />
                 <label htmlFor={`${id}-dev-${d.name}`}>
                   <code>{d.name}</code> <span className="muted">from {d.specFile}</span>
                 </label>

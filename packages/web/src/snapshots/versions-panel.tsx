@@ -1,22 +1,22 @@
 import { useCallback, useEffect, useState } from 'react';
 import type { Bot, Snapshot, VersionList } from '@berth/contract';
-import { berth, formatTime } from '../api.js';
+import { berth } from '../api.js';
+import { formatTime } from '../components/format.js';
 import { ErrorMessage } from '../components/error-message.js';
 import { useLiveRefresh } from '../live.js';
-
-const REASONS: Record<string, string> = { create: 'created', recreate: 'recreated', restore: 'restored' };
+import { versionOrigin } from './snapshot-tree.js';
 
 /** Versions: the current container version and every instance built for the bot, newest first. */
 export function VersionsPanel({ bot }: { bot: Bot }) {
   const [versions, setVersions] = useState<VersionList | null>(null);
-  const [snapshots, setSnapshots] = useState<Map<string, Snapshot>>(new Map());
+  const [snapshotNames, setSnapshotNames] = useState<Map<string, string>>(new Map());
   const [error, setError] = useState<unknown>(null);
 
   const load = useCallback(() => {
     Promise.all([berth.listVersions(bot.id), berth.listSnapshots(bot.id).catch(() => ({ snapshots: [] as Snapshot[] }))]).then(
       ([v, s]) => {
         setVersions(v);
-        setSnapshots(new Map(s.snapshots.map((x) => [x.id, x])));
+        setSnapshotNames(new Map(s.snapshots.map((x) => [x.id, x.name])));
         setError(null);
       },
       (e: unknown) => setError(e),
@@ -51,7 +51,9 @@ export function VersionsPanel({ bot }: { bot: Bot }) {
               </tr>
             </thead>
             <tbody>
-              {[...versions.history].reverse().map((v) => (
+              {[...versions.history].reverse().map((v) => {
+                const origin = versionOrigin(v, snapshotNames);
+                return (
                 <tr key={v.version} data-version={v.version} className={v.version === versions.current ? 'current-row' : undefined}>
                   <th scope="row">
                     {v.version}
@@ -61,8 +63,8 @@ export function VersionsPanel({ bot }: { bot: Bot }) {
                     <time dateTime={v.createdAt}>{formatTime(v.createdAt)}</time>
                   </td>
                   <td data-label="What">
-                    {REASONS[v.reason] ?? v.reason}
-                    {v.snapshotId && <span className="muted"> from “{snapshots.get(v.snapshotId)?.name ?? v.snapshotId}”</span>}
+                    {origin.what}
+                    {origin.from !== null && <span className="muted"> from “{origin.from}”</span>}
                   </td>
                   <td data-label="Image" className="mono wrap">
                     {v.image}
@@ -71,7 +73,8 @@ export function VersionsPanel({ bot }: { bot: Bot }) {
                     {v.cdiDevices.length > 0 ? v.cdiDevices.join(', ') : <span className="muted">none</span>}
                   </td>
                 </tr>
-              ))}
+                );
+              })}
             </tbody>
           </table>
         </div>

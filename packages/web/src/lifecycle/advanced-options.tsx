@@ -1,12 +1,9 @@
 import { useEffect, useState } from 'react';
 import { parseCdiDeviceList, type Bot, type Container } from '@berth/contract';
 import { berth } from '../api.js';
-import { CDI_NOTE, CdiDevicesField, useHostDevices } from '../components/cdi-devices-field.js';
 import { ErrorMessage } from '../components/error-message.js';
-
-function same(a: readonly string[], b: readonly string[]): boolean {
-  return a.length === b.length && a.every((x, i) => x === b[i]);
-}
+import { CDI_NOTE, followSavedDevices, sameDevices as same } from './cdi-devices.js';
+import { CdiDevicesField, useHostDevices } from './cdi-devices-field.js';
 
 /**
  * Advanced options (collapsed): the bot's CDI devices. Saving changes the bot's config only; the
@@ -23,10 +20,10 @@ export function AdvancedOptions({ bot, container, onBotChanged, onRecreate, recr
   const [base, setBase] = useState(bot.cdiDevices);
   useEffect(() => {
     if (!same(base, bot.cdiDevices)) {
-      if (same(parseCdiDeviceList(draft), base)) setDraft(bot.cdiDevices.join('\n'));
+      setDraft((d) => followSavedDevices(d, base, bot.cdiDevices));
       setBase(bot.cdiDevices);
     }
-  }, [bot.cdiDevices, base, draft]);
+  }, [bot.cdiDevices, base]);
 
   const dirty = !same(parseCdiDeviceList(draft), bot.cdiDevices);
   const effective = container?.cdiDevices ?? null;

@@ -1,0 +1,1 @@
+export { DataPanel } from './data-panel.js';

@@ -1,0 +1,2 @@
+export { SnapshotsPanel } from './snapshots-panel.js';
+export { VersionsPanel } from './versions-panel.js';
