@@ -83,12 +83,7 @@ async function shell(bot: string, g: GlobalOptions): Promise<number> {
       res.setEncoding('utf8');
       res.on('data', (d: string) => (text = (text + d).slice(0, 64 * 1024)));
       res.on('end', () => {
-        try {
-          const { error } = JSON.parse(text) as { error: { code: string; message: string; details?: unknown; requestId?: string } };
-          finish({ error: new BerthApiError(res.statusCode ?? 0, error.code, error.message, error.details, error.requestId) });
-        } catch {
-          finish({ error: new CliError(`the terminal could not be opened: HTTP ${res.statusCode ?? '?'} ${text.slice(0, 200)}`) });
-        }
+        void refusal(client, bot, res.statusCode ?? 0, text).then((error) => finish({ error }));
       });
     });
     ws.on('error', (err) => {
@@ -124,6 +119,7 @@ async function shell(bot: string, g: GlobalOptions): Promise<number> {
       }
     });
     ws.on('close', (code, reason) => {
+      if (settled) return;
       if (exit === null) {
         restore();
         process.stderr.write(`berth: the terminal connection closed (${code}${reason.length > 0 ? ` ${reason.toString()}` : ''})\n`);
@@ -131,4 +127,26 @@ async function shell(bot: string, g: GlobalOptions): Promise<number> {
       finish({ code: exit ?? EXIT.berth });
     });
   });
+}
+
+/**
+ * Why the server refused to open the terminal. The refusal may come without Berth's error body (the
+ * upgrade is answered before it), so then the container is asked: no bot, no container, not running.
+ */
+async function refusal(client: BerthClient, bot: string, status: number, text: string): Promise<Error> {
+  try {
+    const { error } = JSON.parse(text) as { error: { code: string; message: string; details?: unknown; requestId?: string } };
+    return new BerthApiError(status, error.code, error.message, error.details, error.requestId);
+  } catch {
+    // No envelope: ask below.
+  }
+  if (status === 401) return new BerthApiError(401, 'unauthorized', 'invalid token');
+  if (status === 403) return new BerthApiError(403, 'forbidden', 'this token cannot open a terminal for this bot');
+  try {
+    const container = await client.getContainer(bot);
+    if (container.status !== 'running') return new BerthApiError(409, 'container_not_running', `the container of bot "${bot}" is ${container.status}`);
+  } catch (err) {
+    if (err instanceof Error) return err;
+  }
+  return new CliError(`the terminal could not be opened (HTTP ${status})`);
 }
