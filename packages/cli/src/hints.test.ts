@@ -28,6 +28,12 @@ describe('cliHint', () => {
   it('adds a next step by code when the message has none, and leaves other messages alone', () => {
     expect(cliHint({ code: 'container_not_found', message: 'bot "a" has no container' }, { bot: 'a' })).toBe('bot "a" has no container; create it with `berth container create a`');
     expect(cliHint({ code: 'container_exists', message: 'already there' }, {})).toBe('already there; run `berth recreate <bot>` to replace it');
+    expect(cliHint({ code: 'operation_in_progress', message: 'bot has a running create operation op_1', details: { operationId: 'op_1', kind: 'create' } }, { bot: 'a' })).toBe(
+      'bot has a running create operation op_1; follow it with `berth operations follow op_1`, then try again',
+    );
+    expect(cliHint({ code: 'too_many_requests', message: 'the bot already has 4 calls running and 16 waiting; retry later', details: { retryAfterSeconds: 0.5 } }, {})).toBe(
+      'the bot already has 4 calls running and 16 waiting; try again in 1 s',
+    );
     expect(cliHint({ code: 'bot_not_found', message: 'no bot "x"' }, { bot: 'x' })).toBe('no bot "x"');
   });
 });

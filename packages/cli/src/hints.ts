@@ -54,6 +54,8 @@ export function cliHint(err: ApiErrorLike, ctx: HintContext): string {
     [/is a directory; use listFiles/, `is a directory; list it with \`berth files ls ${bot} <path>\``],
     [/is a directory; list it with list_files/, `is a directory; list it with \`berth files ls ${bot} <path>\``],
   ];
+  const retryAfter = (err.details as { retryAfterSeconds?: unknown } | undefined)?.retryAfterSeconds;
+  if (typeof retryAfter === 'number') rewrites.push([/retry later$/, `try again in ${Math.max(1, Math.ceil(retryAfter))} s`]);
   let rewritten = false;
   for (const [pattern, replacement] of rewrites) rewritten = rewrite(pattern, replacement) || rewritten;
   if (err.code === 'validation_failed') {
@@ -61,15 +63,18 @@ export function cliHint(err: ApiErrorLike, ctx: HintContext): string {
     message = message.replace(/(^|; )([A-Za-z][\w.]*): /g, (whole, lead: string, field: string) => (FIELD_FLAGS[field] ? `${lead}${FIELD_FLAGS[field]}: ` : whole));
   }
   if (!rewritten) {
-    const extra = codeHint(err.code, bot);
+    const extra = codeHint(err.code, bot, err.details);
     if (extra) message = `${message}; ${extra}`;
   }
   return message;
 }
 
-/** A next step for a code whose message names none. */
-function codeHint(code: string, bot: string): string | null {
+/** A next step for a code whose message names none, from the error's `details` where they help. */
+function codeHint(code: string, bot: string, details: unknown): string | null {
+  const d = (typeof details === 'object' && details !== null ? details : {}) as Record<string, unknown>;
   switch (code) {
+    case 'operation_in_progress':
+      return typeof d.operationId === 'string' ? `follow it with \`berth operations follow ${d.operationId}\`, then try again` : 'wait for it to end, then try again';
     case 'container_exists':
       return `run \`berth recreate ${bot}\` to replace it`;
     case 'container_not_found':

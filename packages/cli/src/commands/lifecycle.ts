@@ -1,7 +1,9 @@
 import type { Command } from 'commander';
 import type { Bot, Container, DiskLimitInfo } from '@berth/contract';
 import { BerthApiError, connect, print } from '../connection.js';
+import { EXIT } from '../failure.js';
 import type { GlobalOptions } from '../global-options.js';
+import { cliHint } from '../hints.js';
 import { LIMITS, numberOption, numberOrWordOption } from '../numbers.js';
 import { followOperation } from '../progress.js';
 
@@ -86,6 +88,37 @@ export function registerLifecycle(program: Command, global: () => GlobalOptions)
     .action(async (bot: string, o: { purgeData?: boolean }) => {
       await connect(global()).deleteContainer(bot, { purgeData: o.purgeData === true });
       process.stdout.write(`container of ${bot} removed${o.purgeData ? ' with its data' : '; data kept'}\n`);
+    });
+
+  const operations = program.command('operations').description('a bot’s operations (create, start, stop, snapshot, restore, import …): list, show, follow');
+  operations
+    .command('list <bot>')
+    .alias('ls')
+    .description('the bot’s latest operations, newest first')
+    .action(async (bot: string) => {
+      const g = global();
+      const list = await connect(g).listOperations(bot);
+      if (g.json) return print(list, true);
+      for (const op of list) process.stdout.write(`${op.id}  ${op.kind.padEnd(9)} ${op.status.padEnd(9)} ${op.startedAt}  ${op.error?.message ?? op.phase ?? ''}\n`);
+    });
+  operations
+    .command('show <operation>')
+    .description('one operation')
+    .action(async (id: string) => print(await connect(global()).getOperation(id), global().json));
+  operations
+    .command('follow <operation>')
+    .alias('wait')
+    .description('print an operation’s progress until it ends; exits 125 if it failed')
+    .action(async (id: string) => {
+      const g = global();
+      const client = connect(g);
+      await followOperation(client.operationEvents(id), g.json);
+      // A finished operation's stream may have nothing left to send: its record says how it ended.
+      const op = await client.getOperation(id);
+      if (op.status === 'failed' && process.exitCode !== EXIT.berth) {
+        process.stderr.write(`berth: ${op.error ? `${cliHint(op.error, {})} (${op.error.code})` : 'the operation failed'}\n`);
+        process.exitCode = EXIT.berth;
+      }
     });
 
   // Docker's verbs for the everyday work, at the top.
