@@ -1,4 +1,4 @@
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import { decodeData, type ExecBody, type Task } from '@berth/contract';
 import { connect, print } from '../connection.js';
 import { CliError, EXIT } from '../failure.js';
@@ -16,6 +16,7 @@ export interface ExecOptions extends Partial<GlobalOptions> {
   timeout?: number;
   stdin?: boolean;
   background?: boolean;
+  tty?: boolean;
 }
 
 function addExecOptions(cmd: Command): Command {
@@ -25,7 +26,8 @@ function addExecOptions(cmd: Command): Command {
     .option('-e, --env <KEY=VALUE>', 'an environment variable (repeatable)', (v: string, all: string[]) => [...all, v], [])
     .option('--timeout <seconds>', 'kill the command’s whole process group after this long', numberOption(LIMITS.execTimeout))
     .option('-i, --stdin', 'send this process’s standard input to the command')
-    .option('-d, --background', 'start it as a background task and print the task');
+    .option('-d, --background', 'start it as a background task and print the task')
+    .addOption(new Option('-t, --tty', 'not supported: the interactive terminal is berth shell').hideHelp());
 }
 
 /**
@@ -61,6 +63,8 @@ export function registerExec(program: Command, global: () => GlobalOptions): voi
     .action(async (bot: string, rest: string[], before: ExecOptions) => {
       const split = splitExecArgs(rest);
       const o = mergeExecOptions(before, split.options);
+      // docker exec -it habits: the API's exec has no terminal; the terminal is its own verb.
+      if (o.tty) throw new CliError(`berth exec runs without a terminal; for an interactive shell run \`berth shell ${bot}\``);
       const g = mergeGlobals(global(), o);
       const client = connect(g);
       const body = await execBody(split.command, o);
@@ -77,17 +81,23 @@ export function registerExec(program: Command, global: () => GlobalOptions): voi
       // Ctrl-C ends the request, which kills the command in the container.
       const abort = new AbortController();
       process.once('SIGINT', () => abort.abort());
-      for await (const ev of client.execStream(bot, body, { signal: abort.signal })) {
-        if (ev.event === 'exit') {
-          if (ev.data.timedOut) process.stderr.write(`berth: timed out; the command’s process group was killed\n`);
-          // 126 (found but cannot be run) and 127 (not found) come from the container's runtime, as in Docker.
-          process.exitCode = ev.data.exitCode;
-        } else if (ev.event === 'error') {
-          process.stderr.write(`berth: ${cliHint(ev.data, { bot })} (${ev.data.code})\n`);
-          process.exitCode = EXIT.berth;
-        } else {
-          (ev.event === 'stdout' ? process.stdout : process.stderr).write(decodeData(ev.data.data, ev.data.encoding));
+      try {
+        for await (const ev of client.execStream(bot, body, { signal: abort.signal })) {
+          if (ev.event === 'exit') {
+            if (ev.data.timedOut) process.stderr.write(`berth: timed out; the command’s process group was killed\n`);
+            // 126 (found but cannot be run) and 127 (not found) come from the container's runtime, as in Docker.
+            process.exitCode = ev.data.exitCode;
+          } else if (ev.event === 'error') {
+            process.stderr.write(`berth: ${cliHint(ev.data, { bot })} (${ev.data.code})\n`);
+            process.exitCode = EXIT.berth;
+          } else {
+            (ev.event === 'stdout' ? process.stdout : process.stderr).write(decodeData(ev.data.data, ev.data.encoding));
+          }
         }
+      } catch (err) {
+        // Ctrl-C: the command was killed with the request; exit as a shell does after SIGINT.
+        if (!abort.signal.aborted) throw err;
+        process.exitCode = 130;
       }
     });
 
