@@ -26,6 +26,9 @@ describe('cliHint', () => {
   });
 
   it('adds a next step by code when the message has none, and leaves other messages alone', () => {
+    expect(cliHint({ code: 'container_not_found', message: 'bot "a" has no container; create one first' }, { bot: 'a' })).toBe(
+      'bot "a" has no container; create it with `berth container create a`',
+    );
     expect(cliHint({ code: 'container_not_found', message: 'bot "a" has no container' }, { bot: 'a' })).toBe('bot "a" has no container; create it with `berth container create a`');
     expect(cliHint({ code: 'container_exists', message: 'already there' }, {})).toBe('already there; run `berth recreate <bot>` to replace it');
     expect(cliHint({ code: 'operation_in_progress', message: 'bot has a running create operation op_1', details: { operationId: 'op_1', kind: 'create' } }, { bot: 'a' })).toBe(

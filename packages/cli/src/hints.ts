@@ -51,6 +51,7 @@ export function cliHint(err: ApiErrorLike, ctx: HintContext): string {
     [/\(or raise diskLimitMb\)/, `(or raise the limit with \`berth bots set ${bot} --disk-limit-mb <n>\`)`],
     [/raise diskLimitMb/, `raise the limit with \`berth bots set ${bot} --disk-limit-mb <n>\``],
     [/; start it first$/, `; start it with \`berth start ${bot}\``],
+    [/; create one first$/, `; create it with \`berth container create ${bot}\``],
     [/is a directory; use listFiles/, `is a directory; list it with \`berth files ls ${bot} <path>\``],
     [/is a directory; list it with list_files/, `is a directory; list it with \`berth files ls ${bot} <path>\``],
   ];
