@@ -81,18 +81,29 @@ interface Ran {
   code: number | null;
 }
 
-/** Runs a shell line (pipes, script) with `$BERTH` standing for the built CLI against `server`. */
+/**
+ * Runs a shell line (pipes, script) with `$BERTH` standing for the built CLI against `server`. A line
+ * still running after 60 s is killed with its process group and answers code null, so a hang shows
+ * what it printed instead of a test timeout.
+ */
 function sh(server: ServerProcess, line: string, input?: string): Promise<Ran> {
   return new Promise((resolve, reject) => {
     // Unquoted in the line, so paths with spaces are not supported here (the test paths have none).
     const berth = `${process.execPath} ${CLI_MAIN} --url ${server.url}`;
-    const child = spawn('bash', ['-c', line], { env: { ...process.env, BERTH: berth, BERTH_TOKEN: server.token } });
+    const child = spawn('bash', ['-c', line], { env: { ...process.env, BERTH: berth, BERTH_TOKEN: server.token }, detached: true });
     let stdout = '';
     let stderr = '';
+    const timer = setTimeout(() => {
+      stderr += '\n[killed after 60 s]';
+      if (child.pid) process.kill(-child.pid, 'SIGKILL');
+    }, 60_000);
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     child.on('error', reject);
-    child.on('close', (code) => resolve({ stdout, stderr, code }));
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ stdout, stderr, code });
+    });
     // A command that never reads its input closes the pipe first.
     child.stdin.on('error', () => undefined);
     child.stdin.end(input ?? '');

@@ -52,6 +52,7 @@ async function shell(bot: string, g: GlobalOptions): Promise<number> {
     const finish = (result: { code: number } | { error: unknown }) => {
       if (settled) return;
       settled = true;
+      clearInterval(eotTimer);
       restore();
       process.stdin.off('data', onInput);
       process.stdin.off('end', onInputEnd);
@@ -66,8 +67,14 @@ async function shell(bot: string, g: GlobalOptions): Promise<number> {
     const onInput = (chunk: Buffer) => {
       if (ws.readyState === WebSocket.OPEN) ws.send(chunk, { binary: true });
     };
-    // Piped input has ended: the shell reads end of input, as from a terminal, and exits.
-    const onInputEnd = () => onInput(EOT);
+    // Piped input has ended: the shell reads end of input (Ctrl-D), as from a terminal, and exits. Sent
+    // again each second: a Ctrl-D that reaches the terminal before the shell has set it up is read as a
+    // plain byte, and a program still reading its input takes one too.
+    let eotTimer: NodeJS.Timeout | undefined;
+    const onInputEnd = () => {
+      onInput(EOT);
+      eotTimer = setInterval(() => onInput(EOT), 1000);
+    };
     const onResize = () => {
       const msg = resizeMessage(process.stdout.columns, process.stdout.rows);
       if (msg && ws.readyState === WebSocket.OPEN) ws.send(msg);
