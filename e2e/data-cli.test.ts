@@ -100,7 +100,7 @@ describe('berth data', () => {
       () => null,
       (e: { code: number; stderr: string }) => e,
     );
-    expect(cli?.code).toBe(1);
+    expect(cli?.code).toBe(125);
     expect(cli?.stderr).toMatch(/^berth: the body is not a tar or tar.gz archive.*\(archive_invalid\)$/m);
   });
 

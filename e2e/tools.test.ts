@@ -101,7 +101,7 @@ describe('the bot’s tools, server process and CLI', () => {
     expect((await berth(['files', 'ls', name, 'cli'])).stdout).toMatch(/^0600 file\s+70000 .* blob$/m);
     expect((await berth(['files', 'edit', name, 'cli/note.txt', '--old', 'beta', '--new', 'gamma'])).code).toBe(0);
     const twice = await berth(['files', 'edit', name, 'cli/note.txt', '--old', 'a', '--new', 'b']);
-    expect(twice.code).toBe(1);
+    expect(twice.code).toBe(125);
     expect(twice.stderr).toContain('edit_no_match');
     expect((await berth(['files', 'mv', name, 'cli/note.txt', 'cli/moved.txt'])).code).toBe(0);
     expect((await berth(['files', 'get', name, 'cli/moved.txt'])).stdout).toBe('alpha gamma\n');

@@ -1,32 +1,22 @@
 #!/usr/bin/env node
-import { Command } from 'commander';
-import { BerthApiError } from '@berth/contract';
-import { registerBots } from './commands/bots.js';
-import { registerContainer } from './commands/container.js';
-import { registerData } from './commands/data.js';
-import { registerExec } from './commands/exec.js';
-import { registerSnapshots } from './commands/snapshots.js';
-import { registerSystem } from './commands/system.js';
-import { registerTokens } from './commands/tokens.js';
-import type { GlobalOptions } from './global-options.js';
+import { serverUrl } from './connection.js';
+import { describeFailure, EXIT } from './failure.js';
+import { buildProgram, type RunContext } from './program.js';
 
-const program = new Command('berth')
-  .description('Berth: every bot its own isolated, persistent container')
-  .option('--url <url>', 'server URL (BERTH_URL, default http://127.0.0.1:7070)')
-  .option('--token <token>', 'API token (BERTH_TOKEN, default BERTH_HOME/admin-token)')
-  .option('--json', 'print JSON', false);
+// A reader that goes away (`berth ls | head -1`) ends the CLI quietly, as SIGPIPE ends a Unix tool.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(EXIT.brokenPipe);
+    throw err;
+  });
+}
 
-const global = () => program.opts<GlobalOptions>();
-registerBots(program, global);
-registerContainer(program, global);
-registerData(program, global);
-registerExec(program, global);
-registerSnapshots(program, global);
-registerSystem(program, global);
-registerTokens(program, global);
+const ctx: RunContext = { globals: { json: false } };
+const program = buildProgram(ctx);
 
 program.parseAsync().catch((err: unknown) => {
-  if (err instanceof BerthApiError) process.stderr.write(`berth: ${err.message} (${err.code})\n`);
-  else process.stderr.write(`berth: ${err instanceof Error ? err.message : String(err)}\n`);
-  process.exit(1);
+  const globals = { ...program.opts(), ...ctx.globals };
+  const failure = describeFailure(err, { bot: ctx.bot, url: serverUrl(globals) });
+  if (failure.message !== null) process.stderr.write(`${failure.message}\n`);
+  process.exit(failure.exitCode);
 });

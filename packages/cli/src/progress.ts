@@ -1,17 +1,19 @@
 import type { OperationEvent } from '@berth/contract';
+import { EXIT } from './failure.js';
+import { cliHint } from './hints.js';
 
 /**
  * Prints an operation's events as they come (one JSON line each with `--json`) until it ends;
- * an `error` event sets the exit code to 1.
+ * an `error` event sets the exit code to 125 (Berth's own failure).
  */
-export async function followOperation(events: AsyncIterable<OperationEvent>, asJson: boolean): Promise<void> {
+export async function followOperation(events: AsyncIterable<OperationEvent>, asJson: boolean, bot?: string): Promise<void> {
   for await (const ev of events) {
     if (asJson) process.stdout.write(`${JSON.stringify(ev)}\n`);
     else if (ev.event !== 'error') renderEvent(ev);
     if (ev.event === 'error') {
       const d = ev.data as Record<string, unknown>;
-      process.stderr.write(`error (${String(d.code)}): ${String(d.message)}\n`);
-      process.exitCode = 1;
+      process.stderr.write(`berth: ${cliHint({ code: String(d.code), message: String(d.message) }, { bot })} (${String(d.code)})\n`);
+      process.exitCode = EXIT.berth;
     }
   }
 }

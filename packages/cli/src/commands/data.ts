@@ -4,6 +4,7 @@ import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as NodeWebReadableStream } from 'node:stream/web';
 import type { Command } from 'commander';
 import { connect, print } from '../connection.js';
+import { CliError } from '../failure.js';
 import type { GlobalOptions } from '../global-options.js';
 
 export function registerData(program: Command, global: () => GlobalOptions): void {
@@ -14,9 +15,9 @@ export function registerData(program: Command, global: () => GlobalOptions): voi
     .description('write the data dir as a tar.gz to stdout (or --output), streamed')
     .option('-o, --output <file>', 'write to this file instead of stdout')
     .action(async (bot: string, o: { output?: string }) => {
-      if (!o.output && process.stdout.isTTY) throw new Error('refusing to write an archive to a terminal: redirect stdout (> file) or pass --output');
+      if (!o.output && process.stdout.isTTY) throw new CliError('refusing to write an archive to a terminal: redirect stdout (> file) or pass --output');
       const res = await connect(global()).exportData(bot);
-      if (!res.body) throw new Error('the server sent no archive');
+      if (!res.body) throw new CliError('the server sent no archive');
       const out: Writable = o.output ? fs.createWriteStream(o.output) : process.stdout;
       await pipeline(Readable.fromWeb(res.body as unknown as NodeWebReadableStream<Uint8Array>), out);
     });

@@ -28,7 +28,7 @@ export function registerSnapshots(program: Command, global: () => GlobalOptions)
     .option('--no-keep-current', 'do not save the current state first')
     .action(async (bot: string, snapshot: string, o: { keepCurrent: boolean }) => {
       const g = global();
-      await followOperation(connect(g).restoreSnapshotStream(bot, snapshot, { keepCurrent: o.keepCurrent }), g.json);
+      await followOperation(connect(g).restoreSnapshotStream(bot, snapshot, { keepCurrent: o.keepCurrent }), g.json, bot);
     });
 
   snapshots
