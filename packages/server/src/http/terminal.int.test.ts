@@ -37,7 +37,15 @@ class TerminalClient {
     this.ws = new WebSocket(url, { headers });
     this.opened = new Promise((resolve, reject) => {
       this.ws.once('open', () => resolve());
-      this.ws.once('unexpected-response', (_req, res) => reject(new Error(`HTTP ${res.statusCode}`)));
+      // A refused upgrade is an ordinary HTTP answer: its status and the error envelope's code.
+      this.ws.once('unexpected-response', (_req, res) => {
+        let body = '';
+        res.on('data', (chunk: Buffer) => (body += chunk.toString('utf8')));
+        res.on('end', () => {
+          const code = (JSON.parse(body || '{}') as { error?: { code?: string } }).error?.code;
+          reject(new Error(`HTTP ${res.statusCode} ${code ?? 'without an error envelope'}`));
+        });
+      });
       this.ws.once('error', reject);
     });
     this.opened.catch(() => undefined);
@@ -148,9 +156,9 @@ describe('terminal on Podman', () => {
   });
 
   it('is authenticated like the API, refuses other origins, and says why it cannot open', async () => {
-    await expect(new TerminalClient(url(busybox), {}).opened).rejects.toThrow('HTTP 401');
-    await expect(new TerminalClient(url(busybox), { authorization: 'Bearer wrong' }).opened).rejects.toThrow('HTTP 401');
-    await expect(new TerminalClient(url(busybox), { ...auth, origin: 'https://evil.example' }).opened).rejects.toThrow('HTTP 403');
+    await expect(new TerminalClient(url(busybox), {}).opened).rejects.toThrow('HTTP 401 unauthorized');
+    await expect(new TerminalClient(url(busybox), { authorization: 'Bearer wrong' }).opened).rejects.toThrow('HTTP 401 unauthorized');
+    await expect(new TerminalClient(url(busybox), { ...auth, origin: 'https://evil.example' }).opened).rejects.toThrow('HTTP 403 forbidden');
     // Same origin is fine.
     const same = new TerminalClient(url(busybox), { ...auth, origin: `http://${l.base}` });
     await same.opened;
@@ -164,12 +172,12 @@ describe('terminal on Podman', () => {
     await byCookie.opened;
     byCookie.type('exit\n');
     await byCookie.closed;
-    await expect(new TerminalClient(url(busybox), { cookie, origin: 'http://127.0.0.1:1' }).opened).rejects.toThrow('HTTP 403');
+    await expect(new TerminalClient(url(busybox), { cookie, origin: 'http://127.0.0.1:1' }).opened).rejects.toThrow('HTTP 403 forbidden');
     // A plain GET is not a terminal.
     expect((await fetch(`http://${url(busybox).slice(5)}`, { headers: auth })).status).toBe(400);
     const stopped = await newBot(l.t, 'term-stopped', TEST_IMAGE);
     expect((await l.t.api('POST', `/bots/${stopped.id}/container/stop`, { body: { timeoutSeconds: 1 } })).status).toBe(200);
-    await expect(new TerminalClient(url(stopped), auth).opened).rejects.toThrow('HTTP 409');
+    await expect(new TerminalClient(url(stopped), auth).opened).rejects.toThrow('HTTP 409 container_not_running');
   });
 
   it('closes a session idle for BERTH_TERMINAL_IDLE_SECONDS', async () => {

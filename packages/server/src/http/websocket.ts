@@ -1,4 +1,4 @@
-import type { Server } from 'node:http';
+import { STATUS_CODES, type IncomingMessage, type Server } from 'node:http';
 import { createNodeWebSocket, type NodeWebSocketInit } from '@hono/node-ws';
 import type { Hono } from 'hono';
 import type { UpgradeWebSocket } from 'hono/ws';
@@ -22,8 +22,31 @@ export function createWebSocketSupport(): WebSocketSupport {
   return {
     upgradeWebSocket: ws.upgradeWebSocket,
     attach: (app) => {
-      init.app = app as NodeWebSocketInit['app'];
+      init.app = { request: withRefusalBodies(app.request.bind(app) as AppRequest) } as unknown as NodeWebSocketInit['app'];
     },
     inject: (server) => ws.injectWebSocket(server),
   };
+}
+
+type AppRequest = Hono['request'];
+
+/**
+ * node-ws answers an upgrade the app refused (401, 404, 409…) with its status line and no body;
+ * clients then see a bare status. This sends the app's own answer instead: its headers and the
+ * error envelope (small: Berth's own JSON), by taking over the socket's `end` for that one request.
+ */
+function withRefusalBodies(request: AppRequest): AppRequest {
+  return (async (input: Parameters<AppRequest>[0], init?: Parameters<AppRequest>[1], env?: { incoming?: IncomingMessage }) => {
+    const response = await request(input, init, env);
+    const socket = env?.incoming?.socket;
+    if (response.status < 400 || !socket) return response;
+    const body = Buffer.from(await response.arrayBuffer());
+    const head = [`HTTP/1.1 ${response.status} ${STATUS_CODES[response.status] ?? ''}`, 'Connection: close', `Content-Length: ${body.length}`];
+    response.headers.forEach((value, name) => {
+      if (name !== 'content-length' && name !== 'connection' && name !== 'transfer-encoding') head.push(`${name}: ${value}`);
+    });
+    const end = socket.end.bind(socket);
+    socket.end = (() => end(Buffer.concat([Buffer.from(`${head.join('\r\n')}\r\n\r\n`), body]))) as typeof socket.end;
+    return response;
+  }) as AppRequest;
 }
