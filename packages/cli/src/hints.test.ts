@@ -3,10 +3,10 @@ import { cliHint } from './hints.js';
 
 describe('cliHint', () => {
   it('says the API’s request fields as commands and flags', () => {
-    expect(cliHint({ code: 'container_exists', message: 'bot "alpha" already has a container; pass recreate: true to replace it (its data dir is kept)' }, { bot: 'alpha' })).toBe(
-      'bot "alpha" already has a container; run `berth recreate alpha` to replace it (its data dir is kept)',
+    expect(cliHint({ code: 'container_exists', message: 'a container for bot "alpha" already exists: recreate it to replace it (its data dir is kept)' }, { bot: 'alpha' })).toBe(
+      'a container for bot "alpha" already exists: run `berth recreate alpha` to replace it (its data dir is kept)',
     );
-    expect(cliHint({ code: 'file_exists', message: 'b.txt exists; pass overwrite: true to replace it' }, { bot: 'alpha' })).toBe('b.txt exists; pass -f to replace it');
+    expect(cliHint({ code: 'file_exists', message: 'b.txt exists; set overwrite to replace it' }, { bot: 'alpha' })).toBe('b.txt exists; pass -f to replace it');
     expect(cliHint({ code: 'validation_failed', message: 'the directory /data/x is not empty; pass recursive=true to remove it with its contents' }, {})).toBe(
       'the directory /data/x is not empty; pass -r to remove it with its contents',
     );
@@ -16,8 +16,8 @@ describe('cliHint', () => {
     expect(cliHint({ code: 'disk_limit_exceeded', message: 'bot "a" uses 70 MiB of its 64 MiB disk limit; free some space (or raise diskLimitMb) first' }, { bot: 'a' })).toBe(
       'bot "a" uses 70 MiB of its 64 MiB disk limit; free some space (or raise the limit with `berth bots set a --disk-limit-mb <n>`) first',
     );
-    expect(cliHint({ code: 'container_not_running', message: 'the container of bot "a" is not running; start it first' }, { bot: 'a' })).toBe(
-      'the container of bot "a" is not running; start it with `berth start a`',
+    expect(cliHint({ code: 'container_not_running', message: 'the container of bot "a" is not running: start it first' }, { bot: 'a' })).toBe(
+      'the container of bot "a" is not running: start it with `berth start a`',
     );
   });
 
@@ -26,8 +26,8 @@ describe('cliHint', () => {
   });
 
   it('adds a next step by code when the message has none, and leaves other messages alone', () => {
-    expect(cliHint({ code: 'container_not_found', message: 'bot "a" has no container; create one first' }, { bot: 'a' })).toBe(
-      'bot "a" has no container; create it with `berth container create a`',
+    expect(cliHint({ code: 'container_not_found', message: 'no container for bot "a": create one first' }, { bot: 'a' })).toBe(
+      'no container for bot "a": create it with `berth container create a`',
     );
     expect(cliHint({ code: 'container_not_found', message: 'bot "a" has no container' }, { bot: 'a' })).toBe('bot "a" has no container; create it with `berth container create a`');
     expect(cliHint({ code: 'container_exists', message: 'already there' }, {})).toBe('already there; run `berth recreate <bot>` to replace it');

@@ -32,7 +32,7 @@ const FIELD_FLAGS: Record<string, string> = {
 
 /**
  * The API's words said in the CLI's: the server's messages speak of request fields
- * (`pass recreate: true`), the CLI's user knows commands and flags.
+ * (`recreate it`, `set overwrite`), the CLI's user knows commands and flags.
  */
 export function cliHint(err: ApiErrorLike, ctx: HintContext): string {
   const bot = ctx.bot ?? '<bot>';
@@ -44,14 +44,15 @@ export function cliHint(err: ApiErrorLike, ctx: HintContext): string {
     return changed;
   };
   const rewrites: [RegExp, string][] = [
-    [/pass recreate: true to replace it/, `run \`berth recreate ${bot}\` to replace it`],
-    [/pass overwrite: true to replace it/, 'pass -f to replace it'],
+    [/recreate it to replace it/, `run \`berth recreate ${bot}\` to replace it`],
+    [/set overwrite to replace it/, 'pass -f to replace it'],
     [/pass recursive=true to remove it with its contents/, 'pass -r to remove it with its contents'],
     [/use POST \/bots\/\{bot\}\/data\/reset to empty (?:it|the data dir)/, `run \`berth data reset ${bot}\` to empty the data dir`],
     [/\(or raise diskLimitMb\)/, `(or raise the limit with \`berth bots set ${bot} --disk-limit-mb <n>\`)`],
     [/raise diskLimitMb/, `raise the limit with \`berth bots set ${bot} --disk-limit-mb <n>\``],
-    [/; start it first$/, `; start it with \`berth start ${bot}\``],
-    [/; create one first$/, `; create it with \`berth container create ${bot}\``],
+    [/: start it first$/, `: start it with \`berth start ${bot}\``],
+    [/: create one first$/, `: create it with \`berth container create ${bot}\``],
+    [/: create one before taking a snapshot$/, `: create it with \`berth container create ${bot}\` first`],
     [/is a directory; use listFiles/, `is a directory; list it with \`berth files ls ${bot} <path>\``],
     [/is a directory; list it with list_files/, `is a directory; list it with \`berth files ls ${bot} <path>\``],
   ];
