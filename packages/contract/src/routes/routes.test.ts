@@ -28,6 +28,8 @@ describe('route definitions', () => {
     expectTypeOf<ResponseBody<typeof routes.snapshots.create, 201>>().toEqualTypeOf<Snapshot>();
     expectTypeOf<ResponseBody<typeof routes.lifecycle.getContainer, 200>>().toEqualTypeOf<Container>();
     expect(routes.lifecycle.getBot.responses[200].content['application/json'].schema.parse(bot)).toEqual(bot);
+    expectTypeOf(routes.snapshots.create.path).toEqualTypeOf<'/bots/{bot}/snapshots'>();
+    expectTypeOf(routes.snapshots.create.method).toEqualTypeOf<'post'>();
     expect(routes.snapshots.create).toMatchObject({ method: 'post', path: '/bots/{bot}/snapshots' });
   });
 

@@ -76,7 +76,6 @@ export interface AppDeps {
   maxImportBytes?: number;
 }
 
-
 /**
  * Each API route's body rule (http/body-limit.ts): uploads and imports stream under their own
  * limits; the MCP endpoint's JSON-RPC carries file contents; everything else is a small JSON body.
@@ -119,6 +118,8 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
     closeIfBodyUnread(c);
   });
   app.onError((err, c) => renderError(err, c));
+  // A known path asked with another method is a 405 naming the methods it has (read once every route is registered).
+  const methodsOf = allowedMethods(() => api.routes);
   app.notFound((c) => {
     const allow = c.req.path.startsWith(`${API_BASE}/`) ? methodsOf(c.req.path.slice(API_BASE.length)) : [];
     if (allow.length === 0) return renderError(new AppError('not_found', `no route ${c.req.method} ${c.req.path}`), c);
@@ -167,7 +168,6 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   api.get('/openapi.json', (c) => c.json((document ??= openApiDocument(api, deps.version))));
 
   app.route(API_BASE, api);
-  const methodsOf = allowedMethods(() => api.routes);
   if (deps.webDist) app.use('*', serveWebUi({ root: deps.webDist }));
   return app;
 }
