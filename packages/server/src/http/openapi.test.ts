@@ -8,7 +8,7 @@ import SwaggerParser from '@apidevtools/swagger-parser';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { routes, type RouteDefinition } from '@berth/contract';
 import { FakeDriver } from '../runtime/fake/fake-driver.js';
-import { startTestBerth, type TestBerth } from '../testing/harness.js';
+import { startTestBerth, TEST_ADMIN_TOKEN, type TestBerth } from '../testing/harness.js';
 
 const REDOCLY = fileURLToPath(new URL('../../../../node_modules/.bin/redocly', import.meta.url));
 
@@ -70,6 +70,24 @@ describe('the OpenAPI document', () => {
     expect(doc.servers).toEqual([expect.objectContaining({ url: '/api/v1' })]);
     expect(Object.keys(doc.paths)).toContain('/bots');
     expect(Object.keys(doc.paths).filter((p) => p.startsWith('/api'))).toEqual([]);
+  });
+
+  it('has paths that, resolved against its server as a client does, reach a route of the server', async () => {
+    // A relative server URL is resolved against the document's own address (OpenAPI 3.1 §4.8.5).
+    const documentUrl = 'http://berth.test:7070/api/v1/openapi.json';
+    const base = new URL(doc.servers[0]!.url, documentUrl).href;
+    expect(base).toBe('http://berth.test:7070/api/v1');
+    for (const { key, method, path: template } of operations()) {
+      const url = base + template.replaceAll(/\{\w+\}/g, 'nothing');
+      const abort = new AbortController();
+      const res = await t.berth.app.request(url, { method: method.toUpperCase(), headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}` }, signal: abort.signal });
+      // An answer from the route itself (bot_not_found, validation_failed, an event stream...), never "no such route".
+      const body = res.headers.get('content-type')?.startsWith('application/json') ? ((await res.json()) as { error?: { code: string } }) : null;
+      abort.abort();
+      await res.body?.cancel().catch(() => undefined);
+      expect(res.status, key).not.toBe(405);
+      expect(body?.error?.code, key).not.toBe('not_found');
+    }
   });
 
   it('says how to authenticate: a bearer token or the session cookie, everywhere but the login', () => {
