@@ -50,7 +50,7 @@ export const ERRORS = {
   /** A body in a media type the route does not take (e.g. text/plain where JSON is expected). */
   unsupported_media_type: { status: 415, message: 'this route takes {expected}, not {given}' },
   /** A `Range` that starts past the end; `Content-Range: bytes *\/<size>` gives the size. */
-  range_not_satisfiable: { status: 416, message: 'the range {range} starts past the end of {path} ({size} bytes)' },
+  range_not_satisfiable: { status: 416, message: 'the range starts at byte {offset}, past the end of the file ({size} bytes)' },
   internal: { status: 500, message: '{reason}' },
 } as const satisfies Record<string, { status: number; message: string }>;
 
