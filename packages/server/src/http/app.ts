@@ -34,7 +34,7 @@ import { fileRoutes } from './routes/files.js';
 import type { TerminalService } from '../bots/terminal-service.js';
 import { terminalRoutes } from './routes/terminal.js';
 import { createWebSocketSupport, type WebSocketSupport } from './websocket.js';
-import { MAX_MCP_BODY_BYTES, mcpRoutes, type McpRouteDeps } from './routes/mcp.js';
+import { MAX_MCP_BODY_BYTES, MCP_PATH, mcpAuthChallenge, mcpDiscoveryRoutes, mcpRoutes, type McpRouteDeps } from './routes/mcp.js';
 import type { LiveConnections } from '../bots/live-connections.js';
 import type { SessionService } from '../bots/session-service.js';
 import { trackRevocation } from './live.js';
@@ -133,6 +133,7 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
       }
     },
   });
+  api.use(MCP_PATH, mcpAuthChallenge());
   api.use('*', requireAuth(deps.auth, deps.sessions, { publicRoutes: [{ method: LOGIN_ROUTE.method, path: `${API_BASE}${LOGIN_ROUTE.path}` }] }));
   api.use('*', trackRevocation(deps.connections));
   // Deny by default: bot tokens reach only the routes authorize.ts opens to them.
@@ -156,6 +157,7 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   api.doc31('/openapi.json', { openapi: '3.1.0', info: { title: 'Berth API', version: deps.version } });
 
   app.route(API_BASE, api);
+  mcpDiscoveryRoutes(app);
   if (deps.webDist) app.use('*', serveWebUi({ root: deps.webDist }));
   return app;
 }

@@ -1,9 +1,11 @@
 import type { OpenAPIHono } from '@hono/zod-openapi';
 import { createRoute } from '@hono/zod-openapi';
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import { AppError } from '../../errors.js';
+import type { Hono, MiddlewareHandler } from 'hono';
+import { AppError, isAppError } from '../../errors.js';
 import type { AppEnv } from '../context.js';
 import { isSameOrigin } from '../csrf.js';
+import { renderError } from '../errors.js';
 import { endWhenRevoked } from '../live.js';
 import { BotParam } from './bots.js';
 import { errorResponse } from './openapi.js';
@@ -14,6 +16,9 @@ export interface McpRouteDeps {
   /** A fresh MCP server whose tools act on one bot (by id). */
   createMcpServer(botId: string): Promise<McpServer>;
 }
+
+/** The path of the MCP endpoint below the API's base, as Hono matches it. */
+export const MCP_PATH = '/bots/:bot/mcp';
 
 /** The largest JSON-RPC request accepted; file contents travel inside it. */
 export const MAX_MCP_BODY_BYTES = 32 * 1024 * 1024;
@@ -95,7 +100,7 @@ export function mcpRoutes(deps: McpRouteDeps, app: OpenAPIHono<AppEnv>): void {
     },
   );
 
-  app.on(['GET', 'DELETE'], '/bots/:bot/mcp', (c) =>
+  app.on(['GET', 'DELETE'], MCP_PATH, (c) =>
     c.json({ jsonrpc: '2.0', error: { code: -32000, message: 'Method not allowed: this MCP endpoint is stateless; POST JSON-RPC messages to it' }, id: null }, 405, { allow: 'POST' }),
   );
 }
@@ -106,4 +111,32 @@ export function mcpRoutes(deps: McpRouteDeps, app: OpenAPIHono<AppEnv>): void {
  */
 function rejectForeignOrigin(origin: string | undefined, host: string | undefined): void {
   if (origin !== undefined && !isSameOrigin(origin, host)) throw new AppError('forbidden', `MCP requests from origin ${origin} are not allowed`);
+}
+
+/**
+ * Put before authentication on the MCP endpoint: a 401 there says which scheme it wants
+ * (`WWW-Authenticate: Bearer`, RFC 6750) and names no OAuth metadata, so an MCP client asks for a
+ * token instead of starting an OAuth flow Berth does not offer.
+ */
+export function mcpAuthChallenge(): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    try {
+      await next();
+    } catch (err) {
+      if (isAppError(err, 'unauthorized')) c.header('WWW-Authenticate', BEARER_CHALLENGE);
+      throw err;
+    }
+    if (c.res.status === 401 && !c.res.headers.has('WWW-Authenticate')) c.res.headers.set('WWW-Authenticate', BEARER_CHALLENGE);
+  };
+}
+
+const BEARER_CHALLENGE = 'Bearer realm="berth"';
+
+/**
+ * OAuth discovery (`/.well-known/oauth-protected-resource`, `/.well-known/oauth-authorization-server`,
+ * with or without a path after them) answers a JSON 404: Berth takes bearer tokens it issues itself,
+ * and the web UI's HTML there would look like metadata to an MCP client.
+ */
+export function mcpDiscoveryRoutes(app: Hono<AppEnv>): void {
+  app.all('/.well-known/*', (c) => renderError(new AppError('not_found', `no ${c.req.path} here: Berth's API takes bearer tokens it issues itself, and offers no OAuth`), c));
 }
