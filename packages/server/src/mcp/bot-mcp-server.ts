@@ -129,7 +129,8 @@ export function createBotMcpServer(botId: string, deps: BotMcpServerDeps): McpSe
         return await body(args, ctx);
       } catch (err) {
         const payload = errorPayload(err);
-        if (payload.code === 'internal') log.error({ err, tool: name }, 'MCP tool failed');
+        // A call the client gave up on fails as its work is cut short: nothing to look into.
+        if (payload.code === 'internal' && !extra.signal.aborted) log.error({ err, tool: name }, 'MCP tool failed');
         return toolError(payload);
       } finally {
         clearInterval(timer);
@@ -339,7 +340,6 @@ export function createBotMcpServer(botId: string, deps: BotMcpServerDeps): McpSe
         signal: ctx.signal,
         onLook: (t) => ctx.progress(`task ${t.id} is still ${t.status}`),
       });
-      ctx.signal.throwIfAborted();
       const task = await deps.tasks.get(botId, waited.id, { tailBytes: args.tailBytes ?? DEFAULT_TASK_TAIL_BYTES });
       return taskAnswer(task, task.status === 'running' ? `task ${task.id} is still running after ${seconds} s` : undefined);
     }),

@@ -27,8 +27,8 @@ export const MAX_MCP_BODY_BYTES = 32 * 1024 * 1024;
  * `POST /bots/{bot}/mcp`: the Model Context Protocol over Streamable HTTP, stateless — every request
  * gets its own server and transport, so nothing is kept between calls and any number of agents can
  * use one bot at once. Authorised like the bot's other tools (its own bot token, or the admin).
- * There are no server-initiated messages, so the optional GET stream and the session DELETE are 405,
- * as the protocol allows.
+ * Nothing is sent outside the answer to a request (a call's progress travels on its own event
+ * stream), so the optional GET stream and the session DELETE are 405, as the protocol allows.
  */
 export function mcpRoutes(deps: McpRouteDeps, app: OpenAPIHono<AppEnv>): void {
   app.openapi(
@@ -36,8 +36,10 @@ export function mcpRoutes(deps: McpRouteDeps, app: OpenAPIHono<AppEnv>): void {
       method: 'post',
       path: '/bots/{bot}/mcp',
       tags: ['mcp'],
-      summary: 'Model Context Protocol (Streamable HTTP): tools to run commands and background tasks and to read, write, edit and list files',
-      description: 'The body is a JSON-RPC message (or a batch) of the Model Context Protocol; send `Accept: application/json, text/event-stream`.',
+      summary: 'Model Context Protocol (Streamable HTTP): tools to run commands and background tasks, start the container, and work with files',
+      description:
+        'The body is a JSON-RPC message (or a batch) of the Model Context Protocol; send `Accept: application/json, text/event-stream`. ' +
+        'A tool call whose `_meta.progressToken` is set gets `notifications/progress` on the event stream while it runs.',
       request: { params: BotParam },
       responses: {
         200: { description: 'the JSON-RPC responses, as an event stream', content: { 'text/event-stream': { schema: { type: 'string' as const } } } },
