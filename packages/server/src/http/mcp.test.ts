@@ -89,7 +89,12 @@ describe('MCP endpoint', () => {
 
     const invalid = (await client.callTool({ name: 'run_command', arguments: { command: 42 } })) as CallToolResult;
     expect(invalid.isError).toBe(true);
-    expect(text(invalid)).toMatch(/command/);
+    expect(text(invalid)).toMatch(/^validation_failed: .*command/);
+    expect(invalid._meta?.['berth/error']).toMatchObject({ code: 'validation_failed' });
+    const tooLong = (await client.callTool({ name: 'wait_task', arguments: { taskId: 'task_x', timeoutSeconds: 100_000 } })) as CallToolResult;
+    expect(text(tooLong)).toMatch(/^validation_failed: .*timeoutSeconds/);
+    const unknown = (await client.callTool({ name: 'no_such_tool', arguments: {} })) as CallToolResult;
+    expect(text(unknown)).toMatch(/^validation_failed: .*no_such_tool/);
   });
 
   it('writes, reads, edits and lists files (the data dir of a stopped container, read from the host)', async () => {

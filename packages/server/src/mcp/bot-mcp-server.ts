@@ -2,7 +2,7 @@ import { isUtf8 } from 'node:buffer';
 import { z } from '@hono/zod-openapi';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
-import type { CallToolResult, ServerNotification, ServerRequest } from '@modelcontextprotocol/sdk/types.js';
+import { ErrorCode, type CallToolResult, type ServerNotification, type ServerRequest } from '@modelcontextprotocol/sdk/types.js';
 import { Container, Env, FileEditResult, FileInfo, Task, type ExecExitEvent, type FileEntry } from '@berth/contract';
 import type { ContainerService } from '../bots/container-service.js';
 import type { ExecRequest, ExecService } from '../bots/exec-service.js';
@@ -602,7 +602,23 @@ export function createBotMcpServer(botId: string, deps: BotMcpServerDeps): McpSe
 
   // Every tool is registered now, and the list never changes while a client is connected: say so.
   server.server.registerCapabilities({ tools: { listChanged: false } });
+  withBerthCodes(server);
   return server;
+}
+
+/**
+ * Failures the SDK answers itself before a tool runs (arguments that fail the input schema, an
+ * unknown tool; McpError -32602) or after (a result that fails its output schema) get Berth's code
+ * in front too, `validation_failed` or `internal`, like every other tool error. The SDK makes them
+ * in one method, replaced here on this instance; should a later SDK drop it, its own text stays.
+ */
+function withBerthCodes(server: McpServer): void {
+  const target = server as unknown as { createToolError?: (message: string) => CallToolResult };
+  if (typeof target.createToolError !== 'function') return;
+  target.createToolError = (message: string) => {
+    const invalid = message.startsWith(`MCP error ${ErrorCode.InvalidParams}:`);
+    return toolError({ code: invalid ? 'validation_failed' : 'internal', message: message.replace(/^MCP error -?\d+: /, '') });
+  };
 }
 
 /** A tool error: Berth's code first in the text, the whole payload in `_meta` for programs. */
