@@ -41,6 +41,8 @@ describe('MCP endpoint', () => {
     const client = new Client({ name: 'berth-test', version: '1.0.0' });
     await client.connect(transport);
     clients.push(client);
+    // As the Inspector does: with the tools listed, the client checks every structured result against its output schema.
+    await client.listTools();
     return client;
   }
 
