@@ -272,15 +272,26 @@ export function createBotMcpServer(botId: string, deps: BotMcpServerDeps): McpSe
     'list_tasks',
     {
       title: 'List background tasks',
-      description: 'Lists your background tasks, newest first, with their status (running, exited, killed or lost) and exit codes.',
+      description: `Lists your background tasks, newest first, with their status (running, exited, killed or lost) and exit codes; about ${MODEL_OUTPUT_BYTES / 1024} KiB of them at most.`,
       inputSchema: {},
-      outputSchema: { tasks: z.array(TaskSummary) },
+      outputSchema: { tasks: z.array(TaskSummary).describe('the tasks shown, newest first'), total: z.number().int(), truncated: z.boolean().describe('older tasks are not shown') },
       annotations: { readOnlyHint: true },
     },
     tool('list_tasks', async () => {
-      const tasks = await deps.tasks.list(botId);
-      const text = tasks.length === 0 ? 'no tasks' : tasks.map(formatTaskLine).join('\n');
-      return { content: [{ type: 'text', text }], structuredContent: { tasks } };
+      const all = await deps.tasks.list(botId);
+      const tasks: Task[] = [];
+      const lines: string[] = [];
+      let size = 0;
+      for (const task of all) {
+        const line = formatTaskLine(task);
+        if (size + line.length + 1 > MODEL_OUTPUT_BYTES) break;
+        tasks.push(task);
+        lines.push(line);
+        size += line.length + 1;
+      }
+      const truncated = tasks.length < all.length;
+      const text = all.length === 0 ? 'no tasks' : [...lines, ...(truncated ? [`[${all.length - tasks.length} older tasks not shown]`] : [])].join('\n');
+      return { content: [{ type: 'text', text }], structuredContent: { tasks, total: all.length, truncated } };
     }),
   );
 
@@ -626,8 +637,12 @@ function toolError(payload: { code: string; message: string; details?: unknown }
   return { isError: true, content: [{ type: 'text', text: `${payload.code}: ${payload.message}` }], _meta: { 'berth/error': payload } };
 }
 
+/** Characters of a task's command a line shows: it names the task, the agent wrote the rest. */
+const TASK_COMMAND_SHOWN = 200;
+
 function formatTaskLine(t: Task): string {
-  const command = typeof t.command === 'string' ? t.command : t.command.join(' ');
+  const full = typeof t.command === 'string' ? t.command : t.command.join(' ');
+  const command = full.length > TASK_COMMAND_SHOWN ? `${full.slice(0, TASK_COMMAND_SHOWN)}…` : full;
   const end = t.status === 'running' ? '' : ` exit ${t.exitCode ?? '-'}${t.timedOut ? ' (timed out)' : ''}`;
   return `${t.id}  ${t.status}${end}  started ${t.startedAt}  ${command}`;
 }
