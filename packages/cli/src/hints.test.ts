@@ -6,7 +6,7 @@ describe('cliHint', () => {
     expect(cliHint({ code: 'container_exists', message: 'a container for bot "alpha" already exists: recreate it to replace it (its data dir is kept)' }, { bot: 'alpha' })).toBe(
       'a container for bot "alpha" already exists: run `berth recreate alpha` to replace it (its data dir is kept)',
     );
-    expect(cliHint({ code: 'file_exists', message: 'b.txt exists; set overwrite to replace it' }, { bot: 'alpha' })).toBe('b.txt exists; pass -f to replace it');
+    expect(cliHint({ code: 'file_exists', message: 'b.txt already exists: set overwrite to replace it' }, { bot: 'alpha' })).toBe('b.txt already exists: pass -f to replace it');
     expect(cliHint({ code: 'validation_failed', message: 'the directory /data/x is not empty; pass recursive=true to remove it with its contents' }, {})).toBe(
       'the directory /data/x is not empty; pass -r to remove it with its contents',
     );

@@ -31,7 +31,7 @@ export const ERRORS = {
   path_outside_root: { status: 400, message: "the path {path} leads outside the container's root" },
   file_not_found: { status: 404, message: 'no such file or directory: {path}' },
   /** A move onto an existing path without `overwrite`. */
-  file_exists: { status: 409, message: '{path} exists; set overwrite to replace it' },
+  file_exists: { status: 409, message: '{path} already exists: {reason}' },
   edit_no_match: { status: 409, message: 'the text to replace occurs {count} times in {path}; it must occur exactly once (give more context)' },
   image_pull_failed: { status: 502, message: 'pulling {image} failed: {reason}' },
   image_not_found: { status: 404, message: 'image {image} was not found: {reason}' },

@@ -105,7 +105,7 @@ export async function composeBerth(options: { config: Readonly<Config>; logger: 
       createMcpServer: async (botId) => {
         // The MCP SDK is loaded on the first MCP request, not at start-up (idle memory).
         const { createBotMcpServer } = await import('./mcp/bot-mcp-server.js');
-        return createBotMcpServer(botId, { version: BERTH_VERSION, logger, exec, tasks, files });
+        return createBotMcpServer(botId, { version: BERTH_VERSION, logger, exec, tasks, files, containers, progressIntervalMs: config.mcpProgressSeconds * 1000 });
       },
     },
     webDist: config.webDist,

@@ -34,6 +34,8 @@ export interface Config {
   defaultDiskLimitMb: number | null;
   /** How often the disk monitor measures the running bots' usage; set in code (tests narrow it), not by the environment. */
   diskSampleSeconds: number;
+  /** How often a long MCP tool call sends progress (so clients keep waiting); set in code (tests narrow it). */
+  mcpProgressSeconds: number;
   /** Fault-injection points (`BERTH_FAILPOINTS`, see failpoints.ts); empty in normal use. */
   failpoints: string;
 }
@@ -105,6 +107,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     engineTimeoutSeconds: e.BERTH_ENGINE_TIMEOUT_SECONDS,
     defaultDiskLimitMb: e.BERTH_DEFAULT_DISK_LIMIT_MB === 0 ? null : e.BERTH_DEFAULT_DISK_LIMIT_MB,
     diskSampleSeconds: 30,
+    mcpProgressSeconds: 10,
     failpoints: e.BERTH_FAILPOINTS,
     ...overrides,
   };

@@ -139,6 +139,15 @@ describe('hostile helper programs in a bot container', () => {
       sample();
       await misbehave('od line');
       expect((await expectJson<DirectoryListing>(files('/srv/h'), 200)).truncated).toBe(true);
+      // A glob's walk that never ends, in lines or in one endless path, is cut short and says so.
+      for (const mode of ['find flood', 'find line']) {
+        await misbehave(mode);
+        expect(await t.berth.files.glob(hostile.id, '/srv/h', '**', { limit: 100 }), mode).toEqual({ path: '/srv/h', matches: [], truncated: true });
+        sample();
+      }
+      await misbehave('stat big');
+      await expect(t.berth.files.makeDirectory(hostile.id, '/srv/h/dir')).rejects.toMatchObject({ code: 'output_too_large' });
+      await misbehave('');
       // Write, move and remove answer a stat line or nothing; 30 MB or an endless stream is refused.
       // (An upload the script cannot check is not kept: the file to move is written beforehand.)
       await expectJson(files('/srv/h/new.txt', { method: 'PUT', body: 'x', headers: { 'content-type': 'application/octet-stream' } }), 200);
@@ -157,6 +166,17 @@ describe('hostile helper programs in a bot container', () => {
       expect(await errorOf(await t.api('GET', `/bots/${hostile.id}/tasks/${task.id}`))).toEqual(tooLarge);
       await misbehave('base64 big');
       expect(await errorOf(await t.api('GET', `/bots/${hostile.id}/tasks/${task.id}?tailBytes=1024`))).toEqual(tooLarge);
+      // A task's output read in parts: no more than the part asked for, or refused.
+      for (const mode of ['cat flood', 'tail flood']) {
+        await misbehave(mode);
+        const read = await t.berth.tasks.readOutput(hostile.id, task.id, { stream: 'stdout', offset: mode === 'tail flood' ? 1 : 0, length: 1024 });
+        expect(read.data.length, mode).toBeLessThanOrEqual(1024);
+        sample();
+      }
+      await misbehave('head flood');
+      await expect(t.berth.tasks.readOutput(hostile.id, task.id, { stream: 'stdout', offset: 0, length: 1024 })).rejects.toMatchObject({ code: 'output_too_large' });
+      await misbehave('wc big');
+      await expect(t.berth.tasks.readOutput(hostile.id, task.id, { stream: 'stdout', offset: 0, length: 1024 })).rejects.toMatchObject({ code: 'output_too_large' });
       await misbehave('sh stderr');
       expect(await errorOf(await t.api('POST', `/bots/${hostile.id}/exec`, { body: { command: ['true'], background: true } }))).toEqual(tooLarge);
       sample();

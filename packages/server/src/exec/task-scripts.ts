@@ -69,6 +69,28 @@ echo ':stdout'; tail -c "$n" "$d/stdout" 2>/dev/null | base64
 echo ':stderr'; tail -c "$n" "$d/stderr" 2>/dev/null | base64
 exit 0`;
 
+/**
+ * One stream's size, then up to `n` of its bytes from offset `o`, raw: `size <bytes>\n` and the
+ * bytes. Exit 3: the task's directory is gone (its container's root filesystem was replaced).
+ */
+export const READ_OUTPUT_SCRIPT = `d=$1; s=$2; o=$3; n=$4
+[ -d "$d" ] || exit 3
+f="$d/$s"
+printf 'size %s\\n' "$(wc -c <"$f" 2>/dev/null || echo 0)"
+[ -e "$f" ] || exit 0
+if [ "$o" -gt 0 ]; then tail -c +"$((o + 1))" "$f"; else cat "$f"; fi | head -c "$n"
+exit 0`;
+
+/** Parses READ_OUTPUT_SCRIPT's output: the stream's size and at most `max` of its bytes (more is not trusted). */
+export function parseOutputRead(raw: Buffer, max: number): { size: number; data: Buffer } | null {
+  const nl = raw.indexOf(0x0a);
+  if (nl < 0 || nl > 64) return null;
+  const m = /^size\s+(\d{1,16})\s*$/.exec(raw.subarray(0, nl).toString('latin1'));
+  if (!m) return null;
+  const data = raw.subarray(nl + 1);
+  return { size: Number(m[1]), data: data.length > max ? data.subarray(0, max) : data };
+}
+
 export interface TaskProbe {
   id: string;
   /** The task's directory is gone (the container's root filesystem is not the one it started in). */

@@ -11,7 +11,7 @@ import { mustBeRunning } from './exec-service.js';
 import { newId, now } from '../core/ids.js';
 import { HelperOutput } from '../core/helper-output.js';
 import { encodeBytes } from '../core/output-encoding.js';
-import { KILL_SCRIPT, LAUNCH_SCRIPT, STATUS_SCRIPT, TAIL_SCRIPT, TASK_ROOT, parseStatus, parseTail, type TaskProbe } from './task-scripts.js';
+import { KILL_SCRIPT, LAUNCH_SCRIPT, STATUS_SCRIPT, TAIL_SCRIPT, READ_OUTPUT_SCRIPT, TASK_ROOT, parseOutputRead, parseStatus, parseTail, type TaskProbe } from './task-scripts.js';
 
 export interface TaskServiceDeps {
   store: Store;
@@ -27,6 +27,8 @@ const MAX_TAIL_BYTES = 1024 * 1024;
 const MAX_SCRIPT_OUTPUT = 64 * 1024;
 /** What STATUS_SCRIPT prints of one task: a few lines, two of them /proc stat lines (about 1 KiB each at most). */
 const MAX_STATUS_PER_TASK = 8 * 1024;
+/** Longest pause between two looks at a task being waited for. */
+const WAIT_LOOK_MS = 1_000;
 /** How long a kill waits to see the task's end before answering. */
 const KILL_SETTLE_MS = 5_000;
 
@@ -120,6 +122,59 @@ export class TaskService {
     const task = toTask(observed);
     const output = await this.tail(row, Math.min(options.tailBytes ?? DEFAULT_TAIL_BYTES, MAX_TAIL_BYTES));
     return output ? { ...task, output } : task;
+  }
+
+  /**
+   * Waits until the task is no longer running, or `timeoutMs` passed, or `signal` aborts, looking at
+   * it in the container every second at most; answers the task as last seen (without output). The
+   * bot's place for engine work is taken for each look only, never while waiting.
+   */
+  async wait(idOrName: string, taskId: string, options: { timeoutMs: number; signal?: AbortSignal; onLook?: (task: Task) => void }): Promise<Task> {
+    const bot = await this.deps.store.mustGetBot(idOrName);
+    const deadline = Date.now() + options.timeoutMs;
+    let row = await this.mustFind(bot, taskId);
+    for (let delay = 100; ; delay = Math.min(delay * 2, WAIT_LOOK_MS)) {
+      const current = row;
+      row = await this.inPlace(bot, async () => (await this.observe(bot, [current])).get(current.id) ?? current);
+      if (row.status !== 'running') return toTask(row);
+      options.onLook?.(toTask(row));
+      const left = deadline - Date.now();
+      if (left <= 0) return toTask(row);
+      try {
+        await sleep(Math.min(delay, left), undefined, options.signal && { signal: options.signal });
+      } catch {
+        return toTask(row);
+      }
+    }
+  }
+
+  /**
+   * Up to `length` bytes of one of the task's output streams from `offset`, with the stream's size
+   * so far. The output lives in the container the task ran in: `container_not_running` while it is
+   * stopped, `file_not_found` once that container was replaced.
+   */
+  async readOutput(
+    idOrName: string,
+    taskId: string,
+    options: { stream: 'stdout' | 'stderr'; offset: number; length: number },
+  ): Promise<{ stream: 'stdout' | 'stderr'; offset: number; size: number; data: Buffer }> {
+    const bot = await this.deps.store.mustGetBot(idOrName);
+    return this.inPlace(bot, async () => {
+      const row = await this.mustFind(bot, taskId);
+      let r;
+      try {
+        r = await this.deps.driver.exec(row.container_id, ['/bin/sh', '-c', READ_OUTPUT_SCRIPT, 'berth-output', taskDir(row.id), options.stream, String(options.offset), String(options.length)], {
+          maxOutputBytes: options.length + MAX_SCRIPT_OUTPUT,
+        });
+      } catch (err) {
+        if (isAppError(err, 'container_not_found')) throw outputGone(row.id, err);
+        throw err;
+      }
+      if (r.exitCode === 3) throw outputGone(row.id);
+      const read = r.exitCode === 0 ? parseOutputRead(r.stdout, options.length) : null;
+      if (!read) throw new AppError('internal', { reason: `unexpected answer from the container while reading the output of task ${row.id}` });
+      return { stream: options.stream, offset: options.offset, size: read.size, data: read.data };
+    });
   }
 
   /** Kills the task's whole process group and answers the task once its end is seen (or after a few seconds). */
@@ -272,6 +327,10 @@ export class TaskService {
 /** What TAIL_SCRIPT prints for `bytes` of each stream: base64 in lines of 76 characters (57 bytes), and a few short lines. */
 export function tailOutputLimit(bytes: number): number {
   return MAX_SCRIPT_OUTPUT + 2 * Math.ceil(bytes / 57) * 77;
+}
+
+function outputGone(taskId: string, cause?: unknown): AppError {
+  return new AppError('file_not_found', { path: `the output of task ${taskId} (the container it ran in was replaced)` }, { details: { taskId }, ...(cause !== undefined && { cause }) });
 }
 
 function taskDir(taskId: string): string {

@@ -71,6 +71,24 @@ mv)
   mv -fT -- "$f" "$t" || exit 1
   stat -c '%f %s %Y' -- "$t"
   ;;
+mkdir)
+  p=$1
+  if { [ -e "$p" ] || [ -L "$p" ]; } && [ ! -d "$p" ]; then exit 10; fi
+  mkdir -p -- "$p" 2>/dev/null || [ -d "$p" ] || exit 5
+  stat -L -c '%f %s %Y' -- "$p"
+  ;;
+find)
+  p=$1; n=$2; m=$3
+  [ -e "$p" ] || exit 3
+  [ -d "$p" ] || exit 11
+  cd -- "$p" || exit 9
+  # Paths end with NUL (a name may hold a newline); the walk never follows a symlink.
+  set -- . -mindepth 1
+  if [ -n "$m" ]; then set -- "$@" -maxdepth "$m"; fi
+  if [ -n "$n" ]; then set -- "$@" -name "$n"; fi
+  find "$@" -print0 2>/dev/null
+  exit 0
+  ;;
 *) exit 2 ;;
 esac`;
 
@@ -88,6 +106,8 @@ export type ReadResult = { kind: 'file'; file: OpenedFile } | { kind: 'directory
 
 /** Most bytes a listing's raw output may take before it is cut (and called truncated). */
 const MAX_LIST_OUTPUT = 16 * 1024 * 1024;
+/** Longer than any path a `find` prints (PATH_MAX is 4096 bytes). */
+const MAX_FOUND_PATH = 64 * 1024;
 /** The longest answer line the script prints (`F …` before a file's bytes, a stat line): numbers and a letter. */
 const MAX_ANSWER_LINE = 4096;
 
@@ -202,6 +222,67 @@ export class ContainerFiles {
     await this.answer(s, path, (out) => out.end(MAX_ANSWER_LINE));
   }
 
+  /** Makes a directory and its missing parents; one that exists already is answered as it is. */
+  async makeDirectory(path: string): Promise<FileStat> {
+    const s = await this.run(['mkdir', path]);
+    const line = await this.answer(s, path, statAnswer);
+    return parseStatLine(line ?? '', path);
+  }
+
+  /**
+   * The paths below the directory `path` (relative to it, without `./`), as `find` walks them:
+   * `name` filters by the last segment, `maxDepth` bounds the depth. At most `maxBytes` of output
+   * are read (`cut` after that). Stopping early (`return`) or `signal` kills the walk.
+   */
+  async *find(path: string, options: { name: string | null; maxDepth: number | null; maxBytes: number; signal?: AbortSignal }): AsyncGenerator<string, { cut: boolean }> {
+    const s = await this.run(['find', path, options.name ?? '', options.maxDepth === null ? '' : String(options.maxDepth)], false, options.signal);
+    const out = new HelperOutput(s.output, 'the files helper');
+    let ended = false;
+    try {
+      let carry: Buffer[] = [];
+      let carried = 0;
+      let skipping = false;
+      let seen = 0;
+      let cut = false;
+      for await (const chunk of out.stdout(Number.MAX_SAFE_INTEGER)) {
+        let from = 0;
+        for (let nul = chunk.indexOf(0, from); nul >= 0; nul = chunk.indexOf(0, from)) {
+          const piece = chunk.subarray(from, nul);
+          from = nul + 1;
+          if (!skipping) {
+            const rel = (carried > 0 ? Buffer.concat([...carry, piece]) : piece).toString('utf8');
+            if (rel.startsWith('./')) yield rel.slice(2);
+          }
+          carry = [];
+          carried = 0;
+          skipping = false;
+        }
+        if (from < chunk.length && !skipping) {
+          carry.push(chunk.subarray(from));
+          carried += chunk.length - from;
+          // No real path is this long (PATH_MAX is 4096): it is skipped, so memory stays bounded.
+          if (carried > MAX_FOUND_PATH) {
+            carry = [];
+            carried = 0;
+            skipping = true;
+          }
+        }
+        seen += chunk.length;
+        if (seen >= options.maxBytes) {
+          cut = true;
+          break;
+        }
+      }
+      if (cut) await s.kill();
+      else await this.checkExit(s, out, path);
+      ended = true;
+      return { cut };
+    } finally {
+      // Stopped early (enough matches, the client went away) or failed: the walk ends with it.
+      if (!ended) await s.kill();
+    }
+  }
+
   async move(from: string, to: string, options: { overwrite: boolean }): Promise<FileStat> {
     const s = await this.run(['mv', from, to, options.overwrite ? '1' : '0']);
     const line = await this.answer(s, from, statAnswer, to);
@@ -225,8 +306,8 @@ export class ContainerFiles {
    * Starts the script. A container paused after it was found running (a snapshot's commit) refuses
    * the exec; it is tried once more when the pause is over. Nothing ran yet, so that is safe.
    */
-  private async run(args: string[], stdin = false): Promise<ExecSession> {
-    const start = () => this.driver.execStream(this.containerId, { command: ['/bin/sh', '-c', FILES_SCRIPT, 'berth-files', ...args], stdin, cwd: '/' });
+  private async run(args: string[], stdin = false, signal?: AbortSignal): Promise<ExecSession> {
+    const start = () => this.driver.execStream(this.containerId, { command: ['/bin/sh', '-c', FILES_SCRIPT, 'berth-files', ...args], stdin, cwd: '/', ...(signal && { signal }) });
     try {
       return await start();
     } catch (err) {
@@ -257,11 +338,15 @@ export class ContainerFiles {
       case 5:
         return new AppError('validation_failed', { reason: `a parent of ${to ?? path} is not a directory` }, { details });
       case 6:
-        return new AppError('file_exists', { path: to ?? path }, { details });
+        return new AppError('file_exists', { path: to ?? path, reason: 'set overwrite to replace it' }, { details });
       case 7:
         return new AppError('validation_failed', { reason: `the directory ${path} is not empty; pass recursive=true to remove it with its contents` }, { details });
       case 8:
         return new AppError('validation_failed', { reason: `${path} is not a regular file or directory` }, { details });
+      case 10:
+        return new AppError('file_exists', { path, reason: 'it is not a directory' }, { details });
+      case 11:
+        return new AppError('validation_failed', { reason: `${path} is not a directory` }, { details });
       default: {
         const bot = this.options.botId ? `bot ${this.options.botId}, ` : '';
         const cause = new Error(`the files script exited with ${code} (${bot}container ${this.containerId}, path ${path}${to !== undefined ? ` to ${to}` : ''}): ${stderr.trim().slice(-2000) || 'no message'}`);

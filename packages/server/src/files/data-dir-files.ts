@@ -133,7 +133,7 @@ export class DataDirFiles {
     const { dir, name } = await this.parentOf(toRel, { create: true });
     const target = path.join(dir.hostPath, name);
     const existing = await lstatOrNull(target);
-    if (existing && !options.overwrite) throw new AppError('file_exists', { path: this.shown(toRel) }, { details: { to: this.shown(toRel) } });
+    if (existing && !options.overwrite) throw new AppError('file_exists', { path: this.shown(toRel), reason: 'set overwrite to replace it' }, { details: { to: this.shown(toRel) } });
     if (existing?.isDirectory() && !from.stat.isDirectory()) throw new AppError('validation_failed', { reason: `${this.shown(toRel)} is a directory` });
     if (from.stat.isDirectory() && (target === from.hostPath || target.startsWith(`${from.hostPath}/`))) {
       throw new AppError('validation_failed', { reason: `cannot move ${from.containerPath} into itself` });
@@ -147,6 +147,45 @@ export class DataDirFiles {
       throw err;
     }
     return statOf(await fs.lstat(target));
+  }
+
+  /** Makes a directory and its missing parents; one that exists already is answered as it is. */
+  async makeDirectory(rel: string): Promise<FileStat> {
+    const r = await this.resolve(rel, { followLast: true, createMissing: true });
+    if (!r.stat?.isDirectory()) throw new AppError('file_exists', { path: r.containerPath, reason: 'it is not a directory' }, { details: { path: r.containerPath } });
+    return statOf(r.stat);
+  }
+
+  /**
+   * The paths below the directory `rel` (relative to it), walked without following symlinks, as
+   * ContainerFiles.find does in the container: `maxDepth` bounds the depth, and the walk stops
+   * (`cut`) after `maxEntries` entries.
+   */
+  async *find(rel: string, options: { maxDepth: number | null; maxEntries: number }): AsyncGenerator<string, { cut: boolean }> {
+    const r = await this.resolve(rel, { followLast: true });
+    if (!r.stat) throw notFound(r.containerPath);
+    if (!r.stat.isDirectory()) throw new AppError('validation_failed', { reason: `${r.containerPath} is not a directory` }, { details: { path: r.containerPath } });
+    let seen = 0;
+    const stack: { host: string; rel: string; depth: number }[] = [{ host: r.hostPath, rel: '', depth: 0 }];
+    while (stack.length > 0) {
+      const dir = stack.pop() as { host: string; rel: string; depth: number };
+      let handle;
+      try {
+        handle = await fs.opendir(dir.host);
+      } catch {
+        // Gone or unreadable meanwhile: as `find`, go on with the rest.
+        continue;
+      }
+      for await (const d of handle) {
+        // Leaving the loop closes the directory.
+        if (++seen > options.maxEntries) return { cut: true };
+        const relPath = dir.rel === '' ? d.name : `${dir.rel}/${d.name}`;
+        const depth = dir.depth + 1;
+        yield relPath;
+        if (d.isDirectory() && (options.maxDepth === null || depth < options.maxDepth)) stack.push({ host: path.join(dir.host, d.name), rel: relPath, depth });
+      }
+    }
+    return { cut: false };
   }
 
   private async list(r: Resolved): Promise<ReadResult> {

@@ -13,6 +13,7 @@ import { DataDirFiles } from './data-dir-files.js';
 import { type DiskLimits, withinRoom } from '../lifecycle/index.js';
 import { type ByteRange, type FileStat, countOccurrences, octal, planRead } from './file-format.js';
 import { PAUSE_WAIT_MS, waitWhilePaused } from '../core/pause-wait.js';
+import { compileGlob } from './glob-pattern.js';
 
 export interface FilesServiceDeps {
   store: Store;
@@ -29,6 +30,11 @@ export interface FilesServiceDeps {
   /** Refuses writes of a bot at or over its disk limit (507 `disk_limit_exceeded`). */
   diskLimits?: Pick<DiskLimits, 'assertRoom'>;
 }
+
+/** Most bytes of paths a glob reads from the walk in the container (about 100k paths). */
+const MAX_GLOB_WALK_BYTES = 8 * 1024 * 1024;
+/** Most entries a glob walks in the data dir from the host. */
+const MAX_GLOB_WALK_ENTRIES = 200_000;
 
 /** Largest file `edit` reads into memory. */
 export const MAX_EDIT_BYTES = 16 * 1024 * 1024;
@@ -150,6 +156,54 @@ export class FilesService {
     }
     const [fromAt, toAt] = [this.where(from, backend), this.where(to, backend)];
     return info(to, await backend.files.move(fromAt, toAt, { overwrite: body.overwrite === true }));
+  }
+
+  /** Makes a directory with its missing parents (`mkdir -p`); one that exists already is answered as it is. */
+  async makeDirectory(idOrName: string, input: string): Promise<FileInfo> {
+    return this.inPlace(idOrName, async () => {
+      const { files, path, at } = await this.locate(idOrName, input);
+      if (path !== '/') await this.deps.diskLimits?.assertRoom(idOrName);
+      return info(path, await files.makeDirectory(at));
+    });
+  }
+
+  /**
+   * The paths below the directory `input` that match a glob pattern (glob-pattern.ts), sorted, at
+   * most `limit` of them; `truncated` when there were more, or when the walk was cut short (it reads
+   * at most MAX_GLOB_WALK_BYTES of paths from the container, MAX_GLOB_WALK_ENTRIES from the host).
+   */
+  async glob(idOrName: string, input: string, pattern: string, options: { limit: number; signal?: AbortSignal }): Promise<{ path: string; matches: string[]; truncated: boolean }> {
+    const glob = compileGlob(pattern);
+    return this.inPlace(idOrName, async () => {
+      const { files, path, at } = await this.locate(idOrName, input);
+      const walk =
+        files instanceof ContainerFiles
+          ? files.find(at, { name: glob.nameFilter, maxDepth: glob.maxDepth, maxBytes: MAX_GLOB_WALK_BYTES, ...(options.signal && { signal: options.signal }) })
+          : files.find(at, { maxDepth: glob.maxDepth, maxEntries: MAX_GLOB_WALK_ENTRIES });
+      const matches: string[] = [];
+      let truncated = false;
+      for (;;) {
+        // The caller went away: nothing is left walking for no one.
+        if (options.signal?.aborted) {
+          await walk.return({ cut: true });
+          options.signal.throwIfAborted();
+        }
+        const next = await walk.next();
+        if (next.done) {
+          truncated = next.value.cut;
+          break;
+        }
+        if (!glob.matches(next.value)) continue;
+        if (matches.length === options.limit) {
+          truncated = true;
+          await walk.return({ cut: true });
+          break;
+        }
+        matches.push(next.value);
+      }
+      const base = path === '/' ? '' : path;
+      return { path, matches: matches.sort().map((m) => `${base}/${m}`), truncated };
+    });
   }
 
   /**

@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { serve, type ServerType } from '@hono/node-server';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import type { CallToolResult, Progress } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import type { Bot, Container, ExecResult, IssuedBotToken, Operation, Task } from '@berth/contract';
@@ -28,7 +28,8 @@ describe('MCP endpoint and bot tokens on Podman', () => {
 
   beforeAll(async () => {
     podman = await realPodman();
-    t = await startTestBerth({ driver: podman.driver });
+    // Progress every second: the progress test's client gives up after 3 s without any.
+    t = await startTestBerth({ driver: podman.driver, config: { mcpProgressSeconds: 1 } });
     server = await new Promise<ServerType>((resolve) => {
       const s = serve({ fetch: t.berth.app.fetch, hostname: '127.0.0.1', port: 0 }, () => resolve(s));
     });
@@ -55,10 +56,22 @@ describe('MCP endpoint and bot tokens on Podman', () => {
     const client = new Client({ name: 'berth-int-test', version: '1.0.0' });
     await client.connect(transport);
     clients.push(client);
+    // As the Inspector does: with the tools listed, the client checks every structured result against its output schema.
+    await client.listTools();
     return client;
   }
 
   const text = (r: CallToolResult) => r.content.map((c) => (c.type === 'text' ? c.text : '')).join('');
+  /** One stream as run_command shows it (without the newline that ends it). */
+  const section = (r: CallToolResult, name: 'stdout' | 'stderr'): string => {
+    const all = text(r);
+    const head = `--- ${name} ---\n`;
+    const start = all.indexOf(head);
+    if (start < 0) return '';
+    const body = all.slice(start + head.length);
+    const ends = ['\n--- std', '\n[stdout was', '\n[stderr was'].map((m) => body.indexOf(m)).filter((i) => i >= 0);
+    return ends.length > 0 ? body.slice(0, Math.min(...ends)) : body;
+  };
 
   async function call(client: Client, name: string, args: Record<string, unknown>): Promise<CallToolResult> {
     return (await client.callTool({ name, arguments: args })) as CallToolResult;
@@ -67,23 +80,31 @@ describe('MCP endpoint and bot tokens on Podman', () => {
   it('lists the tools, runs commands, and writes, reads, edits and lists files in the bot’s container', async () => {
     const client = await connect(alpha.name, own.token);
     const { tools } = await client.listTools();
-    expect(tools.map((x) => x.name).sort()).toEqual(['edit_file', 'get_task', 'list_files', 'list_tasks', 'read_file', 'run_command', 'start_task', 'stop_task', 'write_file']);
+    expect(tools.map((x) => x.name).sort()).toEqual([
+      'delete_file', 'edit_file', 'get_task', 'glob', 'list_files', 'list_tasks', 'make_directory', 'move_file', 'read_file', 'read_task_output',
+      'run_command', 'start_container', 'start_task', 'stop_task', 'wait_task', 'write_file',
+    ]);
 
     const echo = await call(client, 'run_command', { command: ['echo', 'hello from', 'berth'] });
-    expect(echo.structuredContent).toMatchObject({ exitCode: 0, stdout: 'hello from berth\n', stderr: '', timedOut: false });
+    expect(echo.structuredContent).toMatchObject({ exitCode: 0, stdoutBytes: 17, stderrBytes: 0, timedOut: false });
+    expect(section(echo, 'stdout')).toBe('hello from berth');
     const shell = await call(client, 'run_command', { command: 'echo "$GREETING" | tr a-z A-Z; echo oops >&2; exit 3', env: { GREETING: 'hi' } });
-    expect(shell.structuredContent).toMatchObject({ exitCode: 3, stdout: 'HI\n', stderr: 'oops\n' });
+    expect(shell.structuredContent).toMatchObject({ exitCode: 3, stdoutBytes: 3, stderrBytes: 5 });
+    expect(section(shell, 'stdout')).toBe('HI');
+    expect(section(shell, 'stderr')).toBe('oops');
     expect(text(shell)).toContain('exit code 3');
 
     const written = await call(client, 'write_file', { path: 'src/app.py', content: 'print("one")\nprint("two")\n' });
     expect(written.structuredContent).toMatchObject({ path: '/data/src/app.py', type: 'file', size: 26 });
     // The file is in the container: the container's own tools see it.
-    expect((await call(client, 'run_command', { command: 'cat /data/src/app.py' })).structuredContent).toMatchObject({ stdout: 'print("one")\nprint("two")\n' });
+    expect(section(await call(client, 'run_command', { command: 'cat /data/src/app.py' }), 'stdout')).toBe('print("one")\nprint("two")');
 
     const read = await call(client, 'read_file', { path: '/data/src/app.py' });
-    expect(read.structuredContent).toMatchObject({ content: 'print("one")\nprint("two")\n', encoding: 'utf8', truncated: false });
+    expect(read.structuredContent).toMatchObject({ encoding: 'utf8', truncated: false, size: 26 });
+    expect(text(read)).toBe('print("one")\nprint("two")\n');
     const part = await call(client, 'read_file', { path: 'src/app.py', offset: 13, length: 12 });
-    expect(part.structuredContent).toMatchObject({ content: 'print("two")', truncated: true });
+    expect(part.structuredContent).toMatchObject({ length: 12, truncated: true });
+    expect(part.content[0]).toEqual({ type: 'text', text: 'print("two")' });
 
     expect(text(await call(client, 'edit_file', { path: 'src/app.py', oldText: 'print', newText: 'log' }))).toMatch(/^edit_no_match: .*2 times/);
     expect((await call(client, 'edit_file', { path: 'src/app.py', oldText: '"two"', newText: '"three"' })).isError).toBeFalsy();
@@ -91,10 +112,114 @@ describe('MCP endpoint and bot tokens on Podman', () => {
 
     // Outside the data dir, anywhere in the container's root.
     await call(client, 'write_file', { path: '/tmp/tool.sh', content: '#!/bin/sh\necho tool ran\n', mode: '0755' });
-    expect((await call(client, 'run_command', { command: ['/tmp/tool.sh'] })).structuredContent).toMatchObject({ exitCode: 0, stdout: 'tool ran\n' });
+    const tool = await call(client, 'run_command', { command: ['/tmp/tool.sh'] });
+    expect(tool.structuredContent).toMatchObject({ exitCode: 0 });
+    expect(section(tool, 'stdout')).toBe('tool ran');
 
     const listing = await call(client, 'list_files', { path: 'src' });
-    expect((listing.structuredContent as { entries: unknown[] }).entries).toEqual([expect.objectContaining({ name: 'app.py', type: 'file', mode: '0644' })]);
+    expect(listing.structuredContent).toMatchObject({ entries: 1, truncated: false });
+    expect(text(listing)).toMatch(/^file +0644 +28 .* app\.py$/m);
+  });
+
+  it('makes directories, finds, moves and deletes files inside the container', async () => {
+    const client = await connect(alpha.name, own.token);
+    expect((await call(client, 'make_directory', { path: '/srv/work/a/b' })).structuredContent).toMatchObject({ path: '/srv/work/a/b', type: 'directory' });
+    expect((await call(client, 'make_directory', { path: '/srv/work/a/b' })).isError).toBeFalsy();
+    const made = await call(client, 'run_command', {
+      command: 'cd /srv/work && touch a/x.ts a/b/y.ts a/b/z.js .hidden.ts "a/new\nline.ts" && ln -s /etc a/etc-link && echo done',
+    });
+    expect(section(made, 'stdout')).toBe('done');
+    expect(text(await call(client, 'make_directory', { path: '/srv/work/a/x.ts' }))).toMatch(/^file_exists: /);
+
+    const ts = await call(client, 'glob', { pattern: '**/*.ts', path: '/srv/work' });
+    expect(ts.structuredContent).toEqual({ path: '/srv/work', count: 4, truncated: false });
+    expect(text(ts).split('\n').slice(1)).toEqual(['/srv/work/.hidden.ts', '/srv/work/a/b/y.ts', '/srv/work/a/new', 'line.ts', '/srv/work/a/x.ts']);
+    // Symlinks are not followed: nothing of /etc shows up.
+    expect((await call(client, 'glob', { pattern: 'a/etc-link/*', path: '/srv/work' })).structuredContent).toMatchObject({ count: 0 });
+    expect((await call(client, 'glob', { pattern: 'a/*/*.{js,ts}', path: '/srv/work' })).structuredContent).toMatchObject({ count: 2 });
+    expect((await call(client, 'glob', { pattern: '**', path: '/srv/work', limit: 3 })).structuredContent).toMatchObject({ count: 3, truncated: true });
+    expect(text(await call(client, 'glob', { pattern: '*', path: '/srv/work/a/x.ts' }))).toMatch(/^validation_failed: .*not a directory/);
+    expect(text(await call(client, 'glob', { pattern: '*', path: '/srv/nope' }))).toMatch(/^file_not_found: /);
+
+    expect((await call(client, 'move_file', { from: '/srv/work/a/x.ts', to: '/srv/work/moved/x.ts' })).structuredContent).toMatchObject({ path: '/srv/work/moved/x.ts', type: 'file' });
+    expect(text(await call(client, 'move_file', { from: '/srv/work/a/b/y.ts', to: '/srv/work/moved/x.ts' }))).toMatch(/^file_exists: /);
+    expect((await call(client, 'move_file', { from: '/srv/work/a/b/y.ts', to: '/srv/work/moved/x.ts', overwrite: true })).isError).toBeFalsy();
+
+    expect(text(await call(client, 'delete_file', { path: '/srv/work/a' }))).toMatch(/^validation_failed: .*not empty/);
+    expect((await call(client, 'delete_file', { path: '/srv/work/a', recursive: true })).isError).toBeFalsy();
+    // The symlink went, not what it pointed to.
+    expect((await call(client, 'list_files', { path: '/etc' })).isError).toBeFalsy();
+    const left = await call(client, 'glob', { pattern: '**', path: '/srv/work' });
+    expect(text(left).split('\n').slice(1)).toEqual(['/srv/work/.hidden.ts', '/srv/work/moved', '/srv/work/moved/x.ts']);
+  });
+
+  it('sends progress while a command runs longer than the client’s timeout, which then keeps waiting', async () => {
+    const client = await connect(alpha.name, own.token);
+    const progress: Progress[] = [];
+    const r = await client.callTool({ name: 'run_command', arguments: { command: 'sleep 6; echo slept' } }, undefined, {
+      timeout: 3000,
+      resetTimeoutOnProgress: true,
+      onprogress: (p) => progress.push(p),
+    });
+    expect(r.isError).toBeFalsy();
+    expect(r.structuredContent).toMatchObject({ exitCode: 0, timedOut: false });
+    expect(section(r as CallToolResult, 'stdout')).toBe('slept');
+    expect(progress.length).toBeGreaterThanOrEqual(1);
+  });
+
+  it('caps a command’s output for the model and sends it once', async () => {
+    const client = await connect(alpha.name, own.token);
+    // About 3 MB: lines numbered from 1 to 400000.
+    const r = await call(client, 'run_command', { command: 'seq 1 400000' });
+    const bytes = (r.structuredContent as { stdoutBytes: number }).stdoutBytes;
+    expect(bytes).toBeGreaterThan(2_000_000);
+    expect(r.structuredContent).toMatchObject({ exitCode: 0, stdoutTruncated: true, stderrTruncated: false });
+    expect(section(r, 'stdout')).toMatch(/^1\n2\n3\n/);
+    expect(section(r, 'stdout')).toMatch(/\n399999\n400000$/);
+    expect(text(r)).toMatch(/bytes of stdout left out/);
+    // The text once, about 64 KiB; the structured part only sizes and flags.
+    expect(text(r).length).toBeLessThan(66 * 1024);
+    expect(JSON.stringify(r.structuredContent).length).toBeLessThan(512);
+  });
+
+  it('waits for a task with progress, and reads all of its output in parts', async () => {
+    const client = await connect(alpha.name, own.token);
+    const started = await call(client, 'start_task', { command: 'sleep 2; seq 1 30000; echo warn >&2' });
+    const { task } = started.structuredContent as { task: Task };
+
+    const early = await call(client, 'wait_task', { taskId: task.id, timeoutSeconds: 0.5 });
+    expect(early.structuredContent).toMatchObject({ task: { id: task.id, status: 'running' } });
+    expect(text(early)).toMatch(/still running after 0.5 s/);
+
+    const progress: Progress[] = [];
+    const done = (await client.callTool({ name: 'wait_task', arguments: { taskId: task.id, timeoutSeconds: 60, tailBytes: 100 } }, undefined, {
+      timeout: 30_000,
+      resetTimeoutOnProgress: true,
+      onprogress: (p) => progress.push(p),
+    })) as CallToolResult;
+    const size = Array.from({ length: 30000 }, (_, i) => `${i + 1}\n`).join('').length;
+    expect(done.structuredContent).toMatchObject({ task: { status: 'exited', exitCode: 0 }, stdoutBytes: size, stderrBytes: 5 });
+    expect(progress.length).toBeGreaterThanOrEqual(1);
+    expect(text(done)).toMatch(/29999\n30000/);
+    expect(text(done)).not.toMatch(/^1\n/m);
+
+    // Paged, the parts make up the whole output.
+    let all = '';
+    for (let offset = 0, more = true; more; ) {
+      const part = await call(client, 'read_task_output', { taskId: task.id, offset, length: 50_000 });
+      const s = part.structuredContent as { length: number; size: number; more: boolean; encoding: string };
+      expect(s).toMatchObject({ size, encoding: 'utf8' });
+      all += (part.content[0] as { text: string }).text;
+      offset += s.length;
+      more = s.more;
+    }
+    expect(all).toBe(Array.from({ length: 30000 }, (_, i) => `${i + 1}\n`).join(''));
+    const err = await call(client, 'read_task_output', { taskId: task.id, stream: 'stderr' });
+    expect(err.structuredContent).toMatchObject({ stream: 'stderr', size: 5, length: 5, more: false });
+    expect(err.content[0]).toEqual({ type: 'text', text: 'warn\n' });
+    const past = await call(client, 'read_task_output', { taskId: task.id, offset: size + 10 });
+    expect(past.structuredContent).toMatchObject({ length: 0, more: false });
+    expect(text(await call(client, 'read_task_output', { taskId: 'task_nope' }))).toMatch(/^task_not_found: /);
   });
 
   it('starts, lists, follows and stops a background task', async () => {
@@ -107,8 +232,9 @@ describe('MCP endpoint and bot tokens on Podman', () => {
 
     const stopped = await call(client, 'stop_task', { taskId: task.id });
     expect((stopped.structuredContent as { task: Task }).task.status).toBe('killed');
-    const got = (await call(client, 'get_task', { taskId: task.id })).structuredContent as { task: Task };
-    expect(got.task).toMatchObject({ status: 'killed', output: { stdout: 'started\n' } });
+    const got = await call(client, 'get_task', { taskId: task.id });
+    expect(got.structuredContent).toMatchObject({ task: { status: 'killed' }, stdoutBytes: 8, stderrBytes: 0 });
+    expect(text(got)).toMatch(/--- stdout ---\nstarted$/);
     expect((await expectJson<Container>(t.api('GET', `/bots/${alpha.id}/container`), 200)).tasks).toBe(0);
   });
 
@@ -117,7 +243,7 @@ describe('MCP endpoint and bot tokens on Podman', () => {
     const marker = `${300 + Math.floor(Math.random() * 600)}`;
     const count = async () => {
       const script = `for f in /proc/[0-9]*/cmdline; do tr '\\0' ' ' < "$f" 2>/dev/null; echo; done | grep -c "^sleep ${marker} *$" || true`;
-      return ((await call(watcher, 'run_command', { command: script })).structuredContent as ExecResult).stdout.trim();
+      return section(await call(watcher, 'run_command', { command: script }), 'stdout').trim();
     };
     const agent = await connect(alpha.name, own.token);
     const pending = agent.callTool({ name: 'run_command', arguments: { command: ['sleep', marker] } }).catch((err: unknown) => err);
@@ -133,6 +259,21 @@ describe('MCP endpoint and bot tokens on Podman', () => {
   async function until(check: () => Promise<boolean>): Promise<void> {
     for (let i = 0; i < 100 && !(await check()); i++) await new Promise((r) => setTimeout(r, 100));
   }
+
+  it('starts its own stopped container with a bot token, which still may not stop or delete it', async () => {
+    expect((await t.api('POST', `/bots/${alpha.id}/container/stop`, { body: {} })).status).toBe(200);
+    const client = await connect(alpha.name, own.token);
+    expect(text(await call(client, 'run_command', { command: 'true' }))).toMatch(/^container_not_running: /);
+    const progress: Progress[] = [];
+    const started = (await client.callTool({ name: 'start_container', arguments: {} }, undefined, { onprogress: (p) => progress.push(p) })) as CallToolResult;
+    expect(started.structuredContent).toMatchObject({ started: true, container: { status: 'running' } });
+    expect(progress.length).toBeGreaterThanOrEqual(1);
+    expect(section(await call(client, 'run_command', { command: 'echo back' }), 'stdout')).toBe('back');
+    expect((await call(client, 'start_container', {})).structuredContent).toMatchObject({ started: false });
+    expect((await t.api('POST', `/bots/${alpha.id}/container/stop`, { token: own.token, body: {} })).status).toBe(403);
+    expect((await t.api('DELETE', `/bots/${alpha.id}/container`, { token: own.token })).status).toBe(403);
+    expect((await expectJson<Container>(t.api('GET', `/bots/${alpha.id}/container`, { token: own.token }), 200)).status).toBe('running');
+  });
 
   it('refuses another bot’s token; a bot token reaches only its own bot’s tools', async () => {
     await expect(connect(alpha.name, other.token)).rejects.toThrow(/forbidden/);

@@ -13,6 +13,9 @@ export interface McpRouteDeps {
   createMcpServer(botId: string): Promise<McpServer>;
 }
 
+/** The path of the MCP endpoint below the API's base, as Hono matches it. */
+export const MCP_PATH = '/bots/:bot/mcp';
+
 /** The largest JSON-RPC request accepted; file contents travel inside it. */
 export const MAX_MCP_BODY_BYTES = 32 * 1024 * 1024;
 
@@ -20,8 +23,8 @@ export const MAX_MCP_BODY_BYTES = 32 * 1024 * 1024;
  * `POST /bots/{bot}/mcp`: the Model Context Protocol over Streamable HTTP, stateless — every request
  * gets its own server and transport, so nothing is kept between calls and any number of agents can
  * use one bot at once. Authorised like the bot's other tools (its own bot token, or the admin).
- * There are no server-initiated messages, so the optional GET stream and the session DELETE are 405,
- * as the protocol allows.
+ * Nothing is sent outside the answer to a request (a call's progress travels on its own event
+ * stream), so the optional GET stream and the session DELETE are 405, as the protocol allows.
  */
 export function mcpRoutes(deps: McpRouteDeps, app: OpenAPIHono<AppEnv>): void {
   app.openapi(
@@ -81,7 +84,7 @@ export function mcpRoutes(deps: McpRouteDeps, app: OpenAPIHono<AppEnv>): void {
     },
   );
 
-  app.on(['GET', 'DELETE'], '/bots/:bot/mcp', (c) =>
+  app.on(['GET', 'DELETE'], MCP_PATH, (c) =>
     c.json({ jsonrpc: '2.0', error: { code: -32000, message: 'Method not allowed: this MCP endpoint is stateless; POST JSON-RPC messages to it' }, id: null }, 405, { allow: 'POST' }),
   );
 }
@@ -93,3 +96,4 @@ export function mcpRoutes(deps: McpRouteDeps, app: OpenAPIHono<AppEnv>): void {
 function rejectForeignOrigin(origin: string | undefined, host: string | undefined): void {
   if (origin !== undefined && !isSameOrigin(origin, host)) throw new AppError('forbidden', { reason: `MCP requests from origin ${origin} are not allowed` });
 }
+
