@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BerthClient } from '@berth/contract';
+import { BerthClient } from '@berth/sdk';
 import { CLI_MAIN, runCli, startServer, type ServerProcess } from './server-process.js';
 
 const run = promisify(execFile);

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { BerthClient } from '@berth/contract';
+import { BerthClient } from '@berth/sdk';
 
 /**
  * The CLI reaches the server named by `--url` or BERTH_URL (default http://127.0.0.1:7070) with the

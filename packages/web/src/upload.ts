@@ -1,4 +1,5 @@
-import { BerthClient, CSRF_HEADER } from '@berth/contract';
+import { CSRF_HEADER } from '@berth/contract';
+import { BerthClient } from '@berth/sdk';
 
 /**
  * A `fetch` over XMLHttpRequest, for uploads: fetch() reports no upload progress, and Chromium sends
