@@ -12,11 +12,11 @@ export const DataImportQuery = z.object({ mode: DataImportMode.default('merge') 
 export const DataImportResult = z.object({
   files: z.number().int().nonnegative(),
   bytes: z.number().int().nonnegative(),
-});
+}).meta({ id: 'DataImportResult' });
 export type DataImportResult = z.infer<typeof DataImportResult>;
 
 /** A reset answers an empty object once the data dir is empty. */
-export const DataResetResult = z.object({}).strict();
+export const DataResetResult = z.object({}).strict().meta({ id: 'DataResetResult' });
 export type DataResetResult = z.infer<typeof DataResetResult>;
 
 /** Media types an import body may be sent as; the content decides (gzip's magic bytes), not the label. */

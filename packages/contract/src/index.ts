@@ -7,3 +7,4 @@ export * from './session.js';
 export * from './snapshots.js';
 export * from './tools.js';
 export * from './api-error.js';
+export * from './routes/index.js';

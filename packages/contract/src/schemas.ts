@@ -38,11 +38,13 @@ export const BotName = z
   .max(63)
   .regex(/^[a-z0-9][a-z0-9-]*$/, 'names are 1-63 characters of a-z, 0-9 and -, starting with a letter or digit');
 
-export const Resources = z.object({
-  cpus: z.number().positive().max(1024).nullable(),
-  memoryMb: z.number().int().min(6).max(4_194_304).nullable(),
-  pidsLimit: z.number().int().min(16).max(1_000_000),
-});
+export const Resources = z
+  .object({
+    cpus: z.number().positive().max(1024).nullable(),
+    memoryMb: z.number().int().min(6).max(4_194_304).nullable(),
+    pidsLimit: z.number().int().min(16).max(1_000_000),
+  })
+  .meta({ id: 'Resources' });
 export type Resources = z.infer<typeof Resources>;
 
 export const ResourcesInput = z
@@ -73,10 +75,11 @@ export const CreateBotBody = z
     env: Env.optional(),
     diskLimitMb: DiskLimitMb.optional(),
   })
-  .strict();
+  .strict()
+  .meta({ id: 'CreateBotBody' });
 export type CreateBotBody = z.input<typeof CreateBotBody>;
 
-export const PatchBotBody = CreateBotBody.partial().strict();
+export const PatchBotBody = CreateBotBody.partial().strict().meta({ id: 'PatchBotBody' });
 export type PatchBotBody = z.input<typeof PatchBotBody>;
 
 export const Bot = z.object({
@@ -93,10 +96,10 @@ export const Bot = z.object({
   /** Observed container status, or null when the bot has no container. */
   status: z.enum(['creating', 'running', 'stopped', 'exited', 'error']).nullable(),
   version: z.number().int(),
-});
+}).meta({ id: 'Bot' });
 export type Bot = z.infer<typeof Bot>;
 
-export const BotList = z.object({ bots: z.array(Bot) });
+export const BotList = z.object({ bots: z.array(Bot) }).meta({ id: 'BotList' });
 
 export const ContainerStatus = z.enum(['creating', 'running', 'stopped', 'exited', 'error']);
 export type ContainerStatus = z.infer<typeof ContainerStatus>;
@@ -116,7 +119,7 @@ export const DiskLimitInfo = z.object({
   layerMb: z.number().nullable(),
   exceeded: z.boolean(),
   measuredAt: z.string().nullable(),
-});
+}).meta({ id: 'DiskLimitInfo' });
 export type DiskLimitInfo = z.infer<typeof DiskLimitInfo>;
 
 export const Container = z.object({
@@ -140,17 +143,17 @@ export const Container = z.object({
   network: Network,
   runtime: z.string(),
   diskLimit: DiskLimitInfo,
-});
+}).meta({ id: 'Container' });
 export type Container = z.infer<typeof Container>;
 
-export const CreateContainerBody = z.object({ recreate: z.boolean().optional() }).strict();
-export const StopContainerBody = z.object({ timeoutSeconds: z.number().int().min(0).max(3600).optional() }).strict();
+export const CreateContainerBody = z.object({ recreate: z.boolean().optional() }).strict().meta({ id: 'CreateContainerBody' });
+export const StopContainerBody = z.object({ timeoutSeconds: z.number().int().min(0).max(3600).optional() }).strict().meta({ id: 'StopContainerBody' });
 
 /** `delete` removes the container; `delete-bot` removes the whole bot (container, snapshots, data dir, records). */
 export const OperationKind = z.enum(['create', 'recreate', 'start', 'stop', 'delete', 'snapshot', 'restore', 'import', 'reset', 'delete-bot']);
 export type OperationKind = z.infer<typeof OperationKind>;
 
-export const ApiErrorPayload = z.object({ code: z.string(), message: z.string(), details: z.unknown().optional() });
+export const ApiErrorPayload = z.object({ code: z.string(), message: z.string(), details: z.unknown().optional() }).meta({ id: 'OperationError' });
 
 export const Operation = z.object({
   id: z.string(),
@@ -161,20 +164,20 @@ export const Operation = z.object({
   error: ApiErrorPayload.nullable(),
   startedAt: z.string(),
   finishedAt: z.string().nullable(),
-});
+}).meta({ id: 'Operation' });
 export type Operation = z.infer<typeof Operation>;
 
-export const OperationAccepted = z.object({ operation: Operation });
+export const OperationAccepted = z.object({ operation: Operation }).meta({ id: 'OperationAccepted' });
 
-export const CdiDevice = z.object({ name: z.string(), specFile: z.string() });
-export const CdiDeviceList = z.object({ devices: z.array(CdiDevice) });
+export const CdiDevice = z.object({ name: z.string(), specFile: z.string() }).meta({ id: 'CdiDevice' });
+export const CdiDeviceList = z.object({ devices: z.array(CdiDevice) }).meta({ id: 'CdiDeviceList' });
 
 export const Capabilities = z.object({
   cdi: z.boolean(),
   pullProgress: z.boolean(),
   resources: z.boolean(),
   networkNone: z.boolean(),
-});
+}).meta({ id: 'Capabilities' });
 export type Capabilities = z.infer<typeof Capabilities>;
 
 export const Info = z.object({
@@ -182,9 +185,12 @@ export const Info = z.object({
   version: z.string(),
   runtime: z.object({ name: z.string(), version: z.string(), capabilities: Capabilities }),
   unmanagedContainers: z.array(z.object({ id: z.string(), name: z.string(), botId: z.string().nullable() })),
-});
+}).meta({ id: 'Info' });
 export type Info = z.infer<typeof Info>;
 
-export const ErrorEnvelope = z.object({
-  error: z.object({ code: z.string(), message: z.string(), details: z.unknown().optional(), requestId: z.string() }),
-});
+/** The body of every error answer (SPEC §7). */
+export const ErrorEnvelope = z
+  .object({
+    error: z.object({ code: z.string(), message: z.string(), details: z.unknown().optional(), requestId: z.string() }),
+  })
+  .meta({ id: 'Error' });

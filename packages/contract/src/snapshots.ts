@@ -11,7 +11,7 @@ export const SnapshotName = z
   .max(63)
   .regex(/^[A-Za-z0-9][A-Za-z0-9.-]*$/, 'snapshot names are 1-63 characters of letters, digits, . and -, starting with a letter or digit');
 
-export const CreateSnapshotBody = z.object({ name: SnapshotName }).strict();
+export const CreateSnapshotBody = z.object({ name: SnapshotName }).strict().meta({ id: 'CreateSnapshotBody' });
 export type CreateSnapshotBody = z.input<typeof CreateSnapshotBody>;
 
 export const RestoreSnapshotBody = z
@@ -19,7 +19,8 @@ export const RestoreSnapshotBody = z
     /** Take an automatic snapshot of the state being left first (default true). */
     keepCurrent: z.boolean().optional(),
   })
-  .strict();
+  .strict()
+  .meta({ id: 'RestoreSnapshotBody' });
 export type RestoreSnapshotBody = z.input<typeof RestoreSnapshotBody>;
 
 export const SnapshotSource = z.enum(['manual', 'auto']);
@@ -42,14 +43,14 @@ export const Snapshot = z.object({
   image: z.string().nullable(),
   /** Parts found gone at start-up (`rootfs`, `data`); such a snapshot cannot be restored. Empty when whole. */
   missing: z.array(z.enum(['rootfs', 'data'])),
-});
+}).meta({ id: 'Snapshot' });
 export type Snapshot = z.infer<typeof Snapshot>;
 
 export const SnapshotList = z.object({
   snapshots: z.array(Snapshot),
   /** The snapshot the current state descends from (last taken or restored); null from a fresh image. */
   head: z.string().nullable(),
-});
+}).meta({ id: 'SnapshotList' });
 export type SnapshotList = z.infer<typeof SnapshotList>;
 
 export const VersionReason = z.enum(['create', 'recreate', 'restore']);
@@ -64,7 +65,7 @@ export const Version = z.object({
   resources: Resources,
   /** The snapshot a `restore` version was built from; null otherwise. */
   snapshotId: z.string().nullable(),
-});
+}).meta({ id: 'Version' });
 export type Version = z.infer<typeof Version>;
 
 export const VersionList = z.object({
@@ -72,5 +73,5 @@ export const VersionList = z.object({
   current: z.number().int(),
   /** Oldest first, kept across container delete and re-create. */
   history: z.array(Version),
-});
+}).meta({ id: 'VersionList' });
 export type VersionList = z.infer<typeof VersionList>;

@@ -7,7 +7,8 @@ export const CreateTokenBody = z
   .object({
     name: z.string().trim().min(1).max(100).describe('a label for the token, e.g. the agent that holds it'),
   })
-  .strict();
+  .strict()
+  .meta({ id: 'CreateTokenBody' });
 export type CreateTokenBody = z.input<typeof CreateTokenBody>;
 
 /** A token as listed: never the secret itself, which only exists in the answer that issued it. */
@@ -16,7 +17,7 @@ export const BotToken = z.object({
   name: z.string(),
   createdAt: z.string(),
   lastUsedAt: z.string().nullable(),
-});
+}).meta({ id: 'Token' });
 export type BotToken = z.infer<typeof BotToken>;
 
 export const IssuedBotToken = z.object({
@@ -24,8 +25,8 @@ export const IssuedBotToken = z.object({
   name: z.string(),
   createdAt: z.string(),
   token: z.string().describe('the bearer token; shown only here, Berth keeps only its SHA-256 hash'),
-});
+}).meta({ id: 'IssuedToken' });
 export type IssuedBotToken = z.infer<typeof IssuedBotToken>;
 
-export const BotTokenList = z.object({ tokens: z.array(BotToken) });
+export const BotTokenList = z.object({ tokens: z.array(BotToken) }).meta({ id: 'TokenList' });
 export type BotTokenList = z.infer<typeof BotTokenList>;

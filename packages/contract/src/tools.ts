@@ -26,7 +26,8 @@ export const ExecBody = z
     stdinEncoding: DataEncoding.optional().describe('how `stdin` is encoded (default utf8)'),
     background: z.boolean().optional().describe('run as a background task: answer 202 {task} at once'),
   })
-  .strict();
+  .strict()
+  .meta({ id: 'ExecBody' });
 export type ExecBody = z.input<typeof ExecBody>;
 
 export const ExecResult = z.object({
@@ -43,7 +44,7 @@ export const ExecResult = z.object({
   truncated: z.boolean(),
   /** True when `timeoutSeconds` ran out and the command's process group was killed. */
   timedOut: z.boolean(),
-});
+}).meta({ id: 'ExecResult' });
 export type ExecResult = z.infer<typeof ExecResult>;
 
 /** Payloads of the SSE events of a streamed exec: `stdout`, `stderr` (as they come), then `exit`. */
@@ -70,7 +71,7 @@ export const TaskOutputTail = z.object({
   /** Total bytes written to each stream so far; the tail is the last part of them. */
   stdoutBytes: z.number().int(),
   stderrBytes: z.number().int(),
-});
+}).meta({ id: 'TaskOutputTail' });
 export type TaskOutputTail = z.infer<typeof TaskOutputTail>;
 
 export const Task = z.object({
@@ -90,11 +91,11 @@ export const Task = z.object({
   finishedAt: z.string().nullable(),
   /** The last part of its output; only on `GET /bots/{bot}/tasks/{task}`. */
   output: TaskOutputTail.optional(),
-});
+}).meta({ id: 'Task' });
 export type Task = z.infer<typeof Task>;
 
-export const TaskAccepted = z.object({ task: Task });
-export const TaskList = z.object({ tasks: z.array(Task) });
+export const TaskAccepted = z.object({ task: Task }).meta({ id: 'TaskAccepted' });
+export const TaskList = z.object({ tasks: z.array(Task) }).meta({ id: 'TaskList' });
 export type TaskList = z.infer<typeof TaskList>;
 
 // --- files ---------------------------------------------------------------------------------------
@@ -111,7 +112,7 @@ export const FileEntry = z.object({
   mtime: z.string(),
   /** For a symlink: where it points (never followed). */
   linkTarget: z.string().optional(),
-});
+}).meta({ id: 'FileEntry' });
 export type FileEntry = z.infer<typeof FileEntry>;
 
 export const DirectoryListing = z.object({
@@ -119,11 +120,11 @@ export const DirectoryListing = z.object({
   entries: z.array(FileEntry),
   /** True when the directory has more entries than one listing returns. */
   truncated: z.boolean(),
-});
+}).meta({ id: 'DirectoryListing' });
 export type DirectoryListing = z.infer<typeof DirectoryListing>;
 
 /** What a write, edit or move leaves at the path. */
-export const FileInfo = z.object({ path: z.string(), type: FileType, size: z.number().int(), mode: z.string(), mtime: z.string() });
+export const FileInfo = z.object({ path: z.string(), type: FileType, size: z.number().int(), mode: z.string(), mtime: z.string() }).meta({ id: 'FileInfo' });
 export type FileInfo = z.infer<typeof FileInfo>;
 
 export const FileEditBody = z
@@ -132,10 +133,11 @@ export const FileEditBody = z
     oldText: z.string().min(1).max(8 * 1024 * 1024).describe('exact text that must occur exactly once in the file'),
     newText: z.string().max(8 * 1024 * 1024),
   })
-  .strict();
+  .strict()
+  .meta({ id: 'FileEditBody' });
 export type FileEditBody = z.input<typeof FileEditBody>;
 
-export const FileEditResult = FileInfo.extend({ replacements: z.literal(1) });
+export const FileEditResult = FileInfo.extend({ replacements: z.literal(1) }).meta({ id: 'FileEditResult' });
 export type FileEditResult = z.infer<typeof FileEditResult>;
 
 export const FileMoveBody = z
@@ -144,7 +146,8 @@ export const FileMoveBody = z
     to: z.string().min(1).max(4096),
     overwrite: z.boolean().optional().describe('replace an existing file at `to` (default false)'),
   })
-  .strict();
+  .strict()
+  .meta({ id: 'FileMoveBody' });
 export type FileMoveBody = z.input<typeof FileMoveBody>;
 
 // --- terminal ------------------------------------------------------------------------------------

@@ -1,9 +1,9 @@
 import type { Info, Session } from '@berth/contract';
+import { routes } from '@berth/contract';
 import { BotsGroup } from './bots.js';
 import { serverEvents, type EventsOptions, type ServerEvent } from './changes.js';
 import { Transport, type BerthOptions } from './http.js';
 import { Operations } from './operations.js';
-import { routes } from './routes.js';
 
 /** A CDI device a host spec declares: `vendor.com/class=name` and the spec file that declares it. */
 export interface CdiDevice {
@@ -17,12 +17,12 @@ export class SessionGroup {
 
   /** Trades the admin token for an HttpOnly session cookie; later calls from the page need no token. */
   login(token: string): Promise<Session> {
-    return this.http.json(routes.session.create, { body: { token } });
+    return this.http.json(routes.session.login, { body: { token } });
   }
 
   /** Ends the session: the cookie is cleared. */
   async logout(): Promise<void> {
-    await this.http.json(routes.session.delete, {});
+    await this.http.json(routes.session.logout, {});
   }
 }
 
@@ -63,7 +63,7 @@ export class Berth {
 
   /** Every CDI device the host's specs declare. */
   async cdiDevices(options: { signal?: AbortSignal } = {}): Promise<CdiDevice[]> {
-    return (await this.http.json<{ devices: CdiDevice[] }, typeof routes.system.cdiDevices>(routes.system.cdiDevices, {}, { signal: options.signal })).devices;
+    return (await this.http.json(routes.system.cdiDevices, {}, { signal: options.signal })).devices;
   }
 
   /** Whether the server and its engine answer (`/healthz`, no token needed); an engine that does not answer throws `runtime_unavailable`. */

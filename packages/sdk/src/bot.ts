@@ -1,11 +1,11 @@
-import type { Bot, ExecResult, ExecStreamEvent, Operation, OperationList, PatchBotBody } from '@berth/contract';
+import type { Bot, ExecResult, ExecStreamEvent, Operation, PatchBotBody } from '@berth/contract';
+import { routes } from '@berth/contract';
 import { DataGroup } from './data.js';
 import { execStream, runExec, TasksGroup, type ExecInput } from './exec.js';
 import { FilesGroup } from './files.js';
 import type { Transport } from './http.js';
 import { ContainerGroup } from './lifecycle.js';
 import type { Operations } from './operations.js';
-import { routes } from './routes.js';
 import { SnapshotsGroup } from './snapshots.js';
 import { TokensGroup } from './tokens.js';
 
@@ -18,7 +18,7 @@ export class BotOperations {
 
   /** Newest first; a running one can be followed with `berth.operations.events(id)` or waited on. */
   async list(options: { limit?: number; signal?: AbortSignal } = {}): Promise<Operation[]> {
-    return (await this.http.json<OperationList, typeof routes.lifecycle.operations>(routes.lifecycle.operations, { params: { bot: this.bot }, query: { limit: options.limit } }, { signal: options.signal })).operations;
+    return (await this.http.json(routes.lifecycle.listOperations, { params: { bot: this.bot }, query: { limit: options.limit } }, { signal: options.signal })).operations;
   }
 }
 
@@ -55,17 +55,17 @@ export class BotHandle {
 
   /** The bot's record: config, observed status, version. */
   info(options: { signal?: AbortSignal } = {}): Promise<Bot> {
-    return this.http.json(routes.bots.get, { params: { bot: this.ref } }, { signal: options.signal });
+    return this.http.json(routes.lifecycle.getBot, { params: { bot: this.ref } }, { signal: options.signal });
   }
 
   /** Changes the bot's desired config; it applies at the next create or recreate (`pendingRecreate` until then). */
   update(patch: PatchBotBody, options: { signal?: AbortSignal } = {}): Promise<Bot> {
-    return this.http.json(routes.bots.update, { params: { bot: this.ref }, body: patch }, { signal: options.signal });
+    return this.http.json(routes.lifecycle.updateBot, { params: { bot: this.ref }, body: patch }, { signal: options.signal });
   }
 
   /** Deletes the bot with its container, data, snapshots, tokens and history. */
   async delete(options: { signal?: AbortSignal } = {}): Promise<void> {
-    await this.http.json(routes.bots.delete, { params: { bot: this.ref } }, { signal: options.signal });
+    await this.http.json(routes.lifecycle.deleteBot, { params: { bot: this.ref } }, { signal: options.signal });
   }
 
   /** Runs a command in the running container to its end: exit code and output (each stream capped; see `truncated`). */
@@ -88,7 +88,7 @@ export class BotHandle {
 
   /** The bot's MCP endpoint (Streamable HTTP), for an MCP client holding this bot's token. */
   mcpUrl(): string {
-    return absolute(this.http.url(routes.mcp.endpoint, { params: { bot: this.ref } }));
+    return absolute(this.http.url(routes.mcp.call, { params: { bot: this.ref } }));
   }
 }
 

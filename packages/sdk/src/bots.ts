@@ -1,9 +1,9 @@
 import type { Bot, CreateBotBody } from '@berth/contract';
+import { routes } from '@berth/contract';
 import { BotHandle } from './bot.js';
 import type { Transport } from './http.js';
 import type { OperationCallOptions } from './lifecycle.js';
 import type { Operations } from './operations.js';
-import { routes } from './routes.js';
 
 export interface CreateBotOptions extends OperationCallOptions {
   /**
@@ -22,7 +22,7 @@ export class BotsGroup {
 
   /** Creates a bot (and with `{ container: true }` its running container) and answers its handle. */
   async create(body: CreateBotBody, options: CreateBotOptions = {}): Promise<BotHandle> {
-    const bot = await this.http.json<Bot, typeof routes.bots.create>(routes.bots.create, { body }, { signal: options.signal });
+    const bot = await this.http.json(routes.lifecycle.createBot, { body }, { signal: options.signal });
     const handle = new BotHandle(this.http, this.ops, bot.id, bot);
     if (options.container) await handle.container.create(options);
     return handle;
@@ -30,7 +30,7 @@ export class BotsGroup {
 
   /** Every bot's record. */
   async list(options: { signal?: AbortSignal } = {}): Promise<Bot[]> {
-    return (await this.http.json<{ bots: Bot[] }, typeof routes.bots.list>(routes.bots.list, {}, { signal: options.signal })).bots;
+    return (await this.http.json(routes.lifecycle.listBots, {}, { signal: options.signal })).bots;
   }
 
   /** A handle on a bot by id or name; no request is sent until it is used. */

@@ -1,6 +1,5 @@
-import { ChangeEvent } from '@berth/contract';
+import { ChangeEvent, routes } from '@berth/contract';
 import type { Transport } from './http.js';
-import { routes } from './routes.js';
 import { parseSse } from './sse.js';
 
 /** One event of `/events`: a bot or container change (`change` is set), or a stream event such as `ready`. */

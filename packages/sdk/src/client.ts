@@ -27,10 +27,10 @@ import type {
   Task,
   VersionList,
 } from '@berth/contract';
+import { routes } from '@berth/contract';
 import { Berth, type CdiDevice } from './berth.js';
 import { rawExecStream } from './exec.js';
 import type { BerthOptions, UploadData } from './http.js';
-import { routes } from './routes.js';
 import { parseSse, type SseFrame } from './sse.js';
 
 export type BerthClientOptions = BerthOptions;
@@ -55,7 +55,7 @@ export class BerthClient {
   // --- bots ---
 
   createBot(body: CreateBotBody): Promise<Bot> {
-    return this.berth.http.json(routes.bots.create, { body });
+    return this.berth.http.json(routes.lifecycle.createBot, { body });
   }
 
   listBots(): Promise<Bot[]> {

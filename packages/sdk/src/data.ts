@@ -1,6 +1,6 @@
 import type { DataImportMode, DataImportResult } from '@berth/contract';
+import { routes } from '@berth/contract';
 import type { Transport, UploadData } from './http.js';
-import { routes } from './routes.js';
 
 /** `bot.data`: the bot's data dir as a whole. */
 export class DataGroup {

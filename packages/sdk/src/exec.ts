@@ -1,7 +1,7 @@
-import type { ExecBody, ExecResult, ExecStreamEvent, Task, TaskList } from '@berth/contract';
+import type { ExecBody, ExecResult, ExecStreamEvent, Task } from '@berth/contract';
+import { routes } from '@berth/contract';
 import type { Transport } from './http.js';
 import { payloadError } from './errors.js';
-import { routes } from './routes.js';
 import { parseSse } from './sse.js';
 
 /** A command: an argv array, a string run by `/bin/sh -c`, or the whole request (cwd, env, stdin, timeout). */
@@ -45,11 +45,11 @@ export class TasksGroup {
 
   /** Starts a background task and answers it at once. */
   async start(input: ExecInput, options: { signal?: AbortSignal } = {}): Promise<Task> {
-    return (await this.http.json<{ task: Task }, typeof routes.exec.run>(routes.exec.run, { params: { bot: this.bot }, body: execBody(input, true) }, { signal: options.signal })).task;
+    return (await this.http.json<typeof routes.exec.run, { task: Task }>(routes.exec.run, { params: { bot: this.bot }, body: execBody(input, true) }, { signal: options.signal })).task;
   }
 
   async list(options: { signal?: AbortSignal } = {}): Promise<Task[]> {
-    return (await this.http.json<TaskList, typeof routes.exec.listTasks>(routes.exec.listTasks, { params: { bot: this.bot } }, { signal: options.signal })).tasks;
+    return (await this.http.json(routes.exec.listTasks, { params: { bot: this.bot } }, { signal: options.signal })).tasks;
   }
 
   /** A task with the last `tail` bytes (default 64 KiB) of each output stream. */

@@ -1,6 +1,5 @@
-import { BerthApiError, type DirectoryListing, type FileEditBody, type FileEditResult, type FileInfo, type FileMoveBody } from '@berth/contract';
+import { BerthApiError, type DirectoryListing, type FileEditBody, type FileEditResult, type FileInfo, type FileMoveBody, routes } from '@berth/contract';
 import type { Transport, UploadData } from './http.js';
-import { routes } from './routes.js';
 
 export interface ReadOptions {
   /** Start at this byte. */
@@ -93,7 +92,7 @@ export class FilesGroup {
 
   /** Removes a file or a link (not its target); a non-empty directory needs `recursive`. */
   async delete(path: string, options: { recursive?: boolean; signal?: AbortSignal } = {}): Promise<void> {
-    await this.http.json(routes.files.delete, { params: { bot: this.bot }, query: { path, recursive: options.recursive ? 'true' : undefined } }, { signal: options.signal });
+    await this.http.json(routes.files.remove, { params: { bot: this.bot }, query: { path, recursive: options.recursive ? 'true' : undefined } }, { signal: options.signal });
   }
 
   /** Replaces text that occurs exactly once (else `edit_no_match`, with `details.occurrences`). */

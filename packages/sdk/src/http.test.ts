@@ -1,7 +1,6 @@
-import { BerthApiError } from '@berth/contract';
+import { BerthApiError, routes } from '@berth/contract';
 import { describe, expect, it } from 'vitest';
 import { fillPath, queryString, toApiError, Transport } from './http.js';
-import { routes } from './routes.js';
 
 describe('fillPath', () => {
   it('fills every slot, encoded', () => {
@@ -62,8 +61,8 @@ describe('Transport', () => {
   it('sends the token, JSON and the CSRF header on a state change; a GET without them', async () => {
     const { calls, fetchImpl } = recording();
     const http = new Transport({ baseUrl: 'http://berth.test:7070/', token: 't0k', fetch: fetchImpl });
-    await http.json(routes.bots.update, { params: { bot: 'alpha' }, body: { image: 'x' } });
-    await http.json(routes.bots.list, {});
+    await http.json(routes.lifecycle.updateBot, { params: { bot: 'alpha' }, body: { image: 'x' } });
+    await http.json(routes.lifecycle.listBots, {});
     const [patch, list] = calls;
     expect(patch?.url).toBe('http://berth.test:7070/api/v1/bots/alpha');
     expect(patch?.init.method).toBe('PATCH');
@@ -90,6 +89,6 @@ describe('Transport', () => {
   it('throws the API error for any answer but 2xx', async () => {
     const { fetchImpl } = recording(() => Response.json({ error: { code: 'container_exists', message: 'it exists', requestId: 'r' } }, { status: 409 }));
     const http = new Transport({ baseUrl: '', fetch: fetchImpl });
-    await expect(http.json(routes.lifecycle.create, { params: { bot: 'b' }, body: {} })).rejects.toMatchObject({ code: 'container_exists', status: 409 });
+    await expect(http.json(routes.lifecycle.createContainer, { params: { bot: 'b' }, body: {} })).rejects.toMatchObject({ code: 'container_exists', status: 409 });
   });
 });

@@ -1,13 +1,25 @@
 import { BerthApiError, CSRF_HEADER } from '@berth/contract';
+import type { z } from 'zod';
 
 /** The API's prefix; every route's path is relative to it. */
 export const API_BASE = '/api/v1';
 
-/** What the SDK needs of a route definition: its method and its path template (`/bots/{bot}`). */
+/**
+ * What the SDK needs of a route definition (the contract's `routes.<capability>.<name>`): its method
+ * and path template (`/bots/{bot}`); its request and answer schemas, when it has them, type the call.
+ */
 export interface RouteRef {
   readonly method: string;
   readonly path: string;
 }
+
+type JsonSchemaOf<M> = M extends { content: { 'application/json': { schema: infer S extends z.ZodType } } } ? S : never;
+
+/** What a route answers as JSON on success (its 200/201/202 JSON schema's output); `unknown` for a route without one. */
+export type AnswerOf<R> = R extends { responses: infer Rs } ? z.output<JsonSchemaOf<Rs[Extract<keyof Rs, 200 | 201 | 202>]>> : unknown;
+
+/** The JSON body a route takes (its schema's input), `unknown` for a route without one. */
+export type BodyOf<R> = R extends { request: { body: infer B } } ? ([JsonSchemaOf<B>] extends [never] ? unknown : z.input<JsonSchemaOf<B>>) : unknown;
 
 type ParamNames<P extends string> = P extends `${string}{${infer K}}${infer Rest}` ? K | ParamNames<Rest> : never;
 
@@ -23,7 +35,7 @@ export type QueryValue = string | number | boolean | undefined;
 export type CallInput<R extends RouteRef> = ([ParamNames<R['path']>] extends [never] ? { params?: Record<string, never> } : { params: PathParams<R['path']> }) & {
   query?: Record<string, QueryValue>;
   /** Sent as JSON. */
-  body?: unknown;
+  body?: BodyOf<R>;
   /** Sent as raw bytes (`application/octet-stream`); a stream is sent as it is read, never whole. */
   upload?: UploadData;
 };
@@ -140,11 +152,11 @@ export class Transport {
 
   /** Sends one request; any answer but 2xx throws `BerthApiError`. The Response is handed back unread. */
   async call<R extends RouteRef>(route: R, input: CallInput<R>, options: CallOptions = {}): Promise<Response> {
-    return this.send(route.method, this.url(route, input as { params?: Record<string, string> }), input, options);
+    return this.send(route.method.toUpperCase(), this.url(route, input as { params?: Record<string, string> }), input, options);
   }
 
   /** A call whose answer is JSON (or 204, answered as undefined). */
-  async json<T, R extends RouteRef>(route: R, input: CallInput<R>, options: CallOptions = {}): Promise<T> {
+  async json<R extends RouteRef, T = AnswerOf<R>>(route: R, input: CallInput<R>, options: CallOptions = {}): Promise<T> {
     const res = await this.call(route, input, options);
     if (res.status === 204) return undefined as T;
     return (await res.json()) as T;

@@ -12,5 +12,5 @@ export { type EventsOptions, type ServerEvent } from './changes.js';
 export { BerthApiError, OperationFailedError } from './errors.js';
 export { API_BASE, Transport, fillPath, queryString, toApiError, type BerthOptions, type CallInput, type CallOptions, type PathParams, type RouteRef, type UploadData } from './http.js';
 export { DEFAULT_MAX_FRAME_CHARS, SseParser, SseStreamError, parseSse, type SseFrame } from './sse.js';
-export { routes } from './routes.js';
+export { routes } from '@berth/contract';
 export { BerthClient, type BerthClientOptions } from './client.js';

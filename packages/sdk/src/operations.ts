@@ -1,7 +1,7 @@
 import type { Operation, OperationEvent, OperationEventName } from '@berth/contract';
+import { routes } from '@berth/contract';
 import { operationError } from './errors.js';
 import type { Transport } from './http.js';
-import { routes } from './routes.js';
 import { parseSse } from './sse.js';
 
 export interface OperationEventsOptions {
@@ -38,7 +38,7 @@ export class Operations {
   constructor(private readonly http: Transport) {}
 
   get(id: string, options: { signal?: AbortSignal | undefined } = {}): Promise<Operation> {
-    return this.http.json(routes.operations.get, { params: { op: id } }, { signal: options.signal });
+    return this.http.json(routes.system.getOperation, { params: { op: id } }, { signal: options.signal });
   }
 
   /**
@@ -74,7 +74,7 @@ export class Operations {
   async *rawEvents(id: string, options: OperationEventsOptions = {}): AsyncGenerator<OperationEvent> {
     const headers: Record<string, string> = {};
     if (options.lastEventId) headers['last-event-id'] = String(options.lastEventId);
-    const res = await this.http.call(routes.operations.events, { params: { op: id } }, { accept: 'text/event-stream', signal: options.signal, headers });
+    const res = await this.http.call(routes.system.operationEvents, { params: { op: id } }, { accept: 'text/event-stream', signal: options.signal, headers });
     yield* operationFrames(res);
   }
 

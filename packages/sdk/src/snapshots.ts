@@ -1,8 +1,8 @@
 import type { Container, OperationEvent, Snapshot, SnapshotList } from '@berth/contract';
+import { routes } from '@berth/contract';
 import type { Transport } from './http.js';
 import type { OperationCallOptions } from './lifecycle.js';
 import { operationFrames, type Operations } from './operations.js';
-import { routes } from './routes.js';
 
 export interface RestoreOptions {
   /** Take an automatic snapshot of the state being left first (default true). */
@@ -41,7 +41,7 @@ export class SnapshotsGroup {
       if (ev.event === 'done') container = (ev as OperationEvent<'done'>).data.container;
     }
     if (container) return container;
-    return this.http.json(routes.lifecycle.get, { params: { bot: this.bot } }, { signal: options.signal });
+    return this.http.json(routes.lifecycle.getContainer, { params: { bot: this.bot } }, { signal: options.signal });
   }
 
   /** The restore operation's events as they come; a failure throws. */
@@ -58,6 +58,6 @@ export class SnapshotsGroup {
 
   /** Deletes a snapshot; its children take its parent as theirs. */
   async delete(snapshot: string, options: { signal?: AbortSignal } = {}): Promise<void> {
-    await this.http.json(routes.snapshots.delete, { params: { bot: this.bot, snap: snapshot } }, { signal: options.signal });
+    await this.http.json(routes.snapshots.remove, { params: { bot: this.bot, snap: snapshot } }, { signal: options.signal });
   }
 }

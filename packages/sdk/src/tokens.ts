@@ -1,6 +1,6 @@
-import type { BotToken, BotTokenList, IssuedBotToken } from '@berth/contract';
+import type { BotToken, IssuedBotToken } from '@berth/contract';
+import { routes } from '@berth/contract';
 import type { Transport } from './http.js';
-import { routes } from './routes.js';
 
 /** `bot.tokens` (admin only): tokens that reach only this bot. */
 export class TokensGroup {
@@ -15,7 +15,7 @@ export class TokensGroup {
   }
 
   async list(options: { signal?: AbortSignal } = {}): Promise<BotToken[]> {
-    return (await this.http.json<BotTokenList, typeof routes.tokens.list>(routes.tokens.list, { params: { bot: this.bot } }, { signal: options.signal })).tokens;
+    return (await this.http.json(routes.tokens.list, { params: { bot: this.bot } }, { signal: options.signal })).tokens;
   }
 
   /** Revokes a token: its open streams and terminals end at once. */

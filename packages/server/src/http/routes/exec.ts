@@ -1,38 +1,14 @@
 import type { OpenAPIHono } from '@hono/zod-openapi';
-import { createRoute, z } from '@hono/zod-openapi';
-import { ExecBody, ExecResult, Task, TaskAccepted, TaskList } from '@berth/contract';
+import { routes } from '@berth/contract';
 import type { ExecService } from '../../bots/exec-service.js';
 import type { TaskService } from '../../bots/task-service.js';
 import type { AppEnv } from '../context.js';
 import { sseResponse, wantsEventStream } from '../sse.js';
-import { BotParam } from './bots.js';
-import { errorResponse, jsonContent, sseContent } from './openapi.js';
-
-const TaskParam = BotParam.extend({ task: z.string().min(1).max(128) });
 
 /** The exec API and background tasks (SPEC §3 "The bot's tools"). */
 export function execRoutes(deps: { exec: ExecService; tasks: TaskService }, app: OpenAPIHono<AppEnv>): void {
   app.openapi(
-    createRoute({
-      method: 'post',
-      path: '/bots/{bot}/exec',
-      tags: ['exec'],
-      summary: 'Run a command in the bot’s running container',
-      description:
-        'Answers when the command ends with its exit code and output, each stream capped (BERTH_EXEC_OUTPUT_LIMIT, default 1 MiB; ' +
-        '`truncated` says when). Output that is not UTF-8 comes base64-encoded (`stdoutEncoding`/`stderrEncoding`). ' +
-        'With `Accept: text/event-stream`: events `stdout` and `stderr` (`{data, encoding}`) as the output comes, then `exit` ' +
-        '(`{exitCode, durationMs, timedOut}`). With `background: true`: 202 `{task}` at once. A timeout, or the client going ' +
-        'away from a command that is not in the background, kills the command’s whole process group.',
-      request: { params: BotParam, body: { content: { 'application/json': { schema: ExecBody } }, required: true } },
-      responses: {
-        200: { description: 'the command’s result, or its SSE events', content: { 'application/json': { schema: ExecResult }, 'text/event-stream': sseContent('').content['text/event-stream'] } },
-        202: jsonContent(TaskAccepted, 'started as a background task'),
-        400: errorResponse('invalid body, or a working directory that does not exist'),
-        404: errorResponse('no bot, or no container'),
-        409: errorResponse('container_not_running'),
-      },
-    }),
+    routes.exec.run,
     async (c) => {
       const { bot } = c.req.valid('param');
       const { background, ...req } = c.req.valid('json');
@@ -50,29 +26,12 @@ export function execRoutes(deps: { exec: ExecService; tasks: TaskService }, app:
   );
 
   app.openapi(
-    createRoute({
-      method: 'get',
-      path: '/bots/{bot}/tasks',
-      tags: ['exec'],
-      summary: 'The bot’s background tasks, newest first, their status read from the container',
-      request: { params: BotParam },
-      responses: { 200: jsonContent(TaskList, 'the tasks'), 404: errorResponse('no such bot') },
-    }),
+    routes.exec.listTasks,
     async (c) => c.json({ tasks: await deps.tasks.list(c.req.valid('param').bot) }, 200),
   );
 
   app.openapi(
-    createRoute({
-      method: 'get',
-      path: '/bots/{bot}/tasks/{task}',
-      tags: ['exec'],
-      summary: 'A background task with the tail of its output',
-      request: {
-        params: TaskParam,
-        query: z.object({ tail: z.coerce.number().int().min(0).max(1024 * 1024).optional().describe('bytes of each stream’s end to show (default 65536)') }),
-      },
-      responses: { 200: jsonContent(Task, 'the task and its output tail'), 404: errorResponse('no bot or no such task') },
-    }),
+    routes.exec.getTask,
     async (c) => {
       const { bot, task } = c.req.valid('param');
       const { tail } = c.req.valid('query');
@@ -81,15 +40,7 @@ export function execRoutes(deps: { exec: ExecService; tasks: TaskService }, app:
   );
 
   app.openapi(
-    createRoute({
-      method: 'delete',
-      path: '/bots/{bot}/tasks/{task}',
-      tags: ['exec'],
-      summary: 'Kill a background task: SIGKILL to its whole process group',
-      description: 'Answers the task once its end is seen (`killed`). A task that has already ended is answered as it is.',
-      request: { params: TaskParam },
-      responses: { 200: jsonContent(Task, 'the task, killed'), 404: errorResponse('no bot or no such task') },
-    }),
+    routes.exec.killTask,
     async (c) => {
       const { bot, task } = c.req.valid('param');
       return c.json(await deps.tasks.kill(bot, task), 200);

@@ -1,12 +1,10 @@
 import type { OpenAPIHono } from '@hono/zod-openapi';
-import { createRoute } from '@hono/zod-openapi';
+import { routes } from '@berth/contract';
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { AppError } from '../../errors.js';
 import type { AppEnv } from '../context.js';
 import { isSameOrigin } from '../csrf.js';
 import { endWhenRevoked } from '../live.js';
-import { BotParam } from './bots.js';
-import { errorResponse } from './openapi.js';
 
 export interface McpRouteDeps {
   /** The bot a request names (id or name); `bot_not_found` when there is none. */
@@ -27,19 +25,7 @@ export const MAX_MCP_BODY_BYTES = 32 * 1024 * 1024;
  */
 export function mcpRoutes(deps: McpRouteDeps, app: OpenAPIHono<AppEnv>): void {
   app.openapi(
-    createRoute({
-      method: 'post',
-      path: '/bots/{bot}/mcp',
-      tags: ['mcp'],
-      summary: 'Model Context Protocol (Streamable HTTP): tools to run commands and background tasks and to read, write, edit and list files',
-      description: 'The body is a JSON-RPC message (or a batch) of the Model Context Protocol; send `Accept: application/json, text/event-stream`.',
-      request: { params: BotParam },
-      responses: {
-        200: { description: 'the JSON-RPC responses, as an event stream', content: { 'text/event-stream': { schema: { type: 'string' as const } } } },
-        202: { description: 'notifications accepted' },
-        404: errorResponse('no such bot'),
-      },
-    }),
+    routes.mcp.call,
     async (c) => {
       rejectForeignOrigin(c.req.header('origin'), c.req.header('host'));
       const bot = await deps.resolveBot(c.req.valid('param').bot);

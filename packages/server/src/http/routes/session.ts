@@ -1,19 +1,17 @@
 import type { OpenAPIHono } from '@hono/zod-openapi';
-import { createRoute } from '@hono/zod-openapi';
 import { getConnInfo } from '@hono/node-server/conninfo';
 import type { Context } from 'hono';
 import { deleteCookie, setCookie } from 'hono/cookie';
-import { CreateSessionBody, Session } from '@berth/contract';
+import { routes } from '@berth/contract';
 import type { SessionService } from '../../bots/session-service.js';
 import { AppError } from '../../errors.js';
 import { SESSION_COOKIE, SESSION_COOKIE_PATH, type Authenticator } from '../auth.js';
 import type { AppEnv } from '../context.js';
 import { exemptFromRevocation } from '../live.js';
 import { clientKey, type LoginLimiter } from '../login-limiter.js';
-import { errorResponse, jsonContent } from './openapi.js';
 
 /** The API path of the login route, which http/auth.ts lets through without a token. */
-export const LOGIN_ROUTE = { method: 'POST', path: '/session' } as const;
+export const LOGIN_ROUTE = { method: 'POST', path: routes.session.login.path } as const;
 
 /**
  * The web UI's login and logout. The cookie holds a random session id (bots/session-service.ts),
@@ -24,19 +22,7 @@ export const LOGIN_ROUTE = { method: 'POST', path: '/session' } as const;
  */
 export function sessionRoutes(deps: { auth: Authenticator; sessions: SessionService; loginLimiter: LoginLimiter }, app: OpenAPIHono<AppEnv>): void {
   app.openapi(
-    createRoute({
-      method: 'post',
-      path: LOGIN_ROUTE.path,
-      tags: ['session'],
-      summary: 'Log the web UI in: trades the admin token for an HttpOnly session cookie',
-      request: { body: { content: { 'application/json': { schema: CreateSessionBody } }, required: true } },
-      responses: {
-        200: jsonContent(Session, 'logged in; the berth_session cookie is set'),
-        401: errorResponse('not a valid token'),
-        403: errorResponse('a bot token: the web UI needs the admin token'),
-        429: errorResponse('too many failed logins from this client; try again after Retry-After seconds'),
-      },
-    }),
+    routes.session.login,
     async (c) => {
       const client = clientKey(remoteAddress(c));
       const wait = deps.loginLimiter.retryAfterSeconds(client);
@@ -67,13 +53,7 @@ export function sessionRoutes(deps: { auth: Authenticator; sessions: SessionServ
   );
 
   app.openapi(
-    createRoute({
-      method: 'delete',
-      path: '/session',
-      tags: ['session'],
-      summary: 'Log the web UI out: ends the session (and the streams opened through it) and clears the cookie',
-      responses: { 204: { description: 'logged out' } },
-    }),
+    routes.session.logout,
     async (c) => {
       const principal = c.get('principal');
       if (principal.kind === 'admin' && principal.session) {

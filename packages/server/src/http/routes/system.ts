@@ -1,6 +1,5 @@
-import type { OpenAPIHono} from '@hono/zod-openapi';
-import { createRoute, z } from '@hono/zod-openapi';
-import { CdiDeviceList, Info, Operation } from '@berth/contract';
+import type { OpenAPIHono } from '@hono/zod-openapi';
+import { routes } from '@berth/contract';
 import type { ChangeFeed } from '../../bots/change-feed.js';
 import type { Operations } from '../../bots/operations.js';
 import type { UnmanagedContainer } from '../../bots/reconciler.js';
@@ -9,7 +8,6 @@ import type { RuntimeDriver } from '../../runtime/driver.js';
 import { isAppError } from '../../errors.js';
 import type { AppEnv } from '../context.js';
 import { lastEventId, pipeOperationEvents, sseResponse } from '../sse.js';
-import { errorResponse, jsonContent, sseContent } from './openapi.js';
 
 export interface SystemDeps {
   version: string;
@@ -43,7 +41,7 @@ export async function engineHealth(driver: RuntimeDriver): Promise<EngineHealth>
 
 export function systemRoutes(deps: SystemDeps, app: OpenAPIHono<AppEnv>): void {
   app.openapi(
-    createRoute({ method: 'get', path: '/info', tags: ['system'], responses: { 200: jsonContent(Info, 'version, runtime and its capabilities') } }),
+    routes.system.info,
     async (c) => {
       const [ping, capabilities] = await Promise.all([deps.driver.ping(), deps.driver.capabilities()]);
       return c.json({ name: 'berth' as const, version: deps.version, runtime: { name: deps.driver.name, version: ping.version, capabilities }, unmanagedContainers: deps.unmanaged() }, 200);
@@ -51,31 +49,17 @@ export function systemRoutes(deps: SystemDeps, app: OpenAPIHono<AppEnv>): void {
   );
 
   app.openapi(
-    createRoute({ method: 'get', path: '/cdi/devices', tags: ['cdi'], responses: { 200: jsonContent(CdiDeviceList, 'every device the host’s CDI specs declare') } }),
+    routes.system.cdiDevices,
     async (c) => c.json({ devices: await deps.cdi.listDevices() }, 200),
   );
 
-  const OpParam = z.object({ op: z.string().min(1).max(64) });
   app.openapi(
-    createRoute({
-      method: 'get',
-      path: '/operations/{op}',
-      tags: ['operations'],
-      request: { params: OpParam },
-      responses: { 200: jsonContent(Operation, 'the operation'), 404: errorResponse('no such operation') },
-    }),
+    routes.system.getOperation,
     async (c) => c.json(await deps.operations.get(c.req.valid('param').op), 200),
   );
 
   app.openapi(
-    createRoute({
-      method: 'get',
-      path: '/operations/{op}/events',
-      tags: ['operations'],
-      summary: 'The operation’s events as SSE; resumable with Last-Event-ID',
-      request: { params: OpParam },
-      responses: { 200: sseContent('events after Last-Event-ID, then live ones until done or error'), 404: errorResponse('no such operation') },
-    }),
+    routes.system.operationEvents,
     async (c) => {
       const { op } = c.req.valid('param');
       await deps.operations.get(op);
@@ -85,7 +69,7 @@ export function systemRoutes(deps: SystemDeps, app: OpenAPIHono<AppEnv>): void {
   );
 
   app.openapi(
-    createRoute({ method: 'get', path: '/events', tags: ['system'], summary: 'Every bot and container change, as SSE', responses: { 200: sseContent('change events') } }),
+    routes.system.events,
     (c) =>
       sseResponse(c, async (send, signal) => {
         // Writes are chained so frames keep their order and only the last one is held.

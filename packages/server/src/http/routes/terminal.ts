@@ -1,8 +1,7 @@
 import type { OpenAPIHono } from '@hono/zod-openapi';
-import { createRoute, z } from '@hono/zod-openapi';
 import type { WSContext, WSEvents } from 'hono/ws';
 import type { WebSocket } from 'ws';
-import { TerminalClientMessage, type TerminalServerMessage } from '@berth/contract';
+import { routes, TERMINAL_IDLE_CLOSE_CODE, TERMINAL_REVOKED_CLOSE_CODE, TerminalClientMessage, type TerminalServerMessage } from '@berth/contract';
 import type { TerminalService } from '../../bots/terminal-service.js';
 import { AppError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
@@ -11,17 +10,14 @@ import type { AppEnv } from '../context.js';
 import { isSameOrigin } from '../csrf.js';
 import { endWhenRevoked } from '../live.js';
 import type { WebSocketSupport } from '../websocket.js';
-import { BotParam } from './bots.js';
-import { errorResponse } from './openapi.js';
 
 /** Output waits while this much is queued for a slow client: backpressure from the socket to the shell. */
 const MAX_BUFFERED = 1024 * 1024;
 /** A session opened for an upgrade that never completes is ended after this long. */
 const UPGRADE_WAIT_MS = 30_000;
-/** Close code sent when the idle time runs out (4000–4999 are the application's own). */
-const IDLE_CLOSE_CODE = 4000;
-/** Close code sent when the token (or web session) the terminal was opened with is revoked. */
-const REVOKED_CLOSE_CODE = 4001;
+/** Close codes (4000–4999 are the application's own), named in the route's description. */
+const IDLE_CLOSE_CODE = TERMINAL_IDLE_CLOSE_CODE;
+const REVOKED_CLOSE_CODE = TERMINAL_REVOKED_CLOSE_CODE;
 
 /**
  * `GET /bots/{bot}/terminal`: a WebSocket carrying an interactive PTY shell in the bot's running
@@ -30,29 +26,7 @@ const REVOKED_CLOSE_CODE = 4001;
  */
 export function terminalRoutes(deps: { terminal: TerminalService; webSockets: WebSocketSupport }, app: OpenAPIHono<AppEnv>): void {
   app.openapi(
-    createRoute({
-      method: 'get',
-      path: '/bots/{bot}/terminal',
-      tags: ['terminal'],
-      summary: 'WebSocket: an interactive shell on a pseudo-terminal in the bot’s container',
-      description:
-        'Binary (or text) frames carry terminal bytes both ways. A text frame holding `{"type":"resize","cols":N,"rows":N}` ' +
-        'resizes the terminal. When the shell ends Berth sends `{"type":"exit","code":N}` and closes (1000). A session with ' +
-        `no input or output for BERTH_TERMINAL_IDLE_SECONDS (default 1800) gets \`{"type":"exit","code":null,"reason":"idle"}\` and close code ${IDLE_CLOSE_CODE}. ` +
-        `Revoking the token it was opened with (or logging out the web session) sends \`{"type":"exit","code":null,"reason":"revoked"}\`, closes with ${REVOKED_CLOSE_CODE} and ends the shell. ` +
-        'The shell is /bin/bash when the image has it, else /bin/sh. A request with an `Origin` of another site is refused (403).',
-      request: {
-        params: BotParam,
-        query: z.object({ cols: z.coerce.number().int().min(1).max(1000).optional(), rows: z.coerce.number().int().min(1).max(1000).optional() }),
-      },
-      responses: {
-        101: { description: 'switched to the WebSocket protocol' },
-        400: errorResponse('not a WebSocket upgrade'),
-        403: errorResponse('a cross-origin request'),
-        404: errorResponse('no bot or no container'),
-        409: errorResponse('container_not_running'),
-      },
-    }),
+    routes.terminal.open,
     async (c) => {
       // All of a WebSocket handshake, checked before a shell is opened: without `Connection: Upgrade`
       // (or a key) the request is never upgraded, and the shell would hold a terminal place for nothing.
