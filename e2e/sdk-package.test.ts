@@ -169,6 +169,13 @@ describe('the SDK as a package', () => {
     const modules = fs.readdirSync(path.join(project, 'node_modules')).filter((d) => !d.startsWith('.'));
     expect(modules.sort()).toEqual(['@berth', 'zod']);
     expect(fs.readdirSync(path.join(project, 'node_modules/@berth')).sort()).toEqual(['contract', 'sdk']);
+    // Browser-safe: no Node built-ins, no server code.
+    for (const pkg of ['contract', 'sdk']) {
+      const dist = path.join(project, 'node_modules/@berth', pkg, 'dist');
+      const files = fs.readdirSync(dist, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.js'));
+      expect(files.length).toBeGreaterThan(5);
+      for (const f of files) expect(fs.readFileSync(path.join(dist, f), 'utf8')).not.toMatch(/from ['"](node:|@berth\/server)/);
+    }
   });
 
   it('type-checks a user’s TypeScript against the installed types (browser libs, no Node types)', async () => {

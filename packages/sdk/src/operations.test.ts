@@ -158,3 +158,23 @@ describe('the bot handle', () => {
     expect(raw).toEqual(['stdout', 'error']);
   });
 });
+
+describe('berth.events', () => {
+  it('yields each event with its id, and the change parsed when it is one; resumes with Last-Event-ID', async () => {
+    const { berth } = fakeServer({
+      'GET /events': ({ headers }) => {
+        expect(headers['last-event-id']).toBe('41');
+        return sse([
+          ['ready', 0, { at: 't' }],
+          ['bot.created', 42, { type: 'bot.created', botId: 'bot_1', at: 't' }],
+        ]);
+      },
+    });
+    const got = [];
+    for await (const ev of berth.events({ lastEventId: '41' })) got.push(ev);
+    expect(got.map((e) => [e.event, e.id, e.change?.botId])).toEqual([
+      ['ready', '0', undefined],
+      ['bot.created', '42', 'bot_1'],
+    ]);
+  });
+});
