@@ -21,6 +21,9 @@ export type AnswerOf<R> = R extends { responses: infer Rs } ? z.output<JsonSchem
 /** The JSON body a route takes (its schema's input), `unknown` for a route without one. */
 export type BodyOf<R> = R extends { request: { body: infer B } } ? ([JsonSchemaOf<B>] extends [never] ? unknown : z.input<JsonSchemaOf<B>>) : unknown;
 
+/** The query a route takes (its schema's input); any string values for a route without one. */
+export type QueryOf<R> = R extends { request: { query: infer Q extends z.ZodType } } ? z.input<Q> : Record<string, QueryValue>;
+
 type ParamNames<P extends string> = P extends `${string}{${infer K}}${infer Rest}` ? K | ParamNames<Rest> : never;
 
 /** The parameters a path template names: `/bots/{bot}/tasks/{task}` → `{ bot: string; task: string }`. */
@@ -33,7 +36,7 @@ export type QueryValue = string | number | boolean | undefined;
 
 /** What a call sends: the path's parameters (required when it has any), a query, and a JSON body or raw bytes. */
 export type CallInput<R extends RouteRef> = ([ParamNames<R['path']>] extends [never] ? { params?: Record<string, never> } : { params: PathParams<R['path']> }) & {
-  query?: Record<string, QueryValue>;
+  query?: QueryOf<R>;
   /** Sent as JSON. */
   body?: BodyOf<R>;
   /** Sent as raw bytes (`application/octet-stream`); a stream is sent as it is read, never whole. */
@@ -152,7 +155,7 @@ export class Transport {
 
   /** Sends one request; any answer but 2xx throws `BerthApiError`. The Response is handed back unread. */
   async call<R extends RouteRef>(route: R, input: CallInput<R>, options: CallOptions = {}): Promise<Response> {
-    return this.send(route.method.toUpperCase(), this.url(route, input as { params?: Record<string, string> }), input, options);
+    return this.send(route.method.toUpperCase(), this.url(route, input as { params?: Record<string, string>; query?: Record<string, QueryValue> }), input, options);
   }
 
   /** A call whose answer is JSON (or 204, answered as undefined). */

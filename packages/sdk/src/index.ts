@@ -10,7 +10,7 @@ export { TokensGroup } from './tokens.js';
 export { Operations, operationFrames, type OperationEventsOptions, type WaitOptions } from './operations.js';
 export { type EventsOptions, type ServerEvent } from './changes.js';
 export { BerthApiError, OperationFailedError } from './errors.js';
-export { API_BASE, Transport, fillPath, queryString, toApiError, type AnswerOf, type BodyOf, type QueryValue, type BerthOptions, type CallInput, type CallOptions, type PathParams, type RouteRef, type UploadData } from './http.js';
+export { API_BASE, Transport, fillPath, queryString, toApiError, type AnswerOf, type BodyOf, type QueryOf, type QueryValue, type BerthOptions, type CallInput, type CallOptions, type PathParams, type RouteRef, type UploadData } from './http.js';
 export { DEFAULT_MAX_FRAME_CHARS, SseParser, SseStreamError, parseSse, type SseFrame } from './sse.js';
 export { routes } from '@berth/contract';
 export { BerthClient, type BerthClientOptions } from './client.js';
