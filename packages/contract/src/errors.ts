@@ -40,6 +40,12 @@ export const ERROR_STATUS = {
   /** The bot is at its `diskLimitMb` (data dir + writable layer); `details` has the limit and usage. */
   disk_limit_exceeded: 507,
   not_found: 404,
+  /** A known path asked with a method it does not have; `Allow` lists those it has. */
+  method_not_allowed: 405,
+  /** A body whose Content-Type the route does not take (a JSON route given anything but JSON). */
+  unsupported_media_type: 415,
+  /** A byte range that starts past the end of the file; `Content-Range: bytes *\/<size>` gives the size. */
+  range_not_satisfiable: 416,
   internal: 500,
 } as const;
 

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ERROR_CODES } from './errors.js';
 
 /**
  * CDI device name: `vendor.tld/class=name` (CDI "fully-qualified device name"), following the CDI
@@ -191,6 +192,11 @@ export type Info = z.infer<typeof Info>;
 /** The body of every error answer (SPEC §7). */
 export const ErrorEnvelope = z
   .object({
-    error: z.object({ code: z.string(), message: z.string(), details: z.unknown().optional(), requestId: z.string() }),
+    error: z.object({
+      code: z.enum(ERROR_CODES).describe('stable: always answered with the same HTTP status (SPEC §7)'),
+      message: z.string(),
+      details: z.unknown().optional(),
+      requestId: z.string().describe('also in the X-Request-Id header, and in the server log'),
+    }),
   })
   .meta({ id: 'Error' });

@@ -87,7 +87,7 @@ export function planRead(size: number, range: ByteRange | undefined, limit: numb
   let offset = range?.offset ?? 0;
   if (offset < 0) offset = Math.max(0, size + offset);
   if (range && offset > 0 && offset >= size) {
-    throw new AppError('validation_failed', `the range starts at byte ${offset}, beyond the end of the file (${size} bytes)`, { details: { size } });
+    throw new AppError('range_not_satisfiable', `the range starts at byte ${offset}, beyond the end of the file (${size} bytes)`, { details: { size } });
   }
   const wanted = Math.min(range?.length ?? Infinity, Math.max(0, size - offset));
   const length = Math.min(wanted, limit);

@@ -99,7 +99,7 @@ describe('file ranges, modes and edits', () => {
     expect(planRead(10, { offset: 5, length: 100 }, 100)).toEqual({ offset: 5, length: 5, partial: true, truncated: false });
     expect(planRead(5000, undefined, 1000)).toEqual({ offset: 0, length: 1000, partial: true, truncated: true });
     expect(planRead(0, undefined, 1000)).toEqual({ offset: 0, length: 0, partial: false, truncated: false });
-    expect(code(() => planRead(10, { offset: 10 }, 100))).toBe('validation_failed');
+    expect(code(() => planRead(10, { offset: 10 }, 100))).toBe('range_not_satisfiable');
   });
 
   it('reads octal modes', () => {

@@ -15,6 +15,8 @@ import { authorize } from './authorize.js';
 import { bodyLimit, closeIfBodyUnread, JSON_BODY_LIMIT, LARGE_JSON_BODY_LIMIT, LOGIN_BODY_LIMIT, type BodyRule } from './body-limit.js';
 import type { AppEnv } from './context.js';
 import { renderError } from './errors.js';
+import { allowedMethods } from './allowed-methods.js';
+import { API_BASE, openApiDocument } from './openapi.js';
 import { botRoutes } from './routes/bots.js';
 import { containerRoutes } from './routes/container.js';
 import { engineHealth, systemRoutes } from './routes/system.js';
@@ -74,8 +76,6 @@ export interface AppDeps {
   maxImportBytes?: number;
 }
 
-const API_BASE = '/api/v1';
-
 /**
  * Each API route's body rule (http/body-limit.ts): uploads and imports stream under their own
  * limits; the MCP endpoint's JSON-RPC carries file contents; everything else is a small JSON body.
@@ -118,12 +118,24 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
     closeIfBodyUnread(c);
   });
   app.onError((err, c) => renderError(err, c));
-  app.notFound((c) => renderError(new AppError('not_found', `no route ${c.req.method} ${c.req.path}`), c));
+  // A known path asked with another method is a 405 naming the methods it has (read once every route is registered).
+  const methodsOf = allowedMethods(() => api.routes);
+  app.notFound((c) => {
+    const allow = c.req.path.startsWith(`${API_BASE}/`) ? methodsOf(c.req.path.slice(API_BASE.length)) : [];
+    if (allow.length === 0) return renderError(new AppError('not_found', `no route ${c.req.method} ${c.req.path}`), c);
+    c.header('Allow', allow.join(', '));
+    return renderError(new AppError('method_not_allowed', `${c.req.path} does not take ${c.req.method}; it takes ${allow.join(', ')}`, { details: { allow } }), c);
+  });
 
   app.get('/healthz', async (c) => {
     const health = await engineHealth(deps.driver);
     return c.json(health, health.status === 'ok' ? 200 : 503);
   });
+
+  // Everything under /api needs a token, known route or not: without one, a caller learns nothing, not even which paths exist.
+  app.use('/api/*', requireAuth(deps.auth, deps.sessions, { publicRoutes: [{ method: LOGIN_ROUTE.method, path: `${API_BASE}${LOGIN_ROUTE.path}` }] }));
+  // Discovery documents (OAuth's among them) Berth does not have are a JSON 404, never the web UI's page.
+  app.all('/.well-known/*', (c) => renderError(new AppError('not_found', `no route ${c.req.method} ${c.req.path}`), c));
 
   const api = new OpenAPIHono<AppEnv>({
     defaultHook: (result) => {
@@ -133,7 +145,6 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
       }
     },
   });
-  api.use('*', requireAuth(deps.auth, deps.sessions, { publicRoutes: [{ method: LOGIN_ROUTE.method, path: `${API_BASE}${LOGIN_ROUTE.path}` }] }));
   api.use('*', trackRevocation(deps.connections));
   // Deny by default: bot tokens reach only the routes authorize.ts opens to them.
   api.use('*', authorize({ basePath: API_BASE, botNames: (botId) => deps.tokens.botNames(botId) }));
@@ -153,7 +164,8 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   webSockets.attach(app);
   terminalRoutes({ terminal: deps.terminal, webSockets }, api);
   mcpRoutes(deps.mcp, api);
-  api.doc31('/openapi.json', { openapi: '3.1.0', info: { title: 'Berth API', version: deps.version } });
+  let document: ReturnType<typeof openApiDocument> | undefined;
+  api.get('/openapi.json', (c) => c.json((document ??= openApiDocument(api, deps.version))));
 
   app.route(API_BASE, api);
   if (deps.webDist) app.use('*', serveWebUi({ root: deps.webDist }));

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakeDriver } from '../runtime/fake/fake-driver.js';
-import { startTestBerth, type TestBerth } from '../testing/harness.js';
+import { startTestBerth, TEST_ADMIN_TOKEN, type TestBerth } from '../testing/harness.js';
 
 /** The built UI served at `/` next to the API, which it never shadows. */
 describe('web UI files', () => {
@@ -82,7 +82,9 @@ describe('web UI files', () => {
     const api = await get('/api/v1/bots');
     expect(api.status).toBe(401);
     expect(api.headers.get('content-type')).toContain('application/json');
-    const unknown = await get('/api/nothing-here');
+    // Without a token nothing under /api says whether it exists; with one, an unknown path is a JSON 404.
+    expect((await get('/api/nothing-here')).status).toBe(401);
+    const unknown = await get('/api/nothing-here', { headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}` } });
     expect(unknown.status).toBe(404);
     expect(((await unknown.json()) as { error: { code: string } }).error.code).toBe('not_found');
     expect((await get('/', { method: 'POST' })).status).toBe(404);

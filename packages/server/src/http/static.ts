@@ -18,9 +18,9 @@ const TYPES: Record<string, string> = {
   '.txt': 'text/plain; charset=utf-8',
 };
 
-/** Paths the UI must never shadow: they belong to the API and the health check. */
+/** Paths the UI must never shadow: they belong to the API, the health check and discovery documents. */
 function isReserved(p: string): boolean {
-  return p === '/api' || p.startsWith('/api/') || p === '/healthz';
+  return p === '/api' || p.startsWith('/api/') || p === '/healthz' || p === '/.well-known' || p.startsWith('/.well-known/');
 }
 
 /**
