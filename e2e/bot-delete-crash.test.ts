@@ -3,7 +3,8 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { BerthApiError, BerthClient } from '@berth/contract';
+import { BerthApiError } from '@berth/contract';
+import { BerthClient } from '@berth/sdk';
 import { startServer, type ServerProcess } from './server-process.js';
 
 const TEST_IMAGE = 'localhost/berth/test:busybox';

@@ -6,7 +6,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BerthClient, type Container } from '@berth/contract';
+import type { Container } from '@berth/contract';
+import { BerthClient } from '@berth/sdk';
 import { CLI_MAIN, runCli, startServer, type ServerProcess } from './server-process.js';
 
 const run = promisify(execFile);

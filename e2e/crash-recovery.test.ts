@@ -2,7 +2,8 @@ import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BerthApiError, BerthClient } from '@berth/contract';
+import { BerthApiError } from '@berth/contract';
+import { BerthClient } from '@berth/sdk';
 import { pushFreshRunnableImage, startTestRegistry } from '../packages/server/src/testing/registry.js';
 import { startServer, type ServerProcess } from './server-process.js';
 

@@ -5,7 +5,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BerthApiError, BerthClient, type Bot } from '@berth/contract';
+import { BerthApiError, type Bot } from '@berth/contract';
+import { BerthClient } from '@berth/sdk';
 import { buildTar, listTree } from '../packages/server/src/testing/tree.js';
 import { runCli, startServer, type ServerProcess } from './server-process.js';
 

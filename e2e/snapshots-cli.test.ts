@@ -3,7 +3,8 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BerthClient, type SnapshotList } from '@berth/contract';
+import { type SnapshotList } from '@berth/contract';
+import { BerthClient } from '@berth/sdk';
 import { runCli, startServer, type ServerProcess } from './server-process.js';
 
 /** `berth snapshots` and `berth versions` with the built CLI against the built server, and a kill -9 mid-snapshot. */

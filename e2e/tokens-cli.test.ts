@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BerthApiError, BerthClient } from '@berth/contract';
+import { BerthApiError } from '@berth/contract';
+import { BerthClient } from '@berth/sdk';
 import { runCli, startServer, type ServerProcess } from './server-process.js';
 
 /** `berth tokens` with the built CLI against the built server, and what the issued token reaches. */

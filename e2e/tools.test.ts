@@ -4,7 +4,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BerthClient, type Task } from '@berth/contract';
+import { type Task } from '@berth/contract';
+import { BerthClient } from '@berth/sdk';
 import { CLI_MAIN, startServer, type ServerProcess } from './server-process.js';
 
 /**

@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
-import { BerthClient } from '@berth/contract';
+import { BerthClient } from '@berth/sdk';
 import { pushFreshRunnableImage, startTestRegistry, type TestRegistry } from '../packages/server/src/testing/registry.js';
 import { launchChromium, screenshot, waitForText } from './browser.js';
 import { startServer, type ServerProcess } from './server-process.js';

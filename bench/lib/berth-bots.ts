@@ -1,4 +1,5 @@
-import { BerthApiError, type Bot, type BerthClient, type Container, type OperationEventData } from '@berth/contract';
+import { BerthApiError, type Bot, type Container, type OperationEventData } from '@berth/contract';
+import { type BerthClient } from '@berth/sdk';
 import type { Cleanup } from './cleanup.js';
 import { sleep } from './timing.js';
 

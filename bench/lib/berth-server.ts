@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
 import net from 'node:net';
-import { BerthClient } from '@berth/contract';
+import { BerthClient } from '@berth/sdk';
 import { sleep } from './timing.js';
 
 export interface BerthServerOptions {

@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import fs from 'node:fs/promises';
 import { promisify } from 'node:util';
-import type { BerthClient } from '@berth/contract';
+import type { BerthClient } from '@berth/sdk';
 
 const run = promisify(execFile);
 

@@ -5,7 +5,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Readable } from 'node:stream';
-import type { BerthClient } from '@berth/contract';
+import type { BerthClient } from '@berth/sdk';
 import { createTrackedBot } from '../lib/berth-bots.js';
 import { kbToMb, readProcMemory } from '../lib/proc.js';
 import { median, round } from '../lib/stats.js';

@@ -1,7 +1,8 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import type { BerthClient, Container, OperationEventData } from '@berth/contract';
+import type { Container, OperationEventData } from '@berth/contract';
+import type { BerthClient } from '@berth/sdk';
 import { createTrackedBot } from '../lib/berth-bots.js';
 import type { LibpodCreateSpec } from '../lib/engine.js';
 import { median, round, roundSummary, summarize } from '../lib/stats.js';

@@ -1,4 +1,4 @@
-import type { BerthClient } from '@berth/contract';
+import type { BerthClient } from '@berth/sdk';
 import type { BerthServer } from '../lib/berth-server.js';
 import type { Cleanup } from '../lib/cleanup.js';
 import type { EngineClient } from '../lib/engine.js';

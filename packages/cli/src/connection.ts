@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { BerthApiError, BerthClient } from '@berth/contract';
+import { BerthApiError, BerthClient } from '@berth/sdk';
 import type { GlobalOptions } from './global-options.js';
 
 // The one place the CLI imports the client from.

@@ -6,5 +6,5 @@ export * from './tokens.js';
 export * from './session.js';
 export * from './snapshots.js';
 export * from './tools.js';
-export * from './client.js';
+export * from './api-error.js';
 export * from './routes/index.js';

@@ -1,4 +1,5 @@
-import { BerthClient, CSRF_HEADER } from '@berth/contract';
+import { CSRF_HEADER } from '@berth/contract';
+import { BerthClient } from '@berth/sdk';
 
 /**
  * The server refuses a cookie-authenticated request that changes state unless it carries `X-Berth`

@@ -1,4 +1,5 @@
-import { BerthClient, CSRF_HEADER } from '@berth/contract';
+import { CSRF_HEADER } from '@berth/contract';
+import { BerthClient } from '@berth/sdk';
 
 /**
  * The headers of an XMLHttpRequest answer (`getAllResponseHeaders()`: `name: value` lines) as fetch's

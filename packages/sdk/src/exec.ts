@@ -1,0 +1,64 @@
+import type { ExecBody, ExecResult, ExecStreamEvent, Task } from '@berth/contract';
+import { routes } from '@berth/contract';
+import type { Transport } from './http.js';
+import { payloadError } from './errors.js';
+import { parseSse } from './sse.js';
+
+/** A command: an argv array, a string run by `/bin/sh -c`, or the whole request (cwd, env, stdin, timeout). */
+export type ExecInput = string | string[] | Omit<ExecBody, 'background'>;
+
+function execBody(input: ExecInput, background: boolean): ExecBody {
+  const body = typeof input === 'string' || Array.isArray(input) ? { command: input } : input;
+  return { ...body, background };
+}
+
+/** Runs a command to its end and answers its exit code and output (each stream capped; see `truncated`). */
+export function runExec(http: Transport, bot: string, input: ExecInput, options: { signal?: AbortSignal | undefined } = {}): Promise<ExecResult> {
+  return http.json(routes.exec.run, { params: { bot }, body: execBody(input, false) }, { signal: options.signal });
+}
+
+/** A streamed exec's events as sent: `stdout`/`stderr` as the output comes, then `exit` or `error` (yielded, not thrown). */
+export async function* rawExecStream(http: Transport, bot: string, input: ExecInput, options: { signal?: AbortSignal | undefined } = {}): AsyncGenerator<ExecStreamEvent> {
+  const res = await http.call(routes.exec.run, { params: { bot }, body: execBody(input, false) }, { accept: 'text/event-stream', signal: options.signal });
+  if (!res.body) return;
+  for await (const frame of parseSse(res.body)) {
+    const ev = { event: frame.event, data: JSON.parse(frame.data) as never } as ExecStreamEvent;
+    yield ev;
+    if (ev.event === 'exit' || ev.event === 'error') return;
+  }
+}
+
+/** `stdout`/`stderr` events as the output comes, then `exit`; Berth failing to run it throws. Aborting kills the command. */
+export async function* execStream(http: Transport, bot: string, input: ExecInput, options: { signal?: AbortSignal | undefined } = {}): AsyncGenerator<Exclude<ExecStreamEvent, { event: 'error' }>> {
+  for await (const ev of rawExecStream(http, bot, input, options)) {
+    if (ev.event === 'error') throw payloadError(ev.data);
+    yield ev;
+  }
+}
+
+/** `bot.tasks`: background commands that outlive the client and the server's restarts. */
+export class TasksGroup {
+  constructor(
+    private readonly http: Transport,
+    private readonly bot: string,
+  ) {}
+
+  /** Starts a background task and answers it at once. */
+  async start(input: ExecInput, options: { signal?: AbortSignal } = {}): Promise<Task> {
+    return (await this.http.json<typeof routes.exec.run, { task: Task }>(routes.exec.run, { params: { bot: this.bot }, body: execBody(input, true) }, { signal: options.signal })).task;
+  }
+
+  async list(options: { signal?: AbortSignal } = {}): Promise<Task[]> {
+    return (await this.http.json(routes.exec.listTasks, { params: { bot: this.bot } }, { signal: options.signal })).tasks;
+  }
+
+  /** A task with the last `tail` bytes (default 64 KiB) of each output stream. */
+  get(task: string, options: { tail?: number; signal?: AbortSignal } = {}): Promise<Task> {
+    return this.http.json(routes.exec.getTask, { params: { bot: this.bot, task }, query: { tail: options.tail } }, { signal: options.signal });
+  }
+
+  /** Kills the task's whole process group; answers the task once its end is seen. */
+  kill(task: string, options: { signal?: AbortSignal } = {}): Promise<Task> {
+    return this.http.json(routes.exec.killTask, { params: { bot: this.bot, task } }, { signal: options.signal });
+  }
+}

@@ -1,0 +1,16 @@
+export { Berth, SessionGroup, type CdiDevice } from './berth.js';
+export { BotsGroup, type CreateBotOptions } from './bots.js';
+export { BotHandle, BotOperations } from './bot.js';
+export { ContainerGroup, type OperationCallOptions } from './lifecycle.js';
+export { SnapshotsGroup, type RestoreOptions } from './snapshots.js';
+export { DataGroup } from './data.js';
+export { FilesGroup, type FileDownload, type ReadOptions } from './files.js';
+export { TasksGroup, type ExecInput } from './exec.js';
+export { TokensGroup } from './tokens.js';
+export { Operations, operationFrames, type OperationEventsOptions, type WaitOptions } from './operations.js';
+export { type EventsOptions, type ServerEvent } from './changes.js';
+export { BerthApiError, OperationFailedError } from './errors.js';
+export { API_BASE, Transport, fillPath, queryString, toApiError, type AnswerOf, type BodyOf, type QueryOf, type QueryValue, type BerthOptions, type CallInput, type CallOptions, type PathParams, type RouteRef, type UploadData } from './http.js';
+export { DEFAULT_MAX_FRAME_CHARS, SseParser, SseStreamError, parseSse, type SseFrame } from './sse.js';
+export { routes } from '@berth/contract';
+export { BerthClient, type BerthClientOptions } from './client.js';
