@@ -1,14 +1,13 @@
 import { execFile, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Container } from '@berth/contract';
 import { BerthClient } from '@berth/sdk';
-import { CLI_MAIN, runCli, startServer, type ServerProcess } from './server-process.js';
+import { CLI_MAIN, freePort, runCli, startServer, type ServerProcess } from './server-process.js';
 
 const run = promisify(execFile);
 
@@ -190,7 +189,7 @@ describe('berth CLI, the Docker way', () => {
   });
 
   it('names the URL it could not reach, and exits 125', async () => {
-    const port = await closedPort();
+    const port = await freePort(); // nothing listens there once it is found
     const run = await sh(server, `${JSON.stringify(process.execPath)} ${JSON.stringify(CLI_MAIN)} --url http://127.0.0.1:${port} ls`);
     expect(run.code).toBe(125);
     expect(run.stderr).toBe(`berth: cannot reach Berth at http://127.0.0.1:${port}: connect ECONNREFUSED 127.0.0.1:${port}\n`);
@@ -272,14 +271,3 @@ describe('berth CLI, the Docker way', () => {
     await client.startContainer(bot);
   });
 });
-
-function closedPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-    srv.on('error', reject);
-  });
-}

@@ -81,7 +81,8 @@ export function runCli(server: ServerProcess, args: string[]) {
   return execFileAsync(process.execPath, [CLI_MAIN, '--url', server.url, ...args], { env: { ...process.env, BERTH_TOKEN: server.token }, maxBuffer: 64 * 1024 * 1024 });
 }
 
-function freePort(): Promise<number> {
+/** A port free on 127.0.0.1 when asked (nothing listens there until someone binds it). */
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = net.createServer();
     srv.listen(0, '127.0.0.1', () => {
