@@ -28,7 +28,7 @@ export const ERRORS = {
   image_invalid: { status: 400, message: 'image "{image}" cannot be used: {reason}' },
   /** The bot already has as many exec/files calls running and queued as it may; retry after `Retry-After` seconds. */
   too_many_requests: { status: 429, message: '{reason}' },
-  path_outside_root: { status: 400, message: "the path {path} leads outside the container's root" },
+  path_outside_root: { status: 400, message: 'the path {path} leads outside {root}' },
   file_not_found: { status: 404, message: 'no such file or directory: {path}' },
   /** A move onto an existing path without `overwrite`. */
   file_exists: { status: 409, message: '{path} already exists: {reason}' },

@@ -20,7 +20,7 @@ export function containerPath(input: string, cwd: string): string {
   for (const part of joined.split('/')) {
     if (part === '' || part === '.') continue;
     if (part === '..') {
-      if (parts.length === 0) throw new AppError('path_outside_root', { path: input }, { details: { path: input } });
+      if (parts.length === 0) throw new AppError('path_outside_root', { path: input, root: "the container's root" }, { details: { path: input } });
       parts.pop();
       continue;
     }

@@ -4,6 +4,7 @@ import type { Bot, DirectoryListing, ExecResult, Task } from '@berth/contract';
 import { closeTestBerth, createRunningBot, expectJson, startTestBerth, type TestBerth } from '../testing/harness.js';
 import { realPodman, TEST_IMAGE } from '../testing/podman.js';
 import { containerName } from '../core/labels.js';
+import { TASK_ROOT } from './task-scripts.js';
 
 const WORKSPACE_IMAGE = 'localhost/berth/workspace:bookworm';
 
@@ -205,4 +206,18 @@ describe('hostile helper programs in a bot container', () => {
     expect(await settledProcesses()).toBe(baselineProcesses);
     expect((await expectJson<Task>(t.api('GET', `/bots/${hostile.id}/tasks/${task.id}`), 200)).status).toBe('running');
   }, 300_000);
+
+  it('reads task output the bot swapped for a FIFO or a symlink as empty, instead of waiting on it forever', async () => {
+    await misbehave('');
+    const { task } = await expectJson<{ task: Task }>(t.api('POST', `/bots/${hostile.id}/exec`, { body: { command: ['/bin/dash', '-c', 'echo hi; sleep 1000'], background: true } }), 202);
+    const dir = `${TASK_ROOT}/${task.id}`;
+    const swapped = await podman.driver.exec(hostileId, ['/bin/dash', '-c', 'rm -f "$1/stdout" "$1/stderr" && mkfifo "$1/stdout" && ln -s /dev/stdin "$1/stderr"', 'swap', dir]);
+    expect(swapped.exitCode).toBe(0);
+    // Both answer (a hang would fail the test by its timeout), and a FIFO's "contents" read as nothing.
+    expect((await expectJson<Task>(t.api('GET', `/bots/${hostile.id}/tasks/${task.id}?tailBytes=1024`), 200)).status).toBe('running');
+    for (const stream of ['stdout', 'stderr'] as const) {
+      expect(await t.berth.tasks.readOutput(hostile.id, task.id, { stream, offset: 0, length: 1024 })).toMatchObject({ size: 0, data: Buffer.alloc(0) });
+    }
+    expect((await t.api('DELETE', `/bots/${hostile.id}/tasks/${task.id}`)).status).toBe(200);
+  }, 120_000);
 });

@@ -62,11 +62,20 @@ IFS= read -r p <"$d/pid" || exit 3
 kill -9 "-$p" 2>/dev/null || kill -9 "$p" 2>/dev/null
 exit 0`;
 
+/**
+ * A task's output files are in the bot's reach: it may put a FIFO or a symlink where one was, and a
+ * read of a FIFO would never end. Only a regular file (not a link) is read; anything else reads as
+ * empty.
+ */
+const REGULAR_FILE = 'reg() { [ -f "$1" ] && [ ! -L "$1" ]; }';
+
 /** Sizes of both streams, then the last `n` bytes of each, base64 (busybox and coreutils both have it). */
 export const TAIL_SCRIPT = `d=$1; n=$2
-printf 'size %s %s\\n' "$(wc -c <"$d/stdout" 2>/dev/null || echo 0)" "$(wc -c <"$d/stderr" 2>/dev/null || echo 0)"
-echo ':stdout'; tail -c "$n" "$d/stdout" 2>/dev/null | base64
-echo ':stderr'; tail -c "$n" "$d/stderr" 2>/dev/null | base64
+${REGULAR_FILE}
+sz() { if reg "$1"; then wc -c <"$1"; else echo 0; fi; }
+printf 'size %s %s\\n' "$(sz "$d/stdout")" "$(sz "$d/stderr")"
+echo ':stdout'; reg "$d/stdout" && tail -c "$n" "$d/stdout" 2>/dev/null | base64
+echo ':stderr'; reg "$d/stderr" && tail -c "$n" "$d/stderr" 2>/dev/null | base64
 exit 0`;
 
 /**
@@ -74,10 +83,11 @@ exit 0`;
  * bytes. Exit 3: the task's directory is gone (its container's root filesystem was replaced).
  */
 export const READ_OUTPUT_SCRIPT = `d=$1; s=$2; o=$3; n=$4
+${REGULAR_FILE}
 [ -d "$d" ] || exit 3
 f="$d/$s"
+reg "$f" || { echo 'size 0'; exit 0; }
 printf 'size %s\\n' "$(wc -c <"$f" 2>/dev/null || echo 0)"
-[ -e "$f" ] || exit 0
 if [ "$o" -gt 0 ]; then tail -c +"$((o + 1))" "$f"; else cat "$f"; fi | head -c "$n"
 exit 0`;
 

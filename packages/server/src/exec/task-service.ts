@@ -330,7 +330,7 @@ export function tailOutputLimit(bytes: number): number {
 }
 
 function outputGone(taskId: string, cause?: unknown): AppError {
-  return new AppError('file_not_found', { path: `the output of task ${taskId} (the container it ran in was replaced)` }, { details: { taskId }, ...(cause !== undefined && { cause }) });
+  return new AppError('file_not_found', { path: `${taskDir(taskId)} (the task's output is gone with the container it ran in)` }, { details: { taskId }, ...(cause !== undefined && { cause }) });
 }
 
 function taskDir(taskId: string): string {

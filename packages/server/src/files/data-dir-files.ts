@@ -7,6 +7,7 @@ import { pipeline } from 'node:stream/promises';
 import type { FileEntry } from '@berth/contract';
 import { AppError } from '../errors.js';
 import { relativeTo } from '../core/container-path.js';
+import { fdPath, openDirAt } from '../core/safe-fs.js';
 import type { ReadResult } from './container-files.js';
 import { type ByteRange, type FileStat, MAX_LIST_ENTRIES, entryOf, typeOfMode } from './file-format.js';
 
@@ -165,24 +166,27 @@ export class DataDirFiles {
     const r = await this.resolve(rel, { followLast: true });
     if (!r.stat) throw notFound(r.containerPath);
     if (!r.stat.isDirectory()) throw new AppError('validation_failed', { reason: `${r.containerPath} is not a directory` }, { details: { path: r.containerPath } });
+    // Each directory is opened as the place it must really be (openDirAt): the container may start
+    // during the walk and swap a directory for a symlink; such a directory is skipped, never followed.
+    const root = await fs.realpath(r.hostPath);
     let seen = 0;
-    const stack: { host: string; rel: string; depth: number }[] = [{ host: r.hostPath, rel: '', depth: 0 }];
+    const stack: { real: string; rel: string; depth: number }[] = [{ real: root, rel: '', depth: 0 }];
     while (stack.length > 0) {
-      const dir = stack.pop() as { host: string; rel: string; depth: number };
-      let handle;
+      const dir = stack.pop() as { real: string; rel: string; depth: number };
+      const fh = await openDirAt(dir.real, dir.real).catch(() => null);
+      // Gone, unreadable or moved meanwhile: as `find`, go on with the rest.
+      if (!fh) continue;
       try {
-        handle = await fs.opendir(dir.host);
-      } catch {
-        // Gone or unreadable meanwhile: as `find`, go on with the rest.
-        continue;
-      }
-      for await (const d of handle) {
-        // Leaving the loop closes the directory.
-        if (++seen > options.maxEntries) return { cut: true };
-        const relPath = dir.rel === '' ? d.name : `${dir.rel}/${d.name}`;
-        const depth = dir.depth + 1;
-        yield relPath;
-        if (d.isDirectory() && (options.maxDepth === null || depth < options.maxDepth)) stack.push({ host: path.join(dir.host, d.name), rel: relPath, depth });
+        for await (const d of await fs.opendir(fdPath(fh))) {
+          // Leaving the loop closes the listing.
+          if (++seen > options.maxEntries) return { cut: true };
+          const relPath = dir.rel === '' ? d.name : `${dir.rel}/${d.name}`;
+          const depth = dir.depth + 1;
+          yield relPath;
+          if (d.isDirectory() && (options.maxDepth === null || depth < options.maxDepth)) stack.push({ real: `${dir.real}/${d.name}`, rel: relPath, depth });
+        }
+      } finally {
+        await fh.close();
       }
     }
     return { cut: false };
@@ -300,5 +304,5 @@ function notFound(containerPath: string): AppError {
 }
 
 function outside(p: string, mountPath: string): AppError {
-  return new AppError('path_outside_root', { path: `${p} leads outside the data dir (${mountPath}), which is all that can be reached while the container is not running; it` }, { details: { path: p } });
+  return new AppError('path_outside_root', { path: p, root: `the data dir (${mountPath}), which is all that can be reached while the container is not running` }, { details: { path: p } });
 }

@@ -37,7 +37,9 @@ describe('glob patterns', () => {
 
   it('offers a find -name filter and a depth when the pattern allows them', () => {
     expect(compileGlob('**/*.ts')).toMatchObject({ nameFilter: '*.ts', maxDepth: null });
-    expect(compileGlob('src/*/x?.js')).toMatchObject({ nameFilter: 'x?.js', maxDepth: 3 });
+    // `?` is one character to the matcher but one byte to `find` in the C locale: the filter takes any run there.
+    expect(compileGlob('src/*/x?.js')).toMatchObject({ nameFilter: 'x*.js', maxDepth: 3 });
+    expect(compileGlob('?.txt').matches('é.txt')).toBe(true);
     expect(compileGlob('*.{ts,js}')).toMatchObject({ nameFilter: null, maxDepth: 1 });
     expect(compileGlob('src/**')).toMatchObject({ nameFilter: null, maxDepth: null });
     expect(compileGlob('[ab].txt').nameFilter).toBeNull();

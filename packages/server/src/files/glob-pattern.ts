@@ -196,7 +196,8 @@ function findName(tokens: Token[]): string | null {
   let out = '';
   for (const t of tokens) {
     if (t.kind === 'star') out += '*';
-    else if (t.kind === 'any') out += '?';
+    // `find` in the container's C locale takes `?` for one byte; the matcher, for one character (é is two bytes).
+    else if (t.kind === 'any') out += '*';
     else if (t.kind === 'char' && !'*?[]\\'.includes(t.ch)) out += t.ch;
     else return null;
   }

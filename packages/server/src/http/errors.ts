@@ -1,12 +1,12 @@
 import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
-import type { ErrorBody, ErrorCode } from '@berth/contract';
+import type { ErrorBody } from '@berth/contract';
 import { AppError, dataDiskFull, isNoSpaceError } from '../errors.js';
 import type { AppEnv } from './context.js';
 
 /** Errors Hono's own middleware raises (the body's media type, a malformed body...), as Berth's codes. */
-const HTTP_EXCEPTION_CODES: Partial<Record<number, ErrorCode>> = { 401: 'unauthorized', 404: 'not_found', 405: 'method_not_allowed', 415: 'unsupported_media_type' };
+const HTTP_EXCEPTION_CODES: Partial<Record<number, 'unauthorized' | 'not_found' | 'unsupported_media_type'>> = { 401: 'unauthorized', 404: 'not_found', 415: 'unsupported_media_type' };
 
 /** The one place that renders errors: Berth's envelope, and `internal` for anything unknown. */
 export function renderError(err: unknown, c: Context<AppEnv>): Response {
@@ -22,7 +22,7 @@ export function renderError(err: unknown, c: Context<AppEnv>): Response {
     appError =
       code === 'unsupported_media_type'
         ? new AppError(code, { expected: 'a JSON body (Content-Type: application/json)', given: c.req.header('content-type') ?? 'a body without a Content-Type' }, { cause: err })
-        : new AppError(code as Exclude<ErrorCode, 'unsupported_media_type'>, { reason: err.message || 'bad request' } as never, { cause: err });
+        : new AppError(code, { reason: err.message || 'bad request' }, { cause: err });
   } else {
     c.get('logger')?.error({ err, requestId }, 'unhandled error');
     appError = new AppError('internal', { reason: 'internal error' }, { cause: err });

@@ -178,6 +178,9 @@ describe('terminal on Podman', () => {
     const stopped = await newBot(l.t, 'term-stopped', TEST_IMAGE);
     expect((await l.t.api('POST', `/bots/${stopped.id}/container/stop`, { body: { timeoutSeconds: 1 } })).status).toBe(200);
     await expect(new TerminalClient(url(stopped), auth).opened).rejects.toThrow('HTTP 409 container_not_running');
+    // Only the terminal takes an upgrade: on another route (a file read that would be left open) it is refused unread.
+    const filesUrl = url(busybox).replace(/\/terminal$/, '/files?path=/etc/hostname');
+    await expect(new TerminalClient(filesUrl, auth).opened).rejects.toThrow('HTTP 400 validation_failed');
   });
 
   it('closes a session idle for BERTH_TERMINAL_IDLE_SECONDS', async () => {

@@ -1,8 +1,11 @@
+import { randomUUID } from 'node:crypto';
 import { STATUS_CODES, type IncomingMessage, type Server } from 'node:http';
+import { routes } from '@berth/contract';
 import { createNodeWebSocket, type NodeWebSocketInit } from '@hono/node-ws';
 import type { Hono } from 'hono';
 import type { UpgradeWebSocket } from 'hono/ws';
 import type { WebSocket } from 'ws';
+import { API_BASE } from './openapi.js';
 
 /**
  * WebSocket upgrades for Node: routes use `upgradeWebSocket`; the composition root hands the listening
@@ -30,16 +33,26 @@ export function createWebSocketSupport(): WebSocketSupport {
 
 type AppRequest = Hono['request'];
 
+/** The one route a WebSocket upgrade may reach: the terminal. */
+const UPGRADABLE_PATH = new RegExp(`^${API_BASE}${routes.terminal.open.path.replace('{bot}', '[^/]+')}$`);
+
 /**
- * node-ws answers an upgrade the app refused (401, 404, 409…) with its status line and no body;
- * clients then see a bare status. This sends the app's own answer instead: its headers and the
- * error envelope (small: Berth's own JSON), by taking over the socket's `end` for that one request.
+ * What node-ws gets for an upgrade request. node-ws sends every request that carries
+ * `Upgrade: websocket`, whatever its path, through the app as a GET, and reads nothing of an answer
+ * that does not upgrade: so only the terminal's path reaches the app (any other answer's body, a
+ * file being read, say, would be left open and hold what it holds), and a refusal (401, 404, 409…)
+ * is sent as the app made it, headers and error envelope (small: Berth's own JSON), by taking over
+ * the socket's `end` for that one request, instead of node-ws's bare status line.
  */
 function withRefusalBodies(request: AppRequest): AppRequest {
   return (async (input: Parameters<AppRequest>[0], init?: Parameters<AppRequest>[1], env?: { incoming?: IncomingMessage }) => {
-    const response = await request(input, init, env);
+    const pathname = new URL(input instanceof Request ? input.url : String(input), 'http://berth.invalid').pathname;
+    const response = UPGRADABLE_PATH.test(pathname) ? await request(input, init, env) : notUpgradable(pathname);
     const socket = env?.incoming?.socket;
-    if (response.status < 400 || !socket) return response;
+    if (response.status < 400 || !socket) {
+      await response.body?.cancel();
+      return response;
+    }
     const body = Buffer.from(await response.arrayBuffer());
     const head = [`HTTP/1.1 ${response.status} ${STATUS_CODES[response.status] ?? ''}`, 'Connection: close', `Content-Length: ${body.length}`];
     response.headers.forEach((value, name) => {
@@ -49,4 +62,9 @@ function withRefusalBodies(request: AppRequest): AppRequest {
     socket.end = (() => end(Buffer.concat([Buffer.from(`${head.join('\r\n')}\r\n\r\n`), body]))) as typeof socket.end;
     return response;
   }) as AppRequest;
+}
+
+function notUpgradable(pathname: string): Response {
+  const message = `${pathname} is not a WebSocket route; only ${API_BASE}${routes.terminal.open.path} takes an upgrade`;
+  return Response.json({ error: { code: 'validation_failed', message, requestId: randomUUID() } }, { status: 400 });
 }

@@ -135,7 +135,7 @@ export class Store {
     } catch (err) {
       if (!isUniqueViolation(err)) throw err;
       const running = await this.runningOperationFor(row.bot_id);
-      throw new AppError('operation_in_progress', { kind: running?.kind ?? '', operation: running?.id ?? '' }, {
+      throw new AppError('operation_in_progress', { kind: running?.kind ?? 'other', operation: running?.id ?? '(it has just ended; try again)' }, {
         details: { operationId: running?.id, kind: running?.kind },
         cause: err,
       });
