@@ -246,7 +246,7 @@ describe('PodmanDriver on the real engine', () => {
     for (const name of ['x.com/y=z', 'a/gpu=0', 'not-a-cdi-name']) {
       const s = spec(`crash-${name.length}`, { cdiDevices: [name] });
       await expect(driver.createContainer(s)).rejects.toSatisfy(
-        (e) => isAppError(e, 'cdi_unresolvable') && (e as Error).message.includes(`unresolvable CDI devices ${name}`),
+        (e) => isAppError(e, 'cdi_unresolvable') && (e as Error).message.includes(`unresolvable CDI devices: ${name}`),
       );
       expect(await driver.inspectContainer(s.name)).toBeNull();
     }
