@@ -24,12 +24,13 @@ export interface ServerProcess {
  * Runs the built server as its own process, the way `npm start` does, on a free port. `token: null`
  * gives it no BERTH_ADMIN_TOKEN: it uses (or generates) BERTH_HOME/admin-token, read back once it answers.
  */
-export async function startServer(options: { home?: string; token?: string | null; env?: Record<string, string> } = {}): Promise<ServerProcess> {
+export async function startServer(options: { home?: string; token?: string | null; env?: Record<string, string>; port?: number } = {}): Promise<ServerProcess> {
   const home = options.home ?? fs.mkdtempSync(path.join(os.tmpdir(), 'berth-e2e-'));
   let token = options.token === null ? '' : (options.token ?? `berth_e2e_${randomBytes(16).toString('hex')}`);
   const inherited = { ...process.env };
   delete inherited.BERTH_ADMIN_TOKEN;
-  const port = await freePort();
+  // A given port lets a restarted server answer where its clients still are.
+  const port = options.port ?? (await freePort());
   let output = '';
   const child = spawn(process.execPath, [SERVER_MAIN], {
     env: {

@@ -7,7 +7,9 @@ import { buildProgram, type RunContext } from './program.js';
 for (const stream of [process.stdout, process.stderr]) {
   stream.on('error', (err: NodeJS.ErrnoException) => {
     if (err.code === 'EPIPE') process.exit(EXIT.brokenPipe);
-    throw err;
+    // Any other failure to write (a full disk behind `>`, EIO) is Berth's own: said, not a stack trace.
+    if (stream !== process.stderr) process.stderr.write(`berth: ${err.message}\n`);
+    process.exit(EXIT.berth);
   });
 }
 

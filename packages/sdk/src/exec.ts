@@ -17,15 +17,36 @@ export function runExec(http: Transport, bot: string, input: ExecInput, options:
   return http.json(routes.exec.run, { params: { bot }, body: execBody(input, false) }, { signal: options.signal });
 }
 
-/** A streamed exec's events as sent: `stdout`/`stderr` as the output comes, then `exit` or `error` (yielded, not thrown). */
+/**
+ * The `error` a streamed exec ends with when its stream stops before `exit` or `error` (the server
+ * restarted, a proxy cut the connection): the client cannot know whether the command finished or with
+ * what exit code, so it is Berth's failure (`internal`), marked `details.streamEnded`.
+ */
+export const STREAM_ENDED_ERROR = {
+  code: 'internal',
+  message: 'the exec stream ended before the command’s exit was known (the server restarted or the connection was cut); the command may have run in part or in full',
+  details: { streamEnded: true },
+} as const;
+
+/**
+ * A streamed exec's events as sent: `stdout`/`stderr` as the output comes, then `exit` or `error`
+ * (yielded, not thrown). A stream that stops before either ends with `STREAM_ENDED_ERROR` as its `error`.
+ */
 export async function* rawExecStream(http: Transport, bot: string, input: ExecInput, options: { signal?: AbortSignal | undefined } = {}): AsyncGenerator<ExecStreamEvent> {
   const res = await http.call(routes.exec.run, { params: { bot }, body: execBody(input, false) }, { accept: 'text/event-stream', signal: options.signal });
-  if (!res.body) return;
-  for await (const frame of parseSse(res.body)) {
-    const ev = { event: frame.event, data: JSON.parse(frame.data) as never } as ExecStreamEvent;
-    yield ev;
-    if (ev.event === 'exit' || ev.event === 'error') return;
+  try {
+    if (res.body) {
+      for await (const frame of parseSse(res.body)) {
+        const ev = { event: frame.event, data: JSON.parse(frame.data) as never } as ExecStreamEvent;
+        yield ev;
+        if (ev.event === 'exit' || ev.event === 'error') return;
+      }
+    }
+  } catch (err) {
+    // fetch reports a body cut mid-way as a TypeError ("terminated"); the caller's abort is its own.
+    if (!(err instanceof TypeError) || options.signal?.aborted) throw err;
   }
+  yield { event: 'error', data: { ...STREAM_ENDED_ERROR, details: { ...STREAM_ENDED_ERROR.details } } };
 }
 
 /** `stdout`/`stderr` events as the output comes, then `exit`; Berth failing to run it throws. Aborting kills the command. */

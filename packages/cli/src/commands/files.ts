@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Readable, type Writable } from 'node:stream';
@@ -116,8 +117,10 @@ async function copyFromBot(client: BerthClient, bot: string, remote: string, loc
   const size = Number(first.headers.get('x-berth-file-size') ?? NaN);
   const mode = first.headers.get('x-berth-file-mode');
   // Written beside the target and renamed at the end, so a failed copy leaves no half file.
-  const partial = target === null ? null : path.join(path.dirname(target), `.${path.basename(target)}.berth-${process.pid}`);
-  const out: Writable = partial === null ? process.stdout : fs.createWriteStream(partial, { mode: 0o600 });
+  // A name no one can guess, created only if nothing is there ('wx': O_CREAT|O_EXCL, which does not
+  // follow a symlink planted at it), so the copy never writes through someone else's link.
+  const partial = target === null ? null : path.join(path.dirname(target), `.${path.basename(target)}.berth-${process.pid}-${randomBytes(6).toString('hex')}`);
+  const out: Writable = partial === null ? process.stdout : fs.createWriteStream(partial, { fd: fs.openSync(partial, 'wx', 0o600) });
   try {
     let copied = 0;
     let res: Response | null = first;
