@@ -158,10 +158,8 @@ export function registerExec(program: Command, global: () => GlobalOptions): voi
         process.exitCode = 130;
         return;
       }
-      if (g.json) {
-        const { output: _output, ...rest } = t;
-        print(rest, true);
-      } else if (t.exitCode !== null) {
+      if (g.json) print(t, true);
+      else if (t.exitCode !== null) {
         process.stdout.write(`${t.exitCode}\n`);
       }
       if (t.status === 'running') {
