@@ -48,6 +48,18 @@ describe('the bot’s tools, server process and CLI', () => {
     });
   }
 
+  /** berth's standard output as bytes, for output that is not text. */
+  function berthBytes(args: string[]): Promise<Buffer> {
+    return new Promise((resolve, reject) => {
+      const child = spawn(process.execPath, [CLI_MAIN, '--url', server.url, ...args], { env: { ...process.env, BERTH_TOKEN: server.token } });
+      const chunks: Buffer[] = [];
+      child.stdout.on('data', (d: Buffer) => chunks.push(d));
+      child.on('error', reject);
+      child.on('close', (code) => (code === 0 ? resolve(Buffer.concat(chunks)) : reject(new Error(`berth ${args.join(' ')} exited ${code}`))));
+      child.stdin.end();
+    });
+  }
+
   it('keeps a background task running through a kill -9 of the server, then kills it through the API', async () => {
     const n = String(400_000 + Math.floor(Math.random() * 100_000));
     const task = await client.startTask(name, { command: `echo started; sleep ${n} & sleep ${n}` });
@@ -87,6 +99,32 @@ describe('the bot’s tools, server process and CLI', () => {
     const killed = JSON.parse((await berth(['--json', 'tasks', 'kill', name, started.id])).stdout) as Task;
     expect(killed.status).toBe('killed');
     expect((await berth(['tasks', 'get', name, started.id])).stdout).toContain('hi');
+  });
+
+  it('berth tasks wait prints the exit code (124 when the time is up first), tasks output prints the raw bytes', async () => {
+    const go = `/tmp/go-${randomBytes(3).toString('hex')}`;
+    const started = JSON.parse((await berth(['--json', 'exec', name, '-d', '--sh', `printf 'one\\377\\n'; echo two >&2; while [ ! -e ${go} ]; do sleep 1; done; exit 6`])).stdout) as Task;
+    const early = await berth(['tasks', 'wait', name, started.id, '--timeout', '0.5']);
+    expect(early).toMatchObject({ code: 124, stdout: '' });
+    expect(early.stderr).toContain('still running');
+    await client.exec(name, { command: ['touch', go] });
+    expect(await berth(['tasks', 'wait', name, started.id])).toMatchObject({ code: 0, stdout: '6\n' });
+    const raw = await berthBytes(['tasks', 'output', name, started.id]);
+    expect(raw.equals(Buffer.from('one\xff\n', 'latin1'))).toBe(true);
+    expect(await berth(['tasks', 'output', name, started.id, '--stderr'])).toMatchObject({ code: 0, stdout: 'two\n' });
+    expect(await berth(['tasks', 'output', name, started.id, '--offset', '1', '--length', '2'])).toMatchObject({ code: 0, stdout: 'ne' });
+    expect((await berth(['tasks', 'wait', name, started.id, '--timeout', '-1'])).code).toBe(125);
+  });
+
+  it('berth files mkdir and glob', async () => {
+    expect((await berth(['files', 'mkdir', name, 'gl/a/b'])).code).toBe(0);
+    await client.exec(name, { command: 'touch /data/gl/a/one.ts /data/gl/a/b/two.ts /data/gl/three.js' });
+    expect(await berth(['files', 'glob', name, '**/*.ts', '--path', 'gl'])).toMatchObject({ code: 0, stdout: '/data/gl/a/b/two.ts\n/data/gl/a/one.ts\n' });
+    const capped = await berth(['files', 'glob', name, '**', '--path', '/data/gl', '--limit', '1']);
+    expect(capped.code).toBe(0);
+    expect(capped.stdout).toMatch(/^\/data\/gl\/[^\n]+\n$/);
+    expect(capped.stderr).toContain('--limit');
+    expect((await berth(['files', 'glob', name, '*', '--limit', '0'])).code).toBe(125);
   });
 
   it('berth files puts, gets, lists, edits, moves and removes', async () => {

@@ -11,6 +11,8 @@ export const EXIT = {
   cannotInvoke: 126,
   /** The command was not found. */
   notFound: 127,
+  /** `berth tasks wait --timeout`: the time was up and the task still runs (as `timeout` exits). */
+  stillRunning: 124,
   /** Output went to a closed pipe (`| head`): what a process killed by SIGPIPE reports (128 + 13). */
   brokenPipe: 141,
 } as const;

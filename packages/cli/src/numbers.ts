@@ -53,4 +53,8 @@ export const LIMITS = {
   execTimeout: { above: 0, max: 7 * 24 * 3600 },
   tailBytes: { integer: true, min: 0, max: 1024 * 1024 },
   bytes: { integer: true, min: 0 },
+  globLimit: { integer: true, min: 1, max: 5000 },
+  /** `berth tasks wait` asks the server again every 600 s (its longest wait): any length is fine here. */
+  waitTimeout: { above: 0 },
+  outputLength: { integer: true, min: 1 },
 } satisfies Record<string, NumberRule>;

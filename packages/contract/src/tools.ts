@@ -150,6 +150,20 @@ export const FileMoveBody = z
   .meta({ id: 'FileMoveBody' });
 export type FileMoveBody = z.input<typeof FileMoveBody>;
 
+/** Makes a directory with any missing parents (`mkdir -p`). */
+export const FileMkdirBody = z.object({ path: z.string().min(1).max(4096) }).strict().meta({ id: 'FileMkdirBody' });
+export type FileMkdirBody = z.input<typeof FileMkdirBody>;
+
+/** The paths under `path` that match a glob pattern, sorted. */
+export const FileGlobResult = z
+  .object({
+    path: z.string().describe('the directory searched'),
+    matches: z.array(z.string()).describe('the matching paths (absolute, in the container), sorted'),
+    truncated: z.boolean().describe('there were more matches than `limit`, or the walk was cut short'),
+  })
+  .meta({ id: 'FileGlobResult' });
+export type FileGlobResult = z.infer<typeof FileGlobResult>;
+
 // --- terminal ------------------------------------------------------------------------------------
 
 /** Control messages of the terminal WebSocket (JSON text frames); terminal bytes travel as binary frames. */

@@ -58,6 +58,8 @@ describe('BerthClient (the low-level client the CLI and web UI use)', () => {
     await client.listTasks(b);
     await client.getTask(b, 'task_1', { tail: 10 });
     await client.killTask(b, 'task_1');
+    await client.waitTask(b, 'task_1', { timeoutSeconds: 5 });
+    await client.readTaskOutput(b, 'task_1', { stream: 'stderr', offset: 3, length: 4 });
     await client.readFileResponse(b, 'a/b.txt', { offset: 1, length: 2 });
     await client.readFile(b, 'a');
     await client.listFiles(b, 'dir');
@@ -65,6 +67,8 @@ describe('BerthClient (the low-level client the CLI and web UI use)', () => {
     await client.deleteFile(b, 'a', { recursive: true });
     await client.editFile(b, { path: 'a', oldText: 'x', newText: 'y' });
     await client.moveFile(b, { from: 'a', to: 'b' });
+    await client.makeDirectory(b, 'a/b');
+    await client.globFiles(b, '**/*.ts', { path: 'src', limit: 7 });
     await client.getOperation('op_1');
     await drain(client.operationEvents('op_1', { lastEventId: 4 }));
     await drain(client.changes());
@@ -105,6 +109,8 @@ describe('BerthClient (the low-level client the CLI and web UI use)', () => {
       `GET ${bot}/tasks`,
       `GET ${bot}/tasks/task_1?tail=10`,
       `DELETE ${bot}/tasks/task_1`,
+      `GET ${bot}/tasks/task_1/wait?timeoutSeconds=5`,
+      `GET ${bot}/tasks/task_1/output?stream=stderr&offset=3&length=4`,
       `GET ${bot}/files?path=a%2Fb.txt&offset=1&length=2`,
       `GET ${bot}/files?path=a`,
       `GET ${bot}/files?path=dir`,
@@ -112,6 +118,8 @@ describe('BerthClient (the low-level client the CLI and web UI use)', () => {
       `DELETE ${bot}/files?path=a&recursive=true`,
       `POST ${bot}/files/edit`,
       `POST ${bot}/files/move`,
+      `POST ${bot}/files/mkdir`,
+      `GET ${bot}/files/glob?pattern=**%2F*.ts&path=src&limit=7`,
       'GET /api/v1/operations/op_1',
       'GET /api/v1/operations/op_1/events',
       'GET /api/v1/events',

@@ -13,6 +13,7 @@ import type {
   ExecStreamEvent,
   FileEditBody,
   FileEditResult,
+  FileGlobResult,
   FileInfo,
   FileMoveBody,
   Info,
@@ -29,7 +30,7 @@ import type {
 } from '@berth/contract';
 import { routes } from '@berth/contract';
 import { Berth, type CdiDevice } from './berth.js';
-import { rawExecStream } from './exec.js';
+import { rawExecStream, type TaskOutput } from './exec.js';
 import type { BerthOptions, UploadData } from './http.js';
 import { parseSse, type SseFrame } from './sse.js';
 
@@ -204,6 +205,16 @@ export class BerthClient {
     return this.bot(bot).tasks.kill(task);
   }
 
+  /** Waits up to `timeoutSeconds` for the task to end; one still running then is answered as running. */
+  waitTask(bot: string, task: string, options: { timeoutSeconds?: number; tail?: number; signal?: AbortSignal } = {}): Promise<Task> {
+    return this.bot(bot).tasks.wait(task, options);
+  }
+
+  /** A part of a task's stdout or stderr, and the stream's size so far. */
+  readTaskOutput(bot: string, task: string, options: { stream?: 'stdout' | 'stderr'; offset?: number; length?: number; signal?: AbortSignal } = {}): Promise<TaskOutput> {
+    return this.bot(bot).tasks.output(task, options);
+  }
+
   /** A file's bytes as a Response, unread (206 and `x-berth-truncated` as the server sent them). */
   readFileResponse(bot: string, path: string, options: { offset?: number; length?: number; signal?: AbortSignal } = {}): Promise<Response> {
     return this.bot(bot).files.readResponse(path, options);
@@ -232,6 +243,14 @@ export class BerthClient {
 
   moveFile(bot: string, body: FileMoveBody): Promise<FileInfo> {
     return this.bot(bot).files.move(body);
+  }
+
+  makeDirectory(bot: string, path: string): Promise<FileInfo> {
+    return this.bot(bot).files.mkdir(path);
+  }
+
+  globFiles(bot: string, pattern: string, options: { path?: string; limit?: number; signal?: AbortSignal } = {}): Promise<FileGlobResult> {
+    return this.bot(bot).files.glob(pattern, options);
   }
 
   terminalUrl(bot: string, options: { cols?: number; rows?: number } = {}): string {

@@ -57,6 +57,16 @@ export async function* execStream(http: Transport, bot: string, input: ExecInput
   }
 }
 
+/** A part of a task's output stream, as `bot.tasks.output` reads it. */
+export interface TaskOutput {
+  stream: 'stdout' | 'stderr';
+  /** Where `data` starts in the stream. */
+  offset: number;
+  /** The stream's size so far (it grows while the task runs). */
+  size: number;
+  data: Uint8Array;
+}
+
 /** `bot.tasks`: background commands that outlive the client and the server's restarts. */
 export class TasksGroup {
   constructor(
@@ -81,5 +91,30 @@ export class TasksGroup {
   /** Kills the task's whole process group; answers the task once its end is seen. */
   kill(task: string, options: { signal?: AbortSignal } = {}): Promise<Task> {
     return this.http.json(routes.exec.killTask, { params: { bot: this.bot, task } }, { signal: options.signal });
+  }
+
+  /**
+   * Waits up to `timeoutSeconds` (default 60, at most 600) for the task to end and answers it as `get`
+   * does; a task still running then is answered as running (not an error). Aborting ends the wait only.
+   */
+  wait(task: string, options: { timeoutSeconds?: number | undefined; tail?: number | undefined; signal?: AbortSignal | undefined } = {}): Promise<Task> {
+    return this.http.json(routes.exec.waitTask, { params: { bot: this.bot, task }, query: { timeoutSeconds: options.timeoutSeconds, tail: options.tail } }, { signal: options.signal });
+  }
+
+  /**
+   * Up to `length` bytes (default and at most 1 MiB) of the task's stdout or stderr from `offset`, and
+   * the stream's size so far: read on from `offset + data.length` while that is less than `size`.
+   */
+  async output(
+    task: string,
+    options: { stream?: 'stdout' | 'stderr' | undefined; offset?: number | undefined; length?: number | undefined; signal?: AbortSignal | undefined } = {},
+  ): Promise<TaskOutput> {
+    const res = await this.http.call(
+      routes.exec.readTaskOutput,
+      { params: { bot: this.bot, task }, query: { stream: options.stream, offset: options.offset, length: options.length } },
+      { accept: 'application/octet-stream', signal: options.signal },
+    );
+    const data = new Uint8Array(await res.arrayBuffer());
+    return { stream: options.stream ?? 'stdout', offset: options.offset ?? 0, size: Number(res.headers.get('x-berth-output-size') ?? data.length), data };
   }
 }

@@ -1,4 +1,4 @@
-import { BerthApiError, type DirectoryListing, type FileEditBody, type FileEditResult, type FileInfo, type FileMoveBody, routes } from '@berth/contract';
+import { BerthApiError, type DirectoryListing, type FileEditBody, type FileEditResult, type FileGlobResult, type FileInfo, type FileMoveBody, routes } from '@berth/contract';
 import type { Transport, UploadData } from './http.js';
 
 export interface ReadOptions {
@@ -103,5 +103,18 @@ export class FilesGroup {
   /** Moves or renames; an existing `to` needs `overwrite`. */
   move(body: FileMoveBody, options: { signal?: AbortSignal } = {}): Promise<FileInfo> {
     return this.http.json(routes.files.move, { params: { bot: this.bot }, body }, { signal: options.signal });
+  }
+
+  /** Makes a directory with any missing parents; one that exists already is answered as it is. */
+  mkdir(path: string, options: { signal?: AbortSignal | undefined } = {}): Promise<FileInfo> {
+    return this.http.json(routes.files.mkdir, { params: { bot: this.bot }, body: { path } }, { signal: options.signal });
+  }
+
+  /**
+   * The paths under `path` (default: the data dir) matching a glob pattern (`**\/*.ts`), sorted, at
+   * most `limit` (default 200, at most 5000); `truncated` when there were more.
+   */
+  glob(pattern: string, options: { path?: string | undefined; limit?: number | undefined; signal?: AbortSignal | undefined } = {}): Promise<FileGlobResult> {
+    return this.http.json(routes.files.glob, { params: { bot: this.bot }, query: { pattern, path: options.path, limit: options.limit } }, { signal: options.signal });
   }
 }

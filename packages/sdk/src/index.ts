@@ -6,6 +6,7 @@ export { SnapshotsGroup, type RestoreOptions } from './snapshots.js';
 export { DataGroup } from './data.js';
 export { FilesGroup, type FileDownload, type ReadOptions } from './files.js';
 export { TasksGroup, type ExecInput } from './exec.js';
+export { type TaskOutput } from './exec.js';
 export { TokensGroup } from './tokens.js';
 export { Operations, operationFrames, type OperationEventsOptions, type WaitOptions } from './operations.js';
 export { type EventsOptions, type ServerEvent } from './changes.js';

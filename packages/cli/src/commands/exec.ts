@@ -1,5 +1,6 @@
 import { Command, Option } from 'commander';
 import { decodeData, type ExecBody, type Task } from '@berth/contract';
+import { TASK_OUTPUT_MAX_LENGTH, TASK_WAIT_MAX_SECONDS } from '@berth/contract';
 import { connect, print } from '../connection.js';
 import { CliError, EXIT } from '../failure.js';
 import { addGlobalOptions, mergeGlobals, type GlobalOptions } from '../global-options.js';
@@ -134,6 +135,61 @@ export function registerExec(program: Command, global: () => GlobalOptions): voi
     .command('kill <bot> <task>')
     .description('kill a task’s whole process group')
     .action(async (bot: string, task: string) => print(await connect(global()).killTask(bot, task), global().json));
+  tasks
+    .command('wait <bot> <task>')
+    .description('wait for a task to end and print its exit code, as docker wait; exits 124 if --timeout runs out first')
+    .option('--timeout <seconds>', 'give up after this long (default: wait until it ends)', numberOption(LIMITS.waitTimeout))
+    .action(async (bot: string, task: string, o: { timeout?: number }) => {
+      const g = global();
+      const client = connect(g);
+      // Ctrl-C ends the wait, not the task.
+      const abort = new AbortController();
+      process.once('SIGINT', () => abort.abort());
+      const deadline = o.timeout === undefined ? Infinity : Date.now() + o.timeout * 1000;
+      let t: Task;
+      try {
+        // The server waits at most TASK_WAIT_MAX_SECONDS per call: ask again until the end or the deadline.
+        do {
+          const seconds = Math.min(TASK_WAIT_MAX_SECONDS, Math.max(0.001, (deadline - Date.now()) / 1000));
+          t = await client.waitTask(bot, task, { timeoutSeconds: seconds, tail: 0, signal: abort.signal });
+        } while (t.status === 'running' && Date.now() < deadline);
+      } catch (err) {
+        if (!abort.signal.aborted) throw err;
+        process.exitCode = 130;
+        return;
+      }
+      if (g.json) print(t, true);
+      else if (t.exitCode !== null) {
+        process.stdout.write(`${t.exitCode}\n`);
+      }
+      if (t.status === 'running') {
+        process.stderr.write(`berth: task ${t.id} is still running after ${o.timeout} s\n`);
+        process.exitCode = EXIT.stillRunning;
+      } else if (t.exitCode === null) {
+        process.stderr.write(`berth: task ${t.id} was lost (its container stopped or was replaced): it has no exit code\n`);
+        process.exitCode = EXIT.berth;
+      }
+    });
+  tasks
+    .command('output <bot> <task>')
+    .description('print a task’s output as it is so far (stdout, or --stderr), raw bytes')
+    .option('--stderr', 'print its stderr instead')
+    .option('--offset <bytes>', 'start here', numberOption(LIMITS.bytes))
+    .option('--length <bytes>', 'at most this many bytes', numberOption(LIMITS.outputLength))
+    .action(async (bot: string, task: string, o: { stderr?: boolean; offset?: number; length?: number }) => {
+      const client = connect(global());
+      const stream = o.stderr ? 'stderr' : 'stdout';
+      let offset = o.offset ?? 0;
+      let left = o.length ?? Infinity;
+      // The server answers at most TASK_OUTPUT_MAX_LENGTH bytes a call: read on until the stream's end so far.
+      while (left > 0) {
+        const part = await client.readTaskOutput(bot, task, { stream, offset, length: Math.min(left, TASK_OUTPUT_MAX_LENGTH) });
+        if (part.data.length > 0 && !process.stdout.write(part.data)) await new Promise((r) => process.stdout.once('drain', r));
+        offset += part.data.length;
+        left -= part.data.length;
+        if (part.data.length === 0 || offset >= part.size) break;
+      }
+    });
 }
 
 async function execBody(command: string[], o: ExecOptions): Promise<Omit<ExecBody, 'background'>> {

@@ -75,6 +75,22 @@ export function registerFiles(program: Command, global: () => GlobalOptions): vo
     .description('move or rename')
     .option('-f, --overwrite', 'replace an existing file at <to>')
     .action(async (bot: string, from: string, to: string, o: { overwrite?: boolean }) => print(await connect(global()).moveFile(bot, { from, to, overwrite: o.overwrite === true }), global().json));
+  files
+    .command('mkdir <bot> <path>')
+    .description('make a directory with any missing parents (one that exists is fine)')
+    .action(async (bot: string, dir: string) => print(await connect(global()).makeDirectory(bot, dir), global().json));
+  files
+    .command('glob <bot> <pattern>')
+    .description('find paths matching a pattern such as "**/*.ts" (quote it), one per line, sorted')
+    .option('-p, --path <dir>', 'the directory to search (default: the data dir)')
+    .option('--limit <n>', `most paths to show (default 200, at most ${LIMITS.globLimit.max})`, numberOption(LIMITS.globLimit))
+    .action(async (bot: string, pattern: string, o: { path?: string; limit?: number }) => {
+      const g = global();
+      const found = await connect(g).globFiles(bot, pattern, { ...(o.path !== undefined && { path: o.path }), ...(o.limit !== undefined && { limit: o.limit }) });
+      if (g.json) return print(found, true);
+      for (const m of found.matches) process.stdout.write(`${m}\n`);
+      if (found.truncated) process.stderr.write('berth: more paths match than were shown; narrow the pattern or raise --limit\n');
+    });
 }
 
 export type CpSpec = { direction: 'from-bot' | 'to-bot'; bot: string; remote: string; local: string };

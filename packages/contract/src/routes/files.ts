@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { DirectoryListing, FileEditBody, FileEditResult, FileInfo, FileMoveBody } from '../tools.js';
+import { DirectoryListing, FileEditBody, FileEditResult, FileGlobResult, FileInfo, FileMkdirBody, FileMoveBody } from '../tools.js';
 import {
   AUTH_ERRORS,
   BotParam,
@@ -153,4 +153,62 @@ export const move = defineRoute({
   },
 });
 
-export const files = { read, write, remove, edit, move } as const;
+export const mkdir = defineRoute({
+  method: 'post',
+  path: '/bots/{bot}/files/mkdir',
+  operationId: 'makeDirectory',
+  summary: 'Make a directory with any missing parents; one that exists already is answered as it is',
+  tags: ['files'],
+  request: { params: BotParam, body: { content: { 'application/json': { schema: FileMkdirBody } }, required: true } },
+  responses: {
+    200: json(FileInfo, 'the directory'),
+    ...errors({
+      ...AUTH_ERRORS,
+      ...JSON_BODY_ERRORS,
+      400: 'validation_failed: an invalid body, or a file is in the way; path_outside_root',
+      404: 'bot_not_found, or container_not_found (a path outside the data dir, and no container)',
+      ...NOT_RUNNING,
+      ...BUSY,
+      ...ENGINE_ERRORS,
+      507: 'disk_limit_exceeded: the bot is at or over its disk limit; insufficient_storage: the disk is full',
+    }),
+  },
+});
+
+/** Paths a glob answers by default and at most (as the MCP tool `glob`). */
+export const GLOB_DEFAULT_LIMIT = 200;
+export const GLOB_MAX_LIMIT = 5000;
+
+export const glob = defineRoute({
+  method: 'get',
+  path: '/bots/{bot}/files/glob',
+  operationId: 'globFiles',
+  summary: 'Find the files and directories under a directory whose path matches a glob pattern',
+  description:
+    'The pattern is matched against each path relative to `path`: `*` and `?` within one segment, `**` across any number of ' +
+    'them, `[a-z]` classes, `{ts,tsx}` alternatives; dot files are included, symlinks are not followed. The matches come ' +
+    `sorted, as paths in the container, at most \`limit\` (default ${GLOB_DEFAULT_LIMIT}); \`truncated\` says when there were ` +
+    'more, or when the walk was cut short. A client that goes away stops the walk.',
+  tags: ['files'],
+  request: {
+    params: BotParam,
+    query: z.object({
+      pattern: z.string().min(1).max(1024).describe('the glob pattern, relative to `path`, e.g. `**/*.ts`'),
+      path: z.string().min(1).max(4096).optional().describe('the directory to search (default: the data dir)'),
+      limit: z.coerce.number().int().min(1).max(GLOB_MAX_LIMIT).optional().describe(`most paths to answer (default ${GLOB_DEFAULT_LIMIT})`),
+    }),
+  },
+  responses: {
+    200: json(FileGlobResult, 'the matching paths'),
+    ...errors({
+      ...AUTH_ERRORS,
+      400: 'validation_failed: an invalid path, pattern or limit; path_outside_root',
+      404: 'bot_not_found, container_not_found, or file_not_found',
+      ...NOT_RUNNING,
+      ...BUSY,
+      ...ENGINE_ERRORS,
+    }),
+  },
+});
+
+export const files = { read, write, remove, edit, move, mkdir, glob } as const;

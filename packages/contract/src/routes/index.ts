@@ -21,6 +21,8 @@ export {
   type RouteDefinition,
 } from './define.js';
 export { TERMINAL_IDLE_CLOSE_CODE, TERMINAL_REVOKED_CLOSE_CODE } from './terminal.js';
+export { GLOB_DEFAULT_LIMIT, GLOB_MAX_LIMIT } from './files.js';
+export { TASK_OUTPUT_MAX_LENGTH, TASK_WAIT_DEFAULT_SECONDS, TASK_WAIT_MAX_SECONDS } from './exec.js';
 
 /**
  * Every API route, grouped by capability: `routes.snapshots.create`. Paths are relative to the

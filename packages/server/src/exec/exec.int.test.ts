@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Bot, Container, ExecResult, Task } from '@berth/contract';
-import { closeTestBerth, createRunningBot, expectJson, readSse, startTestBerth, type TestBerth } from '../testing/harness.js';
+import { closeTestBerth, createRunningBot, expectJson, readSse, startTestBerth, TEST_ADMIN_TOKEN, type TestBerth } from '../testing/harness.js';
 import { realPodman, TEST_IMAGE } from '../testing/podman.js';
 
 const WORKSPACE_IMAGE = 'localhost/berth/workspace:bookworm';
@@ -167,6 +167,40 @@ describe('exec and background tasks on Podman', () => {
       expect(await expectJson<Task>(t.api('DELETE', `/bots/${bot().id}/tasks/${started.id}`), 200)).toMatchObject({ status: 'killed' });
     });
 
+    it('waits for its end without holding a work place, and reads its output in parts as it grows', async () => {
+      const go = `/tmp/go-${randomBytes(4).toString('hex')}`;
+      const { task: started } = await expectJson<{ task: Task }>(
+        t.api('POST', `/bots/${bot().id}/exec`, { body: { command: `printf 0123456789; printf err >&2; while [ ! -e ${go} ]; do sleep 1; done; echo done; exit 3`, background: true } }),
+        202,
+      );
+      const read = async (query: string) => {
+        const res = await t.api('GET', `/bots/${bot().id}/tasks/${started.id}/output${query}`);
+        expect(res.status).toBe(200);
+        expect(res.headers.get('content-type')).toBe('application/octet-stream');
+        return { text: await res.text(), size: Number(res.headers.get('x-berth-output-size')) };
+      };
+      await eventually(async () => (await read('')).size === 10);
+      // Time up while it runs: answered as running, not an error.
+      expect(await expectJson<Task>(t.api('GET', `/bots/${bot().id}/tasks/${started.id}/wait?timeoutSeconds=0.5`), 200)).toMatchObject({ id: started.id, status: 'running', exitCode: null });
+      expect(await read('?offset=2&length=5')).toEqual({ text: '23456', size: 10 });
+      expect(await read('?stream=stderr')).toEqual({ text: 'err', size: 3 });
+      expect(await read('?offset=50')).toEqual({ text: '', size: 10 });
+
+      // A wait whose client goes away ends then, long before its timeout; the task runs on.
+      const gone = new AbortController();
+      const abandoned = t.berth.app.request(`/api/v1/bots/${bot().id}/tasks/${started.id}/wait?timeoutSeconds=600`, { headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}` }, signal: gone.signal });
+      gone.abort();
+      expect((await abandoned).status).toBe(200);
+
+      // More waits than the bot has places for engine work: other calls still go through meanwhile.
+      const waits = Array.from({ length: 6 }, () => expectJson<Task>(t.api('GET', `/bots/${bot().id}/tasks/${started.id}/wait?timeoutSeconds=120&tail=100`), 200));
+      expect((await exec(bot(), { command: ['touch', go] })).exitCode).toBe(0);
+      for (const waited of await Promise.all(waits)) {
+        expect(waited).toMatchObject({ status: 'exited', exitCode: 3, output: { stdout: '0123456789done\n', stderr: 'err' } });
+      }
+      expect(await read('')).toEqual({ text: '0123456789done\n', size: 15 });
+    });
+
     it('kills a task whose timeout runs out', async () => {
       const { task: started } = await expectJson<{ task: Task }>(t.api('POST', `/bots/${bot().id}/exec`, { body: { command: ['sleep', '1000'], timeoutSeconds: 1, background: true } }), 202);
       await eventually(async () => (await task(started.id)).status !== 'running');
@@ -186,5 +220,12 @@ describe('exec and background tasks on Podman', () => {
     expect(after.finishedAt).not.toBeNull();
     expect((await expectJson<{ error: { code: string } }>(t.api('GET', `/bots/${bot.id}/tasks/task_nope`), 404)).error.code).toBe('task_not_found');
     expect((await expectJson<{ error: { code: string } }>(t.api('DELETE', `/bots/${bot.id}/tasks/task_nope`), 404)).error.code).toBe('task_not_found');
+    // The container was started again, not replaced: the task's output is still there to read.
+    expect((await t.api('GET', `/bots/${bot.id}/tasks/${started.id}/output`)).status).toBe(200);
+    expect((await expectJson<{ error: { code: string } }>(t.api('GET', `/bots/${bot.id}/tasks/task_nope/wait`), 404)).error.code).toBe('task_not_found');
+    await expectJson<Container>(t.api('POST', `/bots/${bot.id}/container/stop`, { body: { timeoutSeconds: 1 } }), 200);
+    expect((await expectJson<{ error: { code: string } }>(t.api('GET', `/bots/${bot.id}/tasks/${started.id}/output`), 409)).error.code).toBe('container_not_running');
+    // A lost task is over: a wait answers it at once.
+    expect(await expectJson<Task>(t.api('GET', `/bots/${bot.id}/tasks/${started.id}/wait?timeoutSeconds=600`), 200)).toMatchObject({ status: 'lost' });
   });
 });

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Bot, Container, DirectoryListing, ExecResult, FileEditResult, FileInfo, Operation } from '@berth/contract';
+import type { Bot, Container, DirectoryListing, ExecResult, FileEditResult, FileGlobResult, FileInfo, Operation } from '@berth/contract';
 import { closeTestBerth, createRunningBot, expectJson, startTestBerth, type TestBerth } from '../testing/harness.js';
 import { realPodman, TEST_IMAGE } from '../testing/podman.js';
 
@@ -67,6 +67,29 @@ describe('files on Podman', () => {
 
   describe.each(['busybox', 'debian'] as const)('in a running container (%s image)', (image) => {
     const bot = () => bots[image];
+
+    it('makes directories with their parents and finds paths by glob, links not followed', async () => {
+      const mkdir = (p: string) => t.api('POST', `/bots/${bot().id}/files/mkdir`, { body: { path: p } });
+      const glob = (query: string) => t.api('GET', `/bots/${bot().id}/files/glob?${query}`);
+      expect(await expectJson<FileInfo>(mkdir('g/src/lib'), 200)).toMatchObject({ path: '/data/g/src/lib', type: 'directory', mode: '0755' });
+      expect(await expectJson<FileInfo>(mkdir('/data/g/src'), 200)).toMatchObject({ path: '/data/g/src', type: 'directory' });
+      expect(await expectJson<FileInfo>(mkdir('/tmp/made/here'), 200)).toMatchObject({ path: '/tmp/made/here', type: 'directory' });
+      expect((await sh(bot(), 'test -d /tmp/made/here && test -d /data/g/src/lib && echo yes')).stdout).toBe('yes\n');
+      expect(await codeOf(mkdir('/etc/passwd/x'))).toEqual({ status: 400, code: 'validation_failed' });
+
+      await sh(bot(), 'cd /data/g && touch src/a.ts src/lib/b.ts src/lib/c.js .d.ts "src/sp ace.ts" && ln -s / src/root && ln -s /etc src/etc.ts');
+      expect(await expectJson<FileGlobResult>(glob(`pattern=${q('**/*.ts')}&path=g`), 200)).toEqual({
+        path: '/data/g',
+        matches: ['/data/g/.d.ts', '/data/g/src/a.ts', '/data/g/src/etc.ts', '/data/g/src/lib/b.ts', '/data/g/src/sp ace.ts'],
+        truncated: false,
+      });
+      expect((await expectJson<FileGlobResult>(glob(`pattern=${q('src/*.{js,ts}')}&path=/data/g`), 200)).matches).toEqual(['/data/g/src/a.ts', '/data/g/src/etc.ts', '/data/g/src/sp ace.ts']);
+      const capped = await expectJson<FileGlobResult>(glob(`pattern=*&path=/etc&limit=2`), 200);
+      expect(capped).toMatchObject({ path: '/etc', truncated: true });
+      expect(capped.matches).toHaveLength(2);
+      expect(await codeOf(glob(`pattern=*&path=/data/g/none`))).toEqual({ status: 404, code: 'file_not_found' });
+      expect(await codeOf(glob(`pattern=${q('../*')}`))).toEqual({ status: 400, code: 'validation_failed' });
+    });
 
     it('round-trips text, creating parents; the data dir on the host has it', async () => {
       const written = await expectJson<FileInfo>(put(bot(), 'notes/today/a.txt', 'hello, files \u2603\n'), 200);
@@ -254,6 +277,17 @@ describe('files on Podman', () => {
       expect((await del(bot, '/data/offline', '&recursive=true')).status).toBe(204);
       expect(fs.existsSync(path.join(host, 'offline'))).toBe(false);
       expect(fs.readdirSync(host).filter((n) => n.startsWith('.berth-upload'))).toEqual([]);
+    });
+
+    it('makes directories and globs under /data, never walking a link out of it', async () => {
+      expect(await expectJson<FileInfo>(t.api('POST', `/bots/${bot.id}/files/mkdir`, { body: { path: 'made/deep' } }), 200)).toMatchObject({ path: '/data/made/deep', type: 'directory' });
+      expect(fs.statSync(path.join(host, 'made/deep')).isDirectory()).toBe(true);
+      expect(await codeOf(t.api('POST', `/bots/${bot.id}/files/mkdir`, { body: { path: 'esc/root/tmp/x' } }))).toEqual({ status: 400, code: 'path_outside_root' });
+      expect(await codeOf(t.api('POST', `/bots/${bot.id}/files/mkdir`, { body: { path: '/tmp/x' } }))).toEqual({ status: 409, code: 'container_not_running' });
+      const found = await expectJson<FileGlobResult>(t.api('GET', `/bots/${bot.id}/files/glob?pattern=${q('**')}&path=esc`), 200);
+      expect(found.matches).toEqual(['etc', 'home', 'hostdir', 'hostfile', 'ok-abs', 'ok-rel', 'root', 'up'].map((n) => `/data/esc/${n}`));
+      expect(await codeOf(t.api('GET', `/bots/${bot.id}/files/glob?pattern=*&path=esc/hostdir`))).toEqual({ status: 400, code: 'path_outside_root' });
+      await canaryIntact();
     });
 
     it('cannot reach the rest of the container: 409 container_not_running', async () => {

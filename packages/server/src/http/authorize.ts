@@ -4,7 +4,8 @@ import type { AppEnv, Principal } from './context.js';
 
 /**
  * The only API routes a bot token reaches, all under `/bots/{bot}/…` of its own bot: its container's
- * info, and its tools. `tree` also opens the paths below (`/tasks/{task}`, `/files/edit`, …).
+ * info, and its tools. `tree` also opens the paths below (`/tasks/{task}`, `/tasks/{task}/wait`, `/tasks/{task}/output`,
+ * `/files/edit`, `/files/mkdir`, `/files/glob`, …).
  * Everything else is admin-only: a new route stays closed to bots until it is added here.
  */
 const BOT_ROUTES: Readonly<Record<string, { methods?: readonly string[]; tree?: boolean }>> = {

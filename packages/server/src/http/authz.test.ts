@@ -88,6 +88,10 @@ describe('authorisation matrix', () => {
   it('covers the API: the document lists the bot-scoped tools and the admin routes', () => {
     const paths = routes.map((r) => `${r.method} ${r.path}`);
     expect(paths).toEqual(expect.arrayContaining(['get /bots', 'post /bots/{bot}/tokens', 'get /bots/{bot}/container', 'post /bots/{bot}/container/stop']));
+    // The tools' own routes are all among them, bot-scoped: mkdir and glob, a task's wait and output too.
+    const tools = ['post /bots/{bot}/files/mkdir', 'get /bots/{bot}/files/glob', 'get /bots/{bot}/tasks/{task}/wait', 'get /bots/{bot}/tasks/{task}/output'];
+    expect(paths).toEqual(expect.arrayContaining(tools));
+    for (const key of tools) expect(reachableByBotToken(...(key.split(' ') as [string, string])), key).toBe(true);
     expect(routes.filter((r) => reachableByBotToken(r.method, r.path)).length).toBeGreaterThan(0);
   });
 

@@ -58,6 +58,19 @@ describe('exec API over the fake driver', () => {
     expect((await exec({ command: ['x'], cwd: '../../..' }, 400)).error?.code).toBe('path_outside_root');
   });
 
+  it('refuses task waits and output reads of unknown tasks and with bad parameters', async () => {
+    const code = async (path: string, status: number) => {
+      const res = await t.api('GET', path);
+      expect({ path, status: res.status }).toEqual({ path, status });
+      return ((await res.json()) as { error: { code: string } }).error.code;
+    };
+    expect(await code('/bots/alpha/tasks/task_none/wait?timeoutSeconds=1', 404)).toBe('task_not_found');
+    expect(await code('/bots/alpha/tasks/task_none/output', 404)).toBe('task_not_found');
+    expect(await code('/bots/nobody/tasks/task_none/wait', 404)).toBe('bot_not_found');
+    for (const q of ['timeoutSeconds=0', 'timeoutSeconds=601', 'timeoutSeconds=x', 'tail=-1']) expect(await code(`/bots/alpha/tasks/task_none/wait?${q}`, 400)).toBe('validation_failed');
+    for (const q of ['stream=stdin', 'offset=-1', 'length=0', `length=${1024 * 1024 + 1}`]) expect(await code(`/bots/alpha/tasks/task_none/output?${q}`, 400)).toBe('validation_failed');
+  });
+
   it('answers container_not_running, container_not_found and bot_not_found', async () => {
     expect((await t.api('POST', '/bots/alpha/container/stop', { body: {} })).status).toBe(200);
     expect((await exec({ command: ['true'] }, 409)).error?.code).toBe('container_not_running');

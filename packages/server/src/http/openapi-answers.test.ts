@@ -94,6 +94,10 @@ describe('answers match the OpenAPI document', () => {
     // Background tasks need a real shell in the container; their answers are checked by their schemas in tasks.int.test.ts.
     await answer(t.api('GET', '/bots/alpha/tasks'), 'GET', '/bots/{bot}/tasks');
     await answer(t.api('GET', '/bots/alpha/tasks/none'), 'GET', '/bots/{bot}/tasks/{task}');
+    await answer(t.api('GET', '/bots/alpha/tasks/none/wait?timeoutSeconds=1'), 'GET', '/bots/{bot}/tasks/{task}/wait');
+    await answer(t.api('GET', '/bots/alpha/tasks/none/wait?timeoutSeconds=601'), 'GET', '/bots/{bot}/tasks/{task}/wait');
+    await answer(t.api('GET', '/bots/alpha/tasks/none/output'), 'GET', '/bots/{bot}/tasks/{task}/output');
+    await answer(t.api('GET', '/bots/alpha/tasks/none/output?stream=stdin'), 'GET', '/bots/{bot}/tasks/{task}/output');
 
     // With the container stopped, the data dir's files are served from the host: no shell needed in the fake container.
     await answer(t.api('POST', '/bots/alpha/container/stop', { body: {} }), 'POST', '/bots/{bot}/container/stop');
@@ -112,6 +116,12 @@ describe('answers match the OpenAPI document', () => {
     await answer(t.api('POST', '/bots/alpha/files/edit', { body: { path: 'notes.txt', oldText: 'absent', newText: 'x' } }), 'POST', '/bots/{bot}/files/edit');
     await answer(t.api('POST', '/bots/alpha/files/move', { body: { from: 'notes.txt', to: 'moved.txt' } }), 'POST', '/bots/{bot}/files/move');
     await answer(t.api('DELETE', '/bots/alpha/files?path=moved.txt'), 'DELETE', '/bots/{bot}/files');
+    await answer(t.api('POST', '/bots/alpha/files/mkdir', { body: { path: 'made/deep' } }), 'POST', '/bots/{bot}/files/mkdir');
+    await answer(t.api('POST', '/bots/alpha/files/mkdir', { body: { path: '../out' } }), 'POST', '/bots/{bot}/files/mkdir');
+    await answer(t.api('POST', '/bots/alpha/files/mkdir', { body: { path: '/etc/made' } }), 'POST', '/bots/{bot}/files/mkdir');
+    await answer(t.api('GET', '/bots/alpha/files/glob?pattern=**'), 'GET', '/bots/{bot}/files/glob');
+    await answer(t.api('GET', '/bots/alpha/files/glob?pattern=*&path=missing'), 'GET', '/bots/{bot}/files/glob');
+    await answer(t.api('GET', '/bots/alpha/files/glob?pattern=/abs'), 'GET', '/bots/{bot}/files/glob');
     await answer(t.api('GET', '/bots/alpha/files?path=/etc/hostname'), 'GET', '/bots/{bot}/files');
     await answer(t.api('POST', '/bots/alpha/container/start'), 'POST', '/bots/{bot}/container/start');
   });

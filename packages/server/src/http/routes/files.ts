@@ -1,5 +1,5 @@
 import type { OpenAPIHono } from '@hono/zod-openapi';
-import { routes } from '@berth/contract';
+import { GLOB_DEFAULT_LIMIT, routes } from '@berth/contract';
 import type { FilesService } from '../../files/index.js';
 import { parseMode, parseRange } from '../../files/index.js';
 import type { AppEnv } from '../context.js';
@@ -79,6 +79,28 @@ export function fileRoutes(deps: { files: FilesService }, app: OpenAPIHono<AppEn
   app.openapi(
     routes.files.move,
     async (c) => c.json(await deps.files.move(c.req.valid('param').bot, c.req.valid('json')), 200),
+  );
+
+  app.openapi(
+    routes.files.mkdir,
+    async (c) => c.json(await deps.files.makeDirectory(c.req.valid('param').bot, c.req.valid('json').path), 200),
+  );
+
+  app.openapi(
+    routes.files.glob,
+    async (c) => {
+      const { bot } = c.req.valid('param');
+      const { pattern, path, limit } = c.req.valid('query');
+      // A client that goes away (or whose credential is revoked) stops the walk in the container.
+      const signal = AbortSignal.any([c.req.raw.signal, c.get('revoked')]);
+      try {
+        return c.json(await deps.files.glob(bot, path ?? '.', pattern, { limit: limit ?? GLOB_DEFAULT_LIMIT, signal }), 200);
+      } catch (err) {
+        // No one is there to read an answer: a walk cut short, rather than a failure to log.
+        if (signal.aborted) return c.json({ path: path ?? '.', matches: [], truncated: true }, 200);
+        throw err;
+      }
+    },
   );
 }
 
