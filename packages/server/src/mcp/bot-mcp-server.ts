@@ -3,7 +3,7 @@ import { z } from '@hono/zod-openapi';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
 import { ErrorCode, type CallToolResult, type ServerNotification, type ServerRequest } from '@modelcontextprotocol/sdk/types.js';
-import { Container, Env, FileEditResult, FileInfo, Task, type ExecExitEvent, type FileEntry } from '@berth/contract';
+import { Container, Env, FileEditResult, FileInfo, GLOB_DEFAULT_LIMIT, GLOB_MAX_LIMIT, Task, TASK_WAIT_DEFAULT_SECONDS, TASK_WAIT_MAX_SECONDS, type ExecExitEvent, type FileEntry } from '@berth/contract';
 import type { ContainerService } from '../lifecycle/index.js';
 import type { ExecRequest, ExecService, TaskService } from '../exec/index.js';
 import { type FilesService, parseMode } from '../files/index.js';
@@ -35,10 +35,11 @@ export const MODEL_OUTPUT_BYTES = 64 * 1024;
 /** Most bytes read_file answers at once, when asked for more than the default. */
 const MAX_READ_BYTES = 1024 * 1024;
 const DEFAULT_TASK_TAIL_BYTES = 16 * 1024;
-const DEFAULT_WAIT_SECONDS = 60;
-const MAX_WAIT_SECONDS = 600;
-const DEFAULT_GLOB_LIMIT = 200;
-const MAX_GLOB_LIMIT = 5000;
+// The same bounds as the REST routes for waits and globs.
+const DEFAULT_WAIT_SECONDS = TASK_WAIT_DEFAULT_SECONDS;
+const MAX_WAIT_SECONDS = TASK_WAIT_MAX_SECONDS;
+const DEFAULT_GLOB_LIMIT = GLOB_DEFAULT_LIMIT;
+const MAX_GLOB_LIMIT = GLOB_MAX_LIMIT;
 /** A long call tells a client that asked for progress that it still works this often (clients give up after 60 s by default). */
 const PROGRESS_INTERVAL_MS = 10_000;
 /** Progress that comes with output (a command printing) is sent at most this often. */
