@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import type { Bot, Container, DiskLimitInfo } from '@berth/contract';
-import { BerthApiError, connect, print } from '../connection.js';
+import { BerthApiError, connect, print, serverUrl } from '../connection.js';
 import { EXIT } from '../failure.js';
 import type { GlobalOptions } from '../global-options.js';
 import { cliHint } from '../hints.js';
@@ -67,7 +67,8 @@ export function registerLifecycle(program: Command, global: () => GlobalOptions)
     .option('--recreate', 'replace the existing container; the data dir is kept')
     .action(async (bot: string, o: { recreate?: boolean }) => {
       const g = global();
-      await followOperation(connect(g).createContainerStream(bot, { recreate: o.recreate === true }), g.json, bot);
+      const client = connect(g);
+      await followOperation(client.createContainerStream(bot, { recreate: o.recreate === true }), { asJson: g.json, bot, client, url: serverUrl(g) });
     });
 
   container
@@ -112,7 +113,7 @@ export function registerLifecycle(program: Command, global: () => GlobalOptions)
     .action(async (id: string) => {
       const g = global();
       const client = connect(g);
-      await followOperation(client.operationEvents(id), g.json);
+      await followOperation(client.operationEvents(id), { asJson: g.json, client, url: serverUrl(g), operationId: id });
       // A finished operation's stream may have nothing left to send: its record says how it ended.
       const op = await client.getOperation(id);
       if (op.status === 'failed' && process.exitCode !== EXIT.berth) {
@@ -147,7 +148,8 @@ export function registerLifecycle(program: Command, global: () => GlobalOptions)
     .description('replace the bot’s container with a new one from its current config, showing progress; the data dir is kept')
     .action(async (bot: string) => {
       const g = global();
-      await followOperation(connect(g).createContainerStream(bot, { recreate: true }), g.json, bot);
+      const client = connect(g);
+      await followOperation(client.createContainerStream(bot, { recreate: true }), { asJson: g.json, bot, client, url: serverUrl(g) });
     });
 }
 

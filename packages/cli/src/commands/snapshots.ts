@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import type { Snapshot, SnapshotList, VersionList } from '@berth/contract';
-import { connect, print } from '../connection.js';
+import { connect, print, serverUrl } from '../connection.js';
 import type { GlobalOptions } from '../global-options.js';
 import { followOperation } from '../progress.js';
 
@@ -28,7 +28,8 @@ export function registerSnapshots(program: Command, global: () => GlobalOptions)
     .option('--no-keep-current', 'do not save the current state first')
     .action(async (bot: string, snapshot: string, o: { keepCurrent: boolean }) => {
       const g = global();
-      await followOperation(connect(g).restoreSnapshotStream(bot, snapshot, { keepCurrent: o.keepCurrent }), g.json, bot);
+      const client = connect(g);
+      await followOperation(client.restoreSnapshotStream(bot, snapshot, { keepCurrent: o.keepCurrent }), { asJson: g.json, bot, client, url: serverUrl(g) });
     });
 
   snapshots
