@@ -1,4 +1,5 @@
 import { InvalidArgumentError } from 'commander';
+import { GLOB_MAX_LIMIT } from '@berth/contract';
 
 /** What a numeric option accepts. Bounds are inclusive unless `above` is used. */
 export interface NumberRule {
@@ -53,7 +54,7 @@ export const LIMITS = {
   execTimeout: { above: 0, max: 7 * 24 * 3600 },
   tailBytes: { integer: true, min: 0, max: 1024 * 1024 },
   bytes: { integer: true, min: 0 },
-  globLimit: { integer: true, min: 1, max: 5000 },
+  globLimit: { integer: true, min: 1, max: GLOB_MAX_LIMIT },
   /** `berth tasks wait` asks the server again every 600 s (its longest wait): any length is fine here. */
   waitTimeout: { above: 0 },
   outputLength: { integer: true, min: 1 },

@@ -1,6 +1,9 @@
 import { z } from 'zod';
 import { Env } from './schemas.js';
 
+/** Longest `stdin` an exec body takes, in characters of its encoding (base64 makes 3 bytes 4). */
+export const MAX_EXEC_STDIN_CHARS = 16 * 1024 * 1024;
+
 /**
  * The bot's tools inside its container (SPEC §3 "The bot's tools"): exec, background tasks, files and
  * the terminal's control messages.
@@ -22,7 +25,7 @@ export const ExecBody = z
     cwd: z.string().min(1).max(4096).optional().describe('working directory inside the container; relative to the data dir (default: the data dir)'),
     env: Env.optional().describe('added to the container’s environment for this command'),
     timeoutSeconds: z.number().positive().max(MAX_TIMEOUT_SECONDS).optional().describe('the command’s whole process group is killed when it runs longer'),
-    stdin: z.string().max(16 * 1024 * 1024).optional().describe('sent to the command’s standard input, which is then closed'),
+    stdin: z.string().max(MAX_EXEC_STDIN_CHARS).optional().describe('sent to the command’s standard input, which is then closed'),
     stdinEncoding: DataEncoding.optional().describe('how `stdin` is encoded (default utf8)'),
     background: z.boolean().optional().describe('run as a background task: answer 202 {task} at once'),
   })

@@ -1,4 +1,3 @@
-import { CSRF_HEADER } from '@berth/contract';
 import { BerthClient } from '@berth/sdk';
 
 /**
@@ -32,9 +31,8 @@ function xhrFetch(onUploadProgress: (sent: number, total: number) => void): type
       xhr.open(init.method ?? 'GET', url);
       xhr.responseType = 'blob';
       xhr.withCredentials = false;
-      const headers = new Headers(init.headers);
-      headers.set(CSRF_HEADER, '1');
-      headers.forEach((value, key) => xhr.setRequestHeader(key, value));
+      // The SDK set the headers (the CSRF one among them).
+      new Headers(init.headers).forEach((value, key) => xhr.setRequestHeader(key, value));
       xhr.upload.onprogress = (e) => onUploadProgress(e.loaded, e.lengthComputable ? e.total : 0);
       xhr.onload = () => {
         const body = xhr.status === 204 ? null : (xhr.response as Blob);

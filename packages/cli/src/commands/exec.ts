@@ -1,14 +1,13 @@
 import { Command, Option } from 'commander';
-import { decodeData, type ExecBody, type Task } from '@berth/contract';
-import { TASK_OUTPUT_MAX_LENGTH, TASK_WAIT_MAX_SECONDS } from '@berth/contract';
+import { decodeData, MAX_EXEC_STDIN_CHARS, TASK_OUTPUT_MAX_LENGTH, TASK_WAIT_MAX_SECONDS, type ExecBody, type Task } from '@berth/contract';
 import { connect, print } from '../connection.js';
 import { CliError, EXIT } from '../failure.js';
 import { addGlobalOptions, mergeGlobals, type GlobalOptions } from '../global-options.js';
 import { cliHint } from '../hints.js';
 import { LIMITS, numberOption } from '../numbers.js';
 
-/** Most stdin `berth exec --stdin` sends (the API takes it in the JSON body). */
-const MAX_STDIN = 16 * 1024 * 1024;
+/** Most stdin `berth exec -i` sends: the API takes it base64-encoded in the JSON body, 4 characters per 3 bytes. */
+const MAX_STDIN = Math.floor(MAX_EXEC_STDIN_CHARS / 4) * 3;
 
 export interface ExecOptions extends Partial<GlobalOptions> {
   sh?: string;
