@@ -75,14 +75,22 @@ export class ContainerGroup {
     return this.http.json(routes.snapshots.versions, { params: { bot: this.bot } }, { signal: options.signal });
   }
 
-  private async finish(events: AsyncIterable<OperationEvent>, options: OperationCallOptions): Promise<Container> {
-    for await (const ev of events) {
-      options.onEvent?.(ev);
-      if (ev.event === 'done') {
-        const container = (ev as OperationEvent<'done'>).data.container;
-        if (container) return container;
-      }
-    }
-    return this.info({ ...(options.signal && { signal: options.signal }) });
+  private finish(events: AsyncIterable<OperationEvent>, options: OperationCallOptions): Promise<Container> {
+    return containerWhenDone(events, options, () => this.info({ ...(options.signal && { signal: options.signal }) }));
   }
+}
+
+/**
+ * Follows an operation that ends with the bot's container (create, recreate, restore): each event
+ * to `onEvent`, then the container its `done` carries, or the container info when it carries none.
+ */
+export async function containerWhenDone(events: AsyncIterable<OperationEvent>, options: OperationCallOptions, info: () => Promise<Container>): Promise<Container> {
+  for await (const ev of events) {
+    options.onEvent?.(ev);
+    if (ev.event === 'done') {
+      const container = (ev as OperationEvent<'done'>).data.container;
+      if (container) return container;
+    }
+  }
+  return info();
 }

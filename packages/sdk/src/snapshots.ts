@@ -1,7 +1,7 @@
 import type { Container, OperationEvent, Snapshot, SnapshotList } from '@berth/contract';
 import { routes } from '@berth/contract';
 import type { Transport } from './http.js';
-import type { OperationCallOptions } from './lifecycle.js';
+import { containerWhenDone, type OperationCallOptions } from './lifecycle.js';
 import { operationFrames, type Operations } from './operations.js';
 
 export interface RestoreOptions {
@@ -35,13 +35,9 @@ export class SnapshotsGroup {
 
   /** Restores a snapshot (id or name); resolves with the container once it is back, throws the operation's error if it fails. */
   async restore(snapshot: string, options: RestoreOptions & OperationCallOptions = {}): Promise<Container> {
-    let container: Container | null = null;
-    for await (const ev of this.restoreStream(snapshot, options)) {
-      options.onEvent?.(ev);
-      if (ev.event === 'done') container = (ev as OperationEvent<'done'>).data.container;
-    }
-    if (container) return container;
-    return this.http.json(routes.lifecycle.getContainer, { params: { bot: this.bot } }, { signal: options.signal });
+    return containerWhenDone(this.restoreStream(snapshot, options), options, () =>
+      this.http.json(routes.lifecycle.getContainer, { params: { bot: this.bot } }, { signal: options.signal }),
+    );
   }
 
   /** The restore operation's events as they come; a failure throws. */
