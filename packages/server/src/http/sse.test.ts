@@ -5,15 +5,11 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Bot, ChangeEvent, Operation } from '@berth/contract';
 import { FakeDriver } from '../runtime/fake/fake-driver.js';
 import { ChangeLogStore } from '../store/change-log-store.js';
-import { expectJson, readSse, startTestBerth, type TestBerth } from '../testing/harness.js';
+import { expectJson, parseSseBlock, readSse, startTestBerth, type SseTestFrame, type TestBerth } from '../testing/harness.js';
 
 const IMAGE = 'localhost/berth/test:busybox';
 
-interface Frame {
-  event: string;
-  id: string | undefined;
-  data: unknown;
-}
+type Frame = SseTestFrame;
 
 /** Reads an open SSE response frame by frame (heartbeat comments skipped). */
 class SseReader {
@@ -30,12 +26,10 @@ class SseReader {
     for (;;) {
       const end = this.buffer.indexOf('\n\n');
       if (end >= 0) {
-        const block = this.buffer.slice(0, end);
+        const frame = parseSseBlock(this.buffer.slice(0, end));
         this.buffer = this.buffer.slice(end + 2);
-        const lines = block.split('\n').filter((l) => l && !l.startsWith(':'));
-        if (lines.length === 0) continue;
-        const field = (name: string) => lines.find((l) => l.startsWith(`${name}:`))?.slice(name.length + 1).trim();
-        return { event: field('event') ?? 'message', id: field('id'), data: JSON.parse(field('data') ?? 'null') as unknown };
+        if (frame) return frame;
+        continue;
       }
       const { value, done } = await this.reader.read();
       if (done) throw new Error('the stream ended');

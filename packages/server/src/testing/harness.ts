@@ -58,17 +58,24 @@ export async function startTestBerth(options: { driver: RuntimeDriver; cdiSpecDi
 }
 
 /** Reads an SSE response to its end into `{event, id, data}` frames. */
-export async function readSse(res: Response): Promise<{ event: string; id: string | undefined; data: unknown }[]> {
+export interface SseTestFrame {
+  event: string;
+  id: string | undefined;
+  data: unknown;
+}
+
+export async function readSse(res: Response): Promise<SseTestFrame[]> {
   const text = await res.text();
-  const frames: { event: string; id: string | undefined; data: unknown }[] = [];
-  for (const block of text.split('\n\n')) {
-    const lines = block.split('\n').filter((l) => l && !l.startsWith(':'));
-    if (lines.length === 0) continue;
-    const field = (name: string) => lines.find((l) => l.startsWith(`${name}:`))?.slice(name.length + 1).trim();
-    const data = lines.filter((l) => l.startsWith('data:')).map((l) => l.slice(5).trim()).join('\n');
-    frames.push({ event: field('event') ?? 'message', id: field('id'), data: data ? (JSON.parse(data) as unknown) : null });
-  }
-  return frames;
+  return text.split('\n\n').flatMap((block) => parseSseBlock(block) ?? []);
+}
+
+/** One SSE frame (the text between blank lines) with its JSON data; null for a comment-only block. */
+export function parseSseBlock(block: string): SseTestFrame | null {
+  const lines = block.split('\n').filter((l) => l && !l.startsWith(':'));
+  if (lines.length === 0) return null;
+  const field = (name: string) => lines.find((l) => l.startsWith(`${name}:`))?.slice(name.length + 1).trim();
+  const data = lines.filter((l) => l.startsWith('data:')).map((l) => l.slice(5).trim()).join('\n');
+  return { event: field('event') ?? 'message', id: field('id'), data: data ? (JSON.parse(data) as unknown) : null };
 }
 
 export function writeTestCdiSpec(dir: string, devices: { name: string; env: string }[], kind = 'berth.test/device'): string {
