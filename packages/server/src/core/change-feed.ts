@@ -23,7 +23,7 @@ export interface ChangeRetention {
   maxAgeMs: number;
 }
 
-export const DEFAULT_CHANGE_RETENTION: ChangeRetention = { maxChanges: 10_000, maxAgeMs: 24 * 60 * 60 * 1000 };
+const DEFAULT_CHANGE_RETENTION: ChangeRetention = { maxChanges: 10_000, maxAgeMs: 24 * 60 * 60 * 1000 };
 
 /** Rows per insert: a burst is written in a few statements, with the event loop free between them. */
 const WRITE_BATCH = 500;

@@ -20,7 +20,7 @@ export interface GlobPattern {
   maxDepth: number | null;
 }
 
-export const MAX_GLOB_PATTERN_LENGTH = 1024;
+const MAX_GLOB_PATTERN_LENGTH = 1024;
 /** Alternatives a pattern's braces may expand to. */
 const MAX_ALTERNATIVES = 64;
 

@@ -28,8 +28,7 @@ export function renderError(err: unknown, c: Context<AppEnv>): Response {
     appError = new AppError('internal', { reason: 'internal error' }, { cause: err });
   }
   if (appError.code === 'internal' && err instanceof AppError) c.get('logger')?.error({ err, requestId }, 'internal error');
-  const body: ErrorBody = { error: { code: appError.code, message: appError.message, requestId } };
-  if (appError.details !== undefined) body.error.details = appError.details;
+  const body = errorBody(appError, requestId);
   // A refusal that says when to come back (too_many_requests) says it the HTTP way too.
   const retryAfter = (appError.details as { retryAfterSeconds?: unknown } | null | undefined)?.retryAfterSeconds;
   if (typeof retryAfter === 'number' && Number.isFinite(retryAfter) && retryAfter >= 0) c.header('Retry-After', String(Math.ceil(retryAfter)));
@@ -38,4 +37,11 @@ export function renderError(err: unknown, c: Context<AppEnv>): Response {
   const size = (appError.details as { size?: unknown } | null | undefined)?.size;
   if (appError.code === 'range_not_satisfiable' && typeof size === 'number') c.header('Content-Range', `bytes */${size}`);
   return c.json(body, appError.status as ContentfulStatusCode);
+}
+
+/** Berth's error envelope for an AppError. */
+export function errorBody(appError: AppError, requestId: string): ErrorBody {
+  const body: ErrorBody = { error: { code: appError.code, message: appError.message, requestId } };
+  if (appError.details !== undefined) body.error.details = appError.details;
+  return body;
 }

@@ -5,6 +5,8 @@ import { createNodeWebSocket, type NodeWebSocketInit } from '@hono/node-ws';
 import type { Hono } from 'hono';
 import type { UpgradeWebSocket } from 'hono/ws';
 import type { WebSocket } from 'ws';
+import { AppError } from '../errors.js';
+import { errorBody } from './errors.js';
 import { API_BASE } from './openapi.js';
 
 /**
@@ -65,6 +67,6 @@ function withRefusalBodies(request: AppRequest): AppRequest {
 }
 
 function notUpgradable(pathname: string): Response {
-  const message = `${pathname} is not a WebSocket route; only ${API_BASE}${routes.terminal.open.path} takes an upgrade`;
-  return Response.json({ error: { code: 'validation_failed', message, requestId: randomUUID() } }, { status: 400 });
+  const err = new AppError('validation_failed', { reason: `${pathname} is not a WebSocket route; only ${API_BASE}${routes.terminal.open.path} takes an upgrade` });
+  return Response.json(errorBody(err, randomUUID()), { status: err.status });
 }

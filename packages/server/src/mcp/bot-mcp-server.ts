@@ -31,15 +31,10 @@ const MAX_RUN_TIMEOUT_SECONDS = 3600;
  * What a tool result gives the model of one output stream, or of a file by default: a result goes
  * into the agent's context whole. Command output keeps its first and last half of this.
  */
-export const MODEL_OUTPUT_BYTES = 64 * 1024;
+const MODEL_OUTPUT_BYTES = 64 * 1024;
 /** Most bytes read_file answers at once, when asked for more than the default. */
 const MAX_READ_BYTES = 1024 * 1024;
 const DEFAULT_TASK_TAIL_BYTES = 16 * 1024;
-// The same bounds as the REST routes for waits and globs.
-const DEFAULT_WAIT_SECONDS = TASK_WAIT_DEFAULT_SECONDS;
-const MAX_WAIT_SECONDS = TASK_WAIT_MAX_SECONDS;
-const DEFAULT_GLOB_LIMIT = GLOB_DEFAULT_LIMIT;
-const MAX_GLOB_LIMIT = GLOB_MAX_LIMIT;
 /** A long call tells a client that asked for progress that it still works this often (clients give up after 60 s by default). */
 const PROGRESS_INTERVAL_MS = 10_000;
 /** Progress that comes with output (a command printing) is sent at most this often. */
@@ -332,18 +327,18 @@ export function createBotMcpServer(botId: string, deps: BotMcpServerDeps): McpSe
     {
       title: 'Wait for a background task',
       description:
-        `Waits up to timeoutSeconds (default ${DEFAULT_WAIT_SECONDS}, at most ${MAX_WAIT_SECONDS}) for a background task to end, then answers ` +
+        `Waits up to timeoutSeconds (default ${TASK_WAIT_DEFAULT_SECONDS}, at most ${TASK_WAIT_MAX_SECONDS}) for a background task to end, then answers ` +
         'as get_task does. A task still running when the time is up is answered as running (not an error): wait again, or stop it.',
       inputSchema: {
         taskId: TaskId,
-        timeoutSeconds: z.number().positive().max(MAX_WAIT_SECONDS).optional().describe(`Most seconds to wait (default ${DEFAULT_WAIT_SECONDS}).`),
+        timeoutSeconds: z.number().positive().max(TASK_WAIT_MAX_SECONDS).optional().describe(`Most seconds to wait (default ${TASK_WAIT_DEFAULT_SECONDS}).`),
         tailBytes: TailBytes,
       },
       outputSchema: TaskResult,
       annotations: { readOnlyHint: true },
     },
     tool('wait_task', async (args: { taskId: string; timeoutSeconds?: number | undefined; tailBytes?: number | undefined }, ctx) => {
-      const seconds = args.timeoutSeconds ?? DEFAULT_WAIT_SECONDS;
+      const seconds = args.timeoutSeconds ?? TASK_WAIT_DEFAULT_SECONDS;
       ctx.expectSeconds(seconds);
       const waited = await deps.tasks.wait(botId, args.taskId, {
         timeoutMs: seconds * 1000,
@@ -586,19 +581,19 @@ export function createBotMcpServer(botId: string, deps: BotMcpServerDeps): McpSe
       description:
         'Finds files and directories under a directory of your container whose path (relative to it) matches a glob pattern: ' +
         '`*` and `?` within one path segment, `**` across any number of them, `[a-z]` classes and `{ts,tsx}` alternatives; dot ' +
-        `files included, symlinks not followed. Answers the matching paths sorted, at most \`limit\` (default ${DEFAULT_GLOB_LIMIT}, ` +
-        `at most ${MAX_GLOB_LIMIT}); a note says when there were more. Example: pattern "**/*.ts", path "/data/src".`,
+        `files included, symlinks not followed. Answers the matching paths sorted, at most \`limit\` (default ${GLOB_DEFAULT_LIMIT}, ` +
+        `at most ${GLOB_MAX_LIMIT}); a note says when there were more. Example: pattern "**/*.ts", path "/data/src".`,
       inputSchema: {
         pattern: z.string().min(1).max(1024).describe('The glob pattern, relative to `path`, e.g. "**/*.py" or "src/*.{js,ts}".'),
         path: FilePath.optional().describe('The directory to search (default: the data dir /data).'),
-        limit: z.number().int().min(1).max(MAX_GLOB_LIMIT).optional().describe(`Most paths to answer (default ${DEFAULT_GLOB_LIMIT}).`),
+        limit: z.number().int().min(1).max(GLOB_MAX_LIMIT).optional().describe(`Most paths to answer (default ${GLOB_DEFAULT_LIMIT}).`),
       },
       outputSchema: { path: z.string(), count: z.number().int().describe('paths answered'), truncated: z.boolean().describe('there were more matches, or the walk was cut short') },
       annotations: { readOnlyHint: true },
     },
     tool('glob', async (args: { pattern: string; path?: string | undefined; limit?: number | undefined }, ctx) => {
       ctx.progress('searching');
-      const found = await deps.files.glob(botId, args.path ?? '.', args.pattern, { limit: args.limit ?? DEFAULT_GLOB_LIMIT, signal: ctx.signal });
+      const found = await deps.files.glob(botId, args.path ?? '.', args.pattern, { limit: args.limit ?? GLOB_DEFAULT_LIMIT, signal: ctx.signal });
       const head =
         found.matches.length === 0
           ? `no paths under ${found.path} match ${args.pattern}`

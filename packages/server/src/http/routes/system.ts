@@ -62,9 +62,8 @@ export function systemRoutes(deps: SystemDeps, app: OpenAPIHono<AppEnv>): void {
     routes.system.operationEvents,
     async (c) => {
       const { op } = c.req.valid('param');
-      await deps.operations.get(op);
       const afterSeq = lastEventId(c);
-      // An EventSource reconnects whenever a stream ends; only a 204 makes it stop.
+      // An EventSource reconnects whenever a stream ends; only a 204 makes it stop. (An unknown id is operation_not_found here.)
       const end = await deps.operations.lastSeqIfEnded(op);
       if (end !== null && afterSeq >= end) return c.body(null, 204) as never;
       return sseResponse(c, (send, signal) => pipeOperationEvents(deps.operations.events(op, { afterSeq, signal }), send)) as never;
